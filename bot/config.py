@@ -1,0 +1,122 @@
+"""matchbot's settings, read from the environment (and ``.env``) once, at start-up.
+
+Every setting is listed, with a one-line comment, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from index.errors import MatchbotError
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+MAX_K = 10
+
+
+class ConfigError(MatchbotError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything matchbot reads from its environment."""
+
+    data_dir: Path
+    seeds_dir: Path
+    model: str | None  # a local sentence-transformers folder; None means the bundled MiniLM
+    k: int
+    threshold: float | None  # None means the retriever's calibrated default
+    token: str | None = None
+    dev_guild_id: int | None = None
+    api_base: str = DEFAULT_API_BASE
+    gateway_url: str = DEFAULT_GATEWAY_URL
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        seeds_dir: str | Path | None = None,
+        read_dotenv: bool = True,
+    ) -> Config:
+        """Build the configuration; explicit arguments (command-line flags) win over the environment.
+
+        With ``environ`` left as None, ``.env`` in the working directory is loaded first (without
+        overriding variables that are already set) and ``os.environ`` is read.
+        """
+        if environ is None:
+            if read_dotenv:
+                load_dotenv(Path.cwd() / ".env", override=False)
+            environ = os.environ
+        env = {key: value.strip() for key, value in environ.items() if value.strip()}
+        return cls(
+            data_dir=Path(data_dir or env.get("MATCHBOT_DATA", "data")).expanduser(),
+            seeds_dir=Path(seeds_dir or env.get("MATCHBOT_SEEDS", "seeds")).expanduser(),
+            model=env.get("MATCHBOT_MODEL"),
+            k=_integer(env, "MATCHBOT_K", default=3, low=1, high=MAX_K),
+            threshold=_fraction(env, "MATCHBOT_THRESHOLD"),
+            token=env.get("DISCORD_TOKEN"),
+            dev_guild_id=_snowflake(env, "DEV_GUILD_ID"),
+            api_base=env.get("DISCORD_API_BASE", DEFAULT_API_BASE).rstrip("/"),
+            gateway_url=env.get("DISCORD_GATEWAY_URL", DEFAULT_GATEWAY_URL),
+            log_level=_log_level(env),
+        )
+
+    def require_token(self) -> str:
+        """The Discord bot token, or a ConfigError saying where to put it."""
+        if not self.token:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: copy .env.example to .env and paste your bot's token "
+                "(Discord Developer Portal → your application → Bot → Reset Token)."
+            )
+        return self.token
+
+
+def _integer(env: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.")
+    return value
+
+
+def _fraction(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number from 0 to 1, not {raw!r}.") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be a number from 0 to 1, not {raw!r}.")
+    return value
+
+
+def _snowflake(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a server ID (digits only), not {raw!r}.")
+    return int(raw)
+
+
+def _log_level(env: Mapping[str, str]) -> str:
+    level = env.get("MATCHBOT_LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"MATCHBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}.")
+    return level

@@ -1,0 +1,197 @@
+"""Reading articles from the seeds folder: ``.txt``/``.md`` files and ``.jsonl`` files of many articles.
+
+A text article may start with header lines, ``date YYYY-MM-DD``, ``title ...`` and ``url ...``, before its
+body. A ``date`` header may share its line with the first words of the body (``date 2022-12-15 Morocco
+won ...``). Without a ``title`` header the title comes from the file name: words are separated by
+underscores, or by hyphens when the name has no underscore.
+
+A ``.jsonl`` file holds one article a line: ``{"id", "title", "date"?, "url"?, "text"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import ArticleError, SeedsError
+
+TEXT_SUFFIXES = (".txt", ".md")
+BULK_SUFFIX = ".jsonl"
+
+_HEADER = re.compile(r"^(?P<key>title|date|url)[ \t]*:?[ \t]+(?P<value>.+)$", re.IGNORECASE)
+_DATE_THEN_TEXT = re.compile(r"^date[ \t]*:?[ \t]+(?P<date>\d{4}-\d{2}-\d{2})(?:[ \t]+(?P<rest>.*))?$", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article: its metadata and body text."""
+
+    id: str
+    title: str
+    text: str
+    date: str | None = None
+    url: str | None = None
+    source: str = ""  # the file it came from, relative to the seeds folder
+
+    @property
+    def content_hash(self) -> str:
+        """A hash of everything that goes into the index, so a changed header re-indexes too."""
+        payload = json.dumps([self.title, self.date, self.url, self.text], ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class SeedsReading:
+    """The articles read from a seeds folder, and a warning line for each file or line skipped."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def read_seeds(seeds_dir: Path) -> SeedsReading:
+    """Read every article in ``seeds_dir``; unusable files are skipped with a warning, never fatal."""
+    if not seeds_dir.is_dir():
+        raise SeedsError(
+            f"The seeds folder {seeds_dir} does not exist: create it and put articles in it "
+            "(.txt, .md or .jsonl), or point --seeds / MATCHBOT_SEEDS at your articles."
+        )
+    reading = SeedsReading()
+    seen: set[str] = set()
+    for path in sorted(seeds_dir.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        suffix = path.suffix.lower()
+        try:
+            if suffix in TEXT_SUFFIXES:
+                found = [parse_text_article(path.stem, _read_text(path), source=path.name)]
+            elif suffix == BULK_SUFFIX:
+                found = _read_bulk(path, reading.skipped)
+            else:
+                continue
+        except ArticleError as exc:
+            reading.skipped.append(str(exc))
+            continue
+        for article in found:
+            if article.id in seen:
+                reading.skipped.append(
+                    f"skipped {article.source}: another article already has the id {article.id!r}"
+                )
+                continue
+            seen.add(article.id)
+            reading.articles.append(article)
+    if not reading.articles:
+        detail = f" ({len(reading.skipped)} skipped)" if reading.skipped else ""
+        raise SeedsError(f"No usable articles in {seeds_dir}{detail}: add UTF-8 .txt, .md or .jsonl files.")
+    return reading
+
+
+def parse_text_article(article_id: str, raw: str, *, source: str = "") -> Article:
+    """Split header lines from the body of a text article."""
+    headers: dict[str, str] = {}
+    lines = raw.lstrip("\ufeff").lstrip().splitlines()
+    body_start = 0
+    for body_start, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped and headers:
+            continue
+        inline = _DATE_THEN_TEXT.match(stripped)
+        if inline and "date" not in headers:
+            headers["date"] = inline["date"]
+            if inline["rest"]:
+                lines[body_start] = inline["rest"]
+                break
+            continue
+        header = _HEADER.match(stripped)
+        if header and header["key"].lower() not in headers and header["key"].lower() != "date":
+            headers[header["key"].lower()] = header["value"].strip()
+            continue
+        break
+    else:
+        body_start = len(lines)
+    body = "\n".join(lines[body_start:]).strip()
+    name = source or article_id
+    if not body:
+        raise ArticleError(f"skipped {name}: the article has no text after its header lines")
+    return Article(
+        id=article_id,
+        title=headers.get("title") or title_from_name(article_id),
+        text=body,
+        date=_checked_date(headers.get("date"), name),
+        url=headers.get("url"),
+        source=source,
+    )
+
+
+def title_from_name(stem: str) -> str:
+    """``world_cup_2022_semi-final_france_2-0_morocco`` → ``World Cup 2022 Semi-final France 2-0 Morocco``."""
+    words = stem.split("_") if "_" in stem else stem.split("-")
+    return " ".join(word[:1].upper() + word[1:] for word in words if word)
+
+
+def format_text_article(article: Article) -> str:
+    """The text-file form of an article, headers first; ``parse_text_article`` reads it back."""
+    header = [f"title {article.title}"]
+    if article.date:
+        header.append(f"date {article.date}")
+    if article.url:
+        header.append(f"url {article.url}")
+    return "\n".join(header) + "\n\n" + article.text.strip() + "\n"
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise ArticleError(f"skipped {path.name}: it is a binary file, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArticleError(f"skipped {path.name}: it is not UTF-8 text (re-save it as UTF-8)") from None
+    if not text.strip():
+        raise ArticleError(f"skipped {path.name}: the file is empty")
+    return text
+
+
+def _read_bulk(path: Path, skipped: list[str]) -> list[Article]:
+    articles = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {number}"
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            article_id, text = str(record["id"]).strip(), str(record["text"]).strip()
+        except (ValueError, KeyError) as exc:
+            skipped.append(f"skipped {where}: expected a JSON object with id and text ({exc})")
+            continue
+        if not article_id or not text:
+            skipped.append(f"skipped {where}: the article has an empty id or text")
+            continue
+        try:
+            articles.append(
+                Article(
+                    id=article_id,
+                    title=str(record.get("title") or article_id),
+                    text=text,
+                    date=_checked_date(record.get("date"), where),
+                    url=record.get("url") or None,
+                    source=path.name,
+                )
+            )
+        except ArticleError as exc:
+            skipped.append(str(exc))
+    return articles
+
+
+def _checked_date(value: str | None, where: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ArticleError(f"skipped {where}: the date {value!r} is not YYYY-MM-DD") from None

@@ -1,0 +1,128 @@
+"""Article text → sentence chunks, each with its position and metadata. Pure: no model, no disk.
+
+Paragraphs are separated by blank lines. An embedded tweet (``text pic.twitter.com/… — Name (@handle)
+December 14, 2022``) becomes one chunk of its text alone, with its author and date as metadata. Other
+paragraphs are split into sentences by pysbd, which knows initials and abbreviations; a quotation that
+runs over several sentences stays one chunk, so a quote keeps its speaker (``"… proud of us. We are
+pleased …," Regragui said.``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pysbd
+
+from index.articles import Article
+
+# Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
+CHUNKER_VERSION = 1
+
+_PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
+_LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_TWEET = re.compile(
+    r"^(?P<text>.+?)\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)?\s*[—–]\s*"
+    r"(?P<author>[^\n—–]*?\(@\w+\))\s*(?P<posted>" + _MONTH + r"\s+\d{1,2},\s+\d{4})\s*$",
+    re.DOTALL,
+)
+_OPENING_QUOTES = '"“'
+_CLOSING_QUOTES = '"”'
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One sentence (or tweet) of an article; ``start``/``end`` index the article's body text."""
+
+    article: str
+    title: str
+    date: str | None
+    sentence: int  # 1-based, in article order
+    paragraph: int  # 1-based
+    start: int
+    end: int
+    text: str
+    url: str | None = None
+    author: str | None = None  # an embedded tweet's "Name (@handle)"
+    posted: str | None = None  # an embedded tweet's date, as written
+
+
+def chunk_article(article: Article) -> list[Chunk]:
+    """Split one article into chunks, in reading order."""
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    chunks: list[Chunk] = []
+    for paragraph_number, match in enumerate(_PARAGRAPH.finditer(article.text), start=1):
+        for start, end, author, posted in _paragraph_spans(match.group(), segmenter):
+            offset = match.start()
+            chunks.append(
+                Chunk(
+                    article=article.id,
+                    title=article.title,
+                    date=article.date,
+                    sentence=len(chunks) + 1,
+                    paragraph=paragraph_number,
+                    start=offset + start,
+                    end=offset + end,
+                    text=" ".join(article.text[offset + start : offset + end].split()),
+                    url=article.url,
+                    author=author,
+                    posted=posted,
+                )
+            )
+    return chunks
+
+
+def _paragraph_spans(
+    paragraph: str, segmenter: pysbd.Segmenter
+) -> Iterator[tuple[int, int, str | None, str | None]]:
+    """Yield ``(start, end, author, posted)`` for each chunk of one paragraph."""
+    tweet = _TWEET.match(paragraph)
+    if tweet:
+        text_end = tweet.end("text")
+        link = _LINK.search(paragraph, 0, text_end + 40)
+        if link and link.start() < text_end:
+            text_end = link.start()
+        yield tweet.start("text"), text_end, " ".join(tweet["author"].split()), tweet["posted"]
+        return
+    for start, end in _merge_open_quotes(_sentence_spans(paragraph, segmenter), paragraph):
+        yield start, end, None, None
+
+
+def _sentence_spans(paragraph: str, segmenter: pysbd.Segmenter) -> list[tuple[int, int]]:
+    """Character spans of pysbd's sentences, found in the paragraph in order."""
+    spans = []
+    cursor = 0
+    for segment in segmenter.segment(paragraph):
+        sentence = segment.strip()
+        if not sentence:
+            continue
+        start = paragraph.find(sentence, cursor)
+        if start < 0:  # the splitter altered the text; fall back to the rest of the paragraph
+            start = cursor + (len(paragraph[cursor:]) - len(paragraph[cursor:].lstrip()))
+            spans.append((start, len(paragraph.rstrip())))
+            break
+        spans.append((start, start + len(sentence)))
+        cursor = start + len(sentence)
+    return spans
+
+
+def _merge_open_quotes(spans: list[tuple[int, int]], paragraph: str) -> list[tuple[int, int]]:
+    """Join sentences while a quotation opened in them is still open."""
+    merged: list[tuple[int, int]] = []
+    open_quote = False
+    for start, end in spans:
+        if open_quote and merged:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+        open_quote = _quote_left_open(paragraph[merged[-1][0] : merged[-1][1]])
+    return merged
+
+
+def _quote_left_open(text: str) -> bool:
+    straight = text.count('"')
+    curly_open = sum(text.count(q) for q in _OPENING_QUOTES if q != '"')
+    curly_close = sum(text.count(q) for q in _CLOSING_QUOTES if q != '"')
+    return straight % 2 == 1 or curly_open > curly_close

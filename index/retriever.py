@@ -1,0 +1,245 @@
+"""Question → ranked, quotable passages, with a decision to decline when nothing fits well enough.
+
+Every chunk gets four scores, each comparable across questions:
+
+- ``sentence``: cosine between the question and the chunk's sentence;
+- ``context``: cosine between the question and the sentence read with its neighbours, so
+  "He was seen sitting on the floor…" is found by a question about Mbappe;
+- ``lexical``: BM25 (stemmed, accent-folded), divided by the question's best BM25 score;
+- ``article``: cosine between the question and the mean vector of the chunk's article.
+
+They are fused as a weighted sum (weights chosen on data: see the README). Whether to answer is decided
+on the best passage's dense confidence, ``max(sentence, context)`` cosine, against a threshold
+calibrated on held-apart questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.errors import QuestionError
+from index.lexical import LexicalIndex, fold
+from index.store import Store
+
+MAX_QUESTION_CHARS = 1000
+DEFAULT_THRESHOLD = 0.35
+CANDIDATES = 200
+DUPLICATE_OVERLAP = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each score counts in the fused ranking score."""
+
+    sentence: float
+    context: float
+    lexical: float
+    article: float
+
+
+HYBRID = Weights(sentence=0.45, context=0.25, lexical=0.2, article=0.1)
+DENSE_ONLY = Weights(sentence=1.0, context=0.0, lexical=0.0, article=0.0)
+BM25_ONLY = Weights(sentence=0.0, context=0.0, lexical=1.0, article=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A quotable sentence with its neighbours and source."""
+
+    text: str
+    before: str
+    after: str
+    article: str
+    title: str
+    date: str | None
+    url: str | None
+    sentence: int
+    score: float
+    author: str | None = None
+
+    @property
+    def context(self) -> str:
+        return " ".join(part for part in (self.before, self.text, self.after) if part)
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "context": self.context,
+            "article": self.article,
+            "title": self.title,
+            "date": self.date,
+            "url": self.url,
+            "sentence": self.sentence,
+            "score": round(self.score, 4),
+            "author": self.author,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The passages for one question; ``answered`` is False when none is confident enough."""
+
+    question: str
+    answered: bool
+    confidence: float
+    threshold: float
+    passages: list[Passage] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "threshold": self.threshold,
+            "passages": [passage.to_json() for passage in self.passages],
+        }
+
+
+def check_question(question: str) -> str:
+    """The question with surrounding blanks removed, or a QuestionError saying what is wrong."""
+    cleaned = " ".join(question.split())
+    if not cleaned:
+        raise QuestionError("The question is empty: ask something about the match.")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(cleaned):,} characters long; keep it under {MAX_QUESTION_CHARS:,}."
+        )
+    return cleaned
+
+
+class Retriever:
+    """Searches one Store. Blocking (embedding, FAISS): call it off the event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        threshold: float | None = None,
+        weights: Weights = HYBRID,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self.weights = weights
+        self._lexical = LexicalIndex([chunk.text for chunk in store.chunks])
+        self._article_of_row, self._article_vectors = _article_vectors(store)
+
+    def with_weights(self, weights: Weights) -> Retriever:
+        """A retriever over the same index that fuses scores differently (baselines, tuning)."""
+        twin = object.__new__(Retriever)
+        twin.__dict__.update(self.__dict__)
+        twin.weights = weights
+        return twin
+
+    def search(self, question: str, k: int = 3, *, threshold: float | None = None, offset: int = 0) -> Answer:
+        """The best ``k`` passages for ``question``, after skipping the first ``offset``."""
+        return self.search_many([question], k, threshold=threshold, offset=offset)[0]
+
+    def search_many(
+        self,
+        questions: Sequence[str],
+        k: int = 3,
+        *,
+        threshold: float | None = None,
+        offset: int = 0,
+    ) -> list[Answer]:
+        """Like ``search`` for many questions, encoded in one batch."""
+        cleaned = [check_question(question) for question in questions]
+        limit = self.threshold if threshold is None else threshold
+        vectors = self.embedder.encode(cleaned) if cleaned else np.zeros((0, 1), np.float32)
+        return [
+            self._answer(question, vector, k + offset, limit, offset)
+            for question, vector in zip(cleaned, vectors, strict=True)
+        ]
+
+    def _answer(self, question: str, vector: np.ndarray, depth: int, limit: float, offset: int) -> Answer:
+        rows, fused, confidence = self.rank(question, vector)
+        passages = self._passages(rows, fused, depth)[offset:]
+        top = float(confidence[0]) if len(confidence) else 0.0
+        return Answer(question, top >= limit, top, limit, passages)
+
+    def rank(self, question: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate rows best first, their fused scores and their dense confidences."""
+        n = len(self.store.chunks)
+        if n == 0:
+            empty = np.zeros(0)
+            return empty.astype(np.int64), empty, empty
+        query = vector.reshape(1, -1).astype(np.float32)
+        depth = min(n, CANDIDATES)
+        lexical = self._lexical.scores(question)
+        candidates = {int(row) for row in np.argpartition(-lexical, depth - 1)[:depth]}
+        for index in (self.store.sentences, self.store.contexts):
+            candidates.update(int(row) for row in index.search(query, depth)[1][0] if row >= 0)
+        rows = np.fromiter(sorted(candidates), dtype=np.int64)
+        sentence = self.store.vectors(rows) @ query[0]
+        context = self.store.vectors(rows, contexts=True) @ query[0]
+        best_lexical = float(lexical.max())
+        lexical_part = lexical[rows] / best_lexical if best_lexical > 0 else np.zeros(len(rows))
+        article = self._article_vectors[self._article_of_row[rows]] @ query[0]
+        w = self.weights
+        fused = w.sentence * sentence + w.context * context + w.lexical * lexical_part
+        fused = fused + w.article * article
+        order = np.argsort(-fused, kind="stable")
+        confidence = np.maximum(sentence, context)
+        return rows[order], fused[order], confidence[order]
+
+    def _passages(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> list[Passage]:
+        passages: list[Passage] = []
+        seen: list[set[str]] = []
+        for row, score in zip(rows, scores, strict=True):
+            if len(passages) >= depth:
+                break
+            words = set(re.findall(r"\w+", fold(self.store.chunks[row].text)))
+            if any(_overlap(words, other) >= DUPLICATE_OVERLAP for other in seen):
+                continue
+            seen.append(words)
+            passages.append(self._passage(int(row), float(score)))
+        return passages
+
+    def _passage(self, row: int, score: float) -> Passage:
+        chunks = self.store.chunks
+        chunk = chunks[row]
+
+        def neighbour(other: int) -> str:
+            if 0 <= other < len(chunks):
+                candidate = chunks[other]
+                if candidate.article == chunk.article and candidate.paragraph == chunk.paragraph:
+                    return candidate.text
+            return ""
+
+        return Passage(
+            text=chunk.text,
+            before=neighbour(row - 1),
+            after=neighbour(row + 1),
+            article=chunk.article,
+            title=chunk.title,
+            date=chunk.date,
+            url=chunk.url,
+            sentence=chunk.sentence,
+            score=score,
+            author=chunk.author,
+        )
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def _article_vectors(store: Store) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's article number, and each article's mean sentence vector (unit length)."""
+    ids = {name: number for number, name in enumerate(dict.fromkeys(c.article for c in store.chunks))}
+    article_of_row = np.fromiter((ids[c.article] for c in store.chunks), dtype=np.int64)
+    dimension = store.sentences.d
+    sums = np.zeros((len(ids), dimension), dtype=np.float32)
+    if len(article_of_row):
+        np.add.at(sums, article_of_row, store.vectors(np.arange(len(article_of_row))))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return article_of_row, sums / np.maximum(norms, 1e-12)

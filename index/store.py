@@ -1,0 +1,272 @@
+"""The saved index: a folder holding the chunk table, two FAISS indexes and a manifest.
+
+    data/index/
+      manifest.json      format version, model, dimension, chunk count, per-article content hashes
+      chunks.jsonl       one Chunk a line, in row order
+      sentences.faiss    each chunk's sentence embedding (IndexFlatIP over unit vectors: scores are cosines)
+      contexts.faiss     each chunk's embedding with its neighbouring sentences, row for row
+
+A folder is written aside and renamed into place, so a failed or interrupted build leaves the previous
+index as it was. Loading checks every file against the manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.articles import Article
+from index.chunking import CHUNKER_VERSION, Chunk, chunk_article
+from index.embedding import Embedder
+from index.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+SENTENCES = "sentences.faiss"
+CONTEXTS = "contexts.faiss"
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What an index build or update changed."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    chunks: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def modified(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged; {self.chunks} chunks"
+        )
+
+
+class Store:
+    """Chunks and their vectors, row-aligned, with the manifest that describes them."""
+
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        sentences: faiss.IndexFlatIP,
+        contexts: faiss.IndexFlatIP,
+        manifest: dict,
+    ) -> None:
+        self.chunks = chunks
+        self.sentences = sentences
+        self.contexts = contexts
+        self.manifest = manifest
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"])
+
+    @property
+    def articles(self) -> dict[str, dict]:
+        """Per article: content hash, title, date, url, source file and chunk count."""
+        return self.manifest["articles"]
+
+    # -- building -------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        articles: Sequence[Article],
+        embedder: Embedder,
+        *,
+        previous: Store | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[Store, IndexReport]:
+        """Index ``articles``, re-using ``previous``'s vectors for every article that is unchanged."""
+        report = IndexReport()
+        reusable = _reusable_rows(previous, embedder)
+        known = previous.articles if previous else {}
+        chunks: list[Chunk] = []
+        rows: list[int | None] = []  # the previous row of each chunk, or None when it needs embedding
+        for article in articles:
+            entry = known.get(article.id)
+            if entry and entry["hash"] == article.content_hash and article.id in reusable:
+                report.unchanged += 1
+                for row in reusable[article.id]:
+                    chunks.append(previous.chunks[row])  # type: ignore[union-attr]
+                    rows.append(row)
+                continue
+            (report.changed if entry else report.added).append(article.id)
+            new = chunk_article(article)
+            chunks.extend(new)
+            rows.extend([None] * len(new))
+        report.removed = sorted(set(known) - {article.id for article in articles})
+        report.chunks = len(chunks)
+
+        sentence_vectors, context_vectors = _vectors(chunks, rows, embedder, previous, progress)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "chunker": CHUNKER_VERSION,
+            "model": embedder.name,
+            "dimension": embedder.dimension,
+            "chunks": len(chunks),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "articles": {
+                article.id: {
+                    "hash": article.content_hash,
+                    "title": article.title,
+                    "date": article.date,
+                    "url": article.url,
+                    "source": article.source,
+                    "chunks": sum(1 for chunk in chunks if chunk.article == article.id),
+                }
+                for article in articles
+            },
+        }
+        return cls(chunks, _flat_index(sentence_vectors), _flat_index(context_vectors), manifest), report
+
+    # -- saving and loading ---------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        """Write the index to ``folder`` atomically: aside first, then renamed into place."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = folder.with_name(f".{folder.name}.writing")
+        retired = folder.with_name(f".{folder.name}.previous")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            with (staging / CHUNKS).open("w", encoding="utf-8") as out:
+                for chunk in self.chunks:
+                    out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+            faiss.write_index(self.sentences, str(staging / SENTENCES))
+            faiss.write_index(self.contexts, str(staging / CONTEXTS))
+            (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+        if folder.exists():
+            folder.rename(retired)
+        staging.rename(folder)
+        shutil.rmtree(retired, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> Store:
+        """Read and verify a saved index; any problem is a StoreError that says what to run."""
+        retired = folder.with_name(f".{folder.name}.previous")
+        if not folder.exists() and retired.exists():  # interrupted between the two renames of save()
+            retired.rename(folder)
+        if not (folder / MANIFEST).is_file():
+            if folder.exists():
+                raise _corrupt(folder, "it has no manifest.json")
+            raise StoreError(f"There is no index in {folder}: run `matchbot index` to build it.")
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            format_version = manifest["format"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise _corrupt(folder, f"its manifest cannot be read ({exc})") from exc
+        if format_version != FORMAT_VERSION:
+            raise StoreError(
+                f"The index in {folder} has format {format_version}, this matchbot reads format "
+                f"{FORMAT_VERSION}: run `matchbot index --rebuild`."
+            )
+        try:
+            chunks = [
+                Chunk(**json.loads(line))
+                for line in (folder / CHUNKS).read_text(encoding="utf-8").splitlines()
+            ]
+            sentences = faiss.read_index(str(folder / SENTENCES))
+            contexts = faiss.read_index(str(folder / CONTEXTS))
+        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
+        expected = manifest.get("chunks")
+        counts = {len(chunks), sentences.ntotal, contexts.ntotal, expected}
+        if len(counts) != 1 or not sentences.d == contexts.d == manifest.get("dimension"):
+            raise _corrupt(folder, f"its files disagree on the chunk count ({sorted(counts)})")
+        return cls(chunks, sentences, contexts, manifest)
+
+    def vectors(self, rows: Sequence[int] | np.ndarray, *, contexts: bool = False) -> np.ndarray:
+        """The stored unit vectors of ``rows``."""
+        index = self.contexts if contexts else self.sentences
+        ids = np.asarray(rows, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((0, index.d), dtype=np.float32)
+        return index.reconstruct_batch(ids)
+
+
+def context_text(chunks: Sequence[Chunk], row: int) -> str:
+    """The chunk at ``row`` with its neighbours in the same paragraph: what the context vector sees."""
+    chunk = chunks[row]
+    parts = [chunk.text]
+    if row > 0 and _same_paragraph(chunks[row - 1], chunk):
+        parts.insert(0, chunks[row - 1].text)
+    if row + 1 < len(chunks) and _same_paragraph(chunks[row + 1], chunk):
+        parts.append(chunks[row + 1].text)
+    return " ".join(parts)
+
+
+def _same_paragraph(a: Chunk, b: Chunk) -> bool:
+    return a.article == b.article and a.paragraph == b.paragraph
+
+
+def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list[int]]:
+    """Rows of the previous index per article, when its vectors are still valid for this build."""
+    if previous is None:
+        return {}
+    same_recipe = previous.manifest.get("chunker") == CHUNKER_VERSION
+    if not same_recipe or previous.model != embedder.name:
+        return {}
+    rows: dict[str, list[int]] = {}
+    for row, chunk in enumerate(previous.chunks):
+        rows.setdefault(chunk.article, []).append(row)
+    return rows
+
+
+def _vectors(
+    chunks: list[Chunk],
+    rows: list[int | None],
+    embedder: Embedder,
+    previous: Store | None,
+    progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    sentences = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    contexts = np.zeros_like(sentences)
+    kept = [(new, old) for new, old in enumerate(rows) if old is not None]
+    if kept and previous is not None:
+        new_rows, old_rows = (list(side) for side in zip(*kept, strict=True))
+        sentences[new_rows] = previous.vectors(old_rows)
+        contexts[new_rows] = previous.vectors(old_rows, contexts=True)
+    fresh = [new for new, old in enumerate(rows) if old is None]
+    if fresh:
+        texts = [chunks[row].text for row in fresh] + [context_text(chunks, row) for row in fresh]
+        encoded = embedder.encode(texts, progress=progress)
+        sentences[fresh] = encoded[: len(fresh)]
+        contexts[fresh] = encoded[len(fresh) :]
+    return sentences, contexts
+
+
+def _flat_index(vectors: np.ndarray) -> faiss.IndexFlatIP:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _corrupt(folder: Path, why: str) -> StoreError:
+    return StoreError(
+        f"The index in {folder} is incomplete or corrupt ({why}): run `matchbot index --rebuild`."
+    )
