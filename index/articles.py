@@ -53,15 +53,19 @@ class SeedsReading:
 
 
 def read_seeds(seeds_dir: Path) -> SeedsReading:
-    """Read every article in ``seeds_dir``; unusable files are skipped with a warning, never fatal."""
-    if not seeds_dir.is_dir():
+    """Read every article in ``seeds_dir`` (a folder, or one article file).
+
+    Unusable files and lines are skipped with a warning, never fatal.
+    """
+    if not seeds_dir.exists():
         raise SeedsError(
             f"The seeds folder {seeds_dir} does not exist: create it and put articles in it "
             "(.txt, .md or .jsonl), or point --seeds / MATCHBOT_SEEDS at your articles."
         )
     reading = SeedsReading()
     seen: set[str] = set()
-    for path in sorted(seeds_dir.iterdir()):
+    paths = sorted(seeds_dir.iterdir()) if seeds_dir.is_dir() else [seeds_dir]
+    for path in paths:
         if not path.is_file() or path.name.startswith("."):
             continue
         suffix = path.suffix.lower()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 import numpy as np
 
@@ -166,10 +166,21 @@ class Retriever:
 
     def rank(self, question: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidate rows best first, their fused scores and their dense confidences."""
+        rows, features = self.features(question, vector)
+        fused = features.T @ np.asarray(astuple(self.weights), dtype=np.float32)
+        order = np.argsort(-fused, kind="stable")
+        sentence, context = features[0], features[1]
+        confidence = np.maximum(sentence, context) if self.weights.context else sentence
+        return rows[order], fused[order], confidence[order]
+
+    def features(self, question: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate rows for a question and their four scores, one row each, in ``Weights`` order.
+
+        Candidates are the best rows by each of sentence cosine, context cosine and BM25.
+        """
         n = len(self.store.chunks)
         if n == 0:
-            empty = np.zeros(0)
-            return empty.astype(np.int64), empty, empty
+            return np.zeros(0, dtype=np.int64), np.zeros((4, 0), dtype=np.float32)
         query = vector.reshape(1, -1).astype(np.float32)
         depth = min(n, CANDIDATES)
         lexical = self._lexical.scores(question)
@@ -177,17 +188,16 @@ class Retriever:
         for index in (self.store.sentences, self.store.contexts):
             candidates.update(int(row) for row in index.search(query, depth)[1][0] if row >= 0)
         rows = np.fromiter(sorted(candidates), dtype=np.int64)
-        sentence = self.store.vectors(rows) @ query[0]
-        context = self.store.vectors(rows, contexts=True) @ query[0]
         best_lexical = float(lexical.max())
-        lexical_part = lexical[rows] / best_lexical if best_lexical > 0 else np.zeros(len(rows))
-        article = self._article_vectors[self._article_of_row[rows]] @ query[0]
-        w = self.weights
-        fused = w.sentence * sentence + w.context * context + w.lexical * lexical_part
-        fused = fused + w.article * article
-        order = np.argsort(-fused, kind="stable")
-        confidence = np.maximum(sentence, context)
-        return rows[order], fused[order], confidence[order]
+        features = np.vstack(
+            [
+                self.store.vectors(rows) @ query[0],
+                self.store.vectors(rows, contexts=True) @ query[0],
+                lexical[rows] / best_lexical if best_lexical > 0 else np.zeros(len(rows)),
+                self._article_vectors[self._article_of_row[rows]] @ query[0],
+            ]
+        ).astype(np.float32)
+        return rows, features
 
     def _passages(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> list[Passage]:
         passages: list[Passage] = []

@@ -1,0 +1,245 @@
+"""The ``matchbot`` command: build the index, ask questions, evaluate, run the Discord bot.
+
+Every failure a user can fix is printed as one line on stderr with exit status 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot.config import MAX_K, Config
+from index.errors import MatchbotError, QuestionError
+
+SAMPLE_QUESTION = "How did Mbappe console Hakimi after the semi-final?"
+WIDTH = 80
+PROGRESS_FROM = 200  # chunks: below this, building is quick enough to need no progress bar
+
+Progress = Callable[[int, int], None]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = Config.from_env(data_dir=args.data, seeds_dir=args.seeds)
+        return args.handler(args, config)
+    except MatchbotError as exc:
+        print(f"matchbot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("matchbot: interrupted; the saved index is unchanged.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data", metavar="DIR", help="index and state folder (MATCHBOT_DATA, default ./data)"
+    )
+    common.add_argument(
+        "--seeds", metavar="DIR", help="articles folder or file (MATCHBOT_SEEDS, default ./seeds)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="matchbot", description="Answer questions about a match by quoting the articles about it."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", parents=[common], help="build or update the index")
+    index.add_argument("--rebuild", action="store_true", help="re-embed every article")
+    index.set_defaults(handler=_index)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer questions in the terminal")
+    ask.add_argument("question", nargs="?", help=f"the question (default: {SAMPLE_QUESTION!r})")
+    ask.add_argument("--file", type=Path, help="a file of questions, one per line")
+    ask.add_argument("--k", type=_k, help="passages per answer (default MATCHBOT_K, 3)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.set_defaults(handler=_ask)
+
+    evaluate = commands.add_parser("eval", parents=[common], help="measure retrieval on a question file")
+    evaluate.add_argument(
+        "file", type=Path, help="JSON lines: {question, expect: [...]} or {question, decline}"
+    )
+    evaluate.add_argument("--baselines", action="store_true", help="also run BM25-only and dense-only")
+    evaluate.add_argument("--split", help="only the questions of this split (e.g. dev or test)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.set_defaults(handler=_eval)
+
+    run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def _k(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_K}")
+    return value
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def _index(args: argparse.Namespace, config: Config) -> int:
+    library = _library(config)
+    with _progress_bar("embedding") as progress:
+        report = library.reindex(rebuild=args.rebuild, progress=progress)
+    _print_report(report, config)
+    return 0
+
+
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    questions = _questions(args)
+    library = _library(config)
+    with _progress_bar("embedding") as progress:
+        report = library.open(progress=progress)
+    if report.modified:
+        _print_report(report, config, stream=sys.stderr)
+    answers = library.retriever.search_many(questions, k=args.k or config.k)
+    for answer in answers:
+        print(json.dumps(answer.to_json(), ensure_ascii=False) if args.json else _human(answer))
+    return 0
+
+
+def _eval(args: argparse.Namespace, config: Config) -> int:
+    from index.evaluation import evaluate, read_questions
+    from index.retriever import BM25_ONLY, DENSE_ONLY
+
+    questions = read_questions(args.file, args.split)
+    library = _library(config)
+    with _progress_bar("embedding") as progress:
+        library.open(progress=progress)
+    retriever = library.retriever
+    systems = [("matchbot", retriever, True)]
+    if args.baselines:
+        systems += [
+            ("bm25", retriever.with_weights(BM25_ONLY), False),
+            ("dense", retriever.with_weights(DENSE_ONLY), True),
+        ]
+    results = []
+    for name, system, declines in systems:
+        with _progress_bar(f"eval {name}", minimum=500) as progress:
+            results.append(evaluate(system, questions, system=name, declines=declines, progress=progress))
+    if args.json:
+        print(json.dumps([result.to_json() for result in results], indent=2))
+    else:
+        print(_table(results, args.file, args.split))
+    return 0
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    from bot.client import run  # imports discord only for the bot itself
+
+    run(config)
+    return 0
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _library(config: Config):
+    from index.embedding import Embedder
+    from index.library import Library
+
+    embedder = Embedder.load(config.model)
+    return Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
+
+
+def _questions(args: argparse.Namespace) -> list[str]:
+    if args.file is not None:
+        if args.question:
+            raise QuestionError("Give a question or --file, not both.")
+        try:
+            lines = args.file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QuestionError(f"Cannot read the question file {args.file}: {exc}") from None
+        questions = [line for line in lines if line.strip()]
+        if not questions:
+            raise QuestionError(f"The question file {args.file} has no questions in it.")
+        return questions
+    return [SAMPLE_QUESTION if args.question is None else args.question]
+
+
+@contextmanager
+def _progress_bar(label: str, *, minimum: int = PROGRESS_FROM) -> Iterator[Progress]:
+    """A progress callback that shows a tqdm bar once there is at least ``minimum`` work."""
+    from tqdm import tqdm
+
+    bar: tqdm | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= minimum:
+            bar = tqdm(total=total, desc=label, unit="item", file=sys.stderr, leave=False)
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _print_report(report, config: Config, *, stream=None) -> None:
+    stream = stream or sys.stdout
+    for warning in report.skipped:
+        print(f"warning: {warning}", file=sys.stderr)
+    for sign, names in (("+", report.added), ("~", report.changed), ("-", report.removed)):
+        for name in names:
+            print(f"  {sign} {name}", file=stream)
+    print(f"Index {config.data_dir / 'index'}: {report.summary()}", file=stream)
+
+
+def _human(answer) -> str:
+    lines = [f"Q: {answer.question}"]
+    if not answer.answered:
+        lines.append(
+            f"No confident answer (confidence {answer.confidence:.2f}, below {answer.threshold:.2f}). "
+            "The nearest passages:"
+        )
+    for number, passage in enumerate(answer.passages, start=1):
+        quote = textwrap.fill(
+            f"“{passage.text}”", WIDTH, initial_indent=f"{number:>2}. ", subsequent_indent="    "
+        )
+        source = ", ".join(part for part in (passage.title, passage.date) if part)
+        if passage.author:
+            source = f"{passage.author} on X, quoted in {source}"
+        lines += [
+            quote,
+            textwrap.fill(f"— {source}", WIDTH, initial_indent="    ", subsequent_indent="      "),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _table(results, file: Path, split: str | None) -> str:
+    first = results[0]
+    scope = f" (split {split})" if split else ""
+    lines = [
+        f"{file}{scope}: {first.answerable} answerable, {first.off_topic} off-topic questions",
+        f"{'system':<10} {'hit@1':>7} {'hit@3':>7} {'MRR@10':>7} {'off-topic declined':>19} "
+        f"{'answerable declined':>20}",
+    ]
+    for r in results:
+        declined = _percent(r.declined_off_topic) if r.off_topic else "—"
+        wrong = _percent(r.declined_answerable)
+        lines.append(
+            f"{r.system:<10} {_percent(r.hit_at_1):>7} {_percent(r.hit_at_3):>7} {r.mrr_at_10:>7.3f} "
+            f"{declined:>19} {wrong:>20}"
+        )
+    return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Retrieval quality on a question file: hit@1, hit@3, MRR@10 and decline rates.
+
+A question file is JSON lines, each either ``{"question", "expect": [str, ...]}`` (answerable: a passage
+is a hit when its matched sentence and an expected string contain one another, whitespace-normalised and
+case-folded) or ``{"question", "decline": true}`` (off-topic: the right answer is to decline). An
+optional ``"split"`` field lets a run keep to the tuning ("dev") or held-out ("test") questions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.errors import MatchbotError
+from index.retriever import Answer, Retriever
+
+DEPTH = 10
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    question: str
+    expect: tuple[str, ...] = ()
+    split: str | None = None
+
+    @property
+    def off_topic(self) -> bool:
+        return not self.expect
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """One system's figures over one question set."""
+
+    system: str
+    answerable: int
+    off_topic: int
+    hit_at_1: float
+    hit_at_3: float
+    mrr_at_10: float
+    declined_off_topic: float | None  # share of off-topic questions declined
+    declined_answerable: float | None  # share of answerable questions wrongly declined
+
+    def to_json(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def read_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
+    """Read a question file; a malformed line is a MatchbotError naming the line."""
+    if not path.is_file():
+        raise MatchbotError(f"The question file {path} does not exist.")
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question = str(record["question"])
+            expect = tuple(str(text) for text in record.get("expect", ()))
+            if not expect and record.get("decline") is not True:
+                raise ValueError('needs "expect": [...] or "decline": true')
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise MatchbotError(f"{path} line {number} is not a question record: {exc}") from None
+        if split is None or record.get("split") == split:
+            questions.append(EvalQuestion(question, expect, record.get("split")))
+    if not questions:
+        raise MatchbotError(f"{path} holds no questions" + (f" in split {split!r}." if split else "."))
+    return questions
+
+
+def is_hit(sentence: str, expected: Iterable[str]) -> bool:
+    """Whether a matched sentence and any expected string contain one another."""
+    found = _normal(sentence)
+    return any((want := _normal(text)) in found or found in want for text in expected)
+
+
+def evaluate(
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    *,
+    system: str = "matchbot",
+    declines: bool = True,
+    batch: int = 256,
+    progress: Progress | None = None,
+) -> Scores:
+    """Run every question through ``retriever`` and score the rankings and the declines."""
+    answers: list[Answer] = []
+    for start in range(0, len(questions), batch):
+        chunk = questions[start : start + batch]
+        answers.extend(retriever.search_many([q.question for q in chunk], k=DEPTH))
+        if progress:
+            progress(len(answers), len(questions))
+    return score(system, questions, answers, declines=declines)
+
+
+def score(
+    system: str, questions: Sequence[EvalQuestion], answers: Sequence[Answer], *, declines: bool = True
+) -> Scores:
+    """Figures for answers already computed, one per question."""
+    ranks = []  # 1-based rank of the first hit among answerable questions, 0 when none in the top 10
+    declined_right = declined_wrong = 0
+    for question, answer in zip(questions, answers, strict=True):
+        if question.off_topic:
+            declined_right += not answer.answered
+            continue
+        declined_wrong += not answer.answered
+        rank = next(
+            (i for i, p in enumerate(answer.passages[:DEPTH], 1) if is_hit(p.text, question.expect)), 0
+        )
+        ranks.append(rank)
+    answerable, off_topic = len(ranks), len(questions) - len(ranks)
+    return Scores(
+        system=system,
+        answerable=answerable,
+        off_topic=off_topic,
+        hit_at_1=_share(sum(r == 1 for r in ranks), answerable),
+        hit_at_3=_share(sum(1 <= r <= 3 for r in ranks), answerable),
+        mrr_at_10=_share(sum(1 / r for r in ranks if r), answerable),
+        declined_off_topic=_share(declined_right, off_topic) if declines and off_topic else None,
+        declined_answerable=_share(declined_wrong, answerable) if declines else None,
+    )
+
+
+def _share(count: float, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
