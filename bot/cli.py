@@ -19,6 +19,7 @@ from index.errors import MatchbotError, QuestionError
 
 SAMPLE_QUESTION = "How did Mbappe console Hakimi after the semi-final?"
 WIDTH = 80
+LISTED_CHANGES = 10  # articles named per kind of change; the rest are counted
 PROGRESS_FROM = 200  # chunks: below this, building is quick enough to need no progress bar
 
 Progress = Callable[[int, int], None]
@@ -70,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--baselines", action="store_true", help="also run BM25-only and dense-only")
     evaluate.add_argument("--split", help="only the questions of this split (e.g. dev or test)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
+    evaluate.add_argument(
+        "--tune", action="store_true", help="grid-search the fusion weights on these questions instead"
+    )
     evaluate.set_defaults(handler=_eval)
 
     run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -117,11 +121,13 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     with _progress_bar("embedding") as progress:
         library.open(progress=progress)
     retriever = library.retriever
+    if args.tune:
+        return _tune(retriever, questions)
     systems = [("matchbot", retriever, True)]
     if args.baselines:
         systems += [
             ("bm25", retriever.with_weights(BM25_ONLY), False),
-            ("dense", retriever.with_weights(DENSE_ONLY), True),
+            ("dense", retriever.with_weights(DENSE_ONLY), False),
         ]
     results = []
     for name, system, declines in systems:
@@ -131,6 +137,19 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps([result.to_json() for result in results], indent=2))
     else:
         print(_table(results, args.file, args.split))
+    return 0
+
+
+def _tune(retriever, questions) -> int:
+    from index.evaluation import tune_weights
+
+    with _progress_bar("features", minimum=500) as progress:
+        results = tune_weights(retriever, questions, progress=progress)
+    print(f"{len(results)} weightings; the best by MRR@10 (then hit@1), and the one in use:")
+    for weights, mrr, hit in results[:5]:
+        print(f"  MRR@10 {mrr:.3f}  hit@1 {100 * hit:5.1f}%  {weights}")
+    current = next(result for result in results if result[0] == retriever.weights)
+    print(f"  MRR@10 {current[1]:.3f}  hit@1 {100 * current[2]:5.1f}%  in use: {current[0]}")
     return 0
 
 
@@ -153,6 +172,8 @@ def _library(config: Config):
 
 
 def _questions(args: argparse.Namespace) -> list[str]:
+    from index.retriever import check_question
+
     if args.file is not None:
         if args.question:
             raise QuestionError("Give a question or --file, not both.")
@@ -163,8 +184,9 @@ def _questions(args: argparse.Namespace) -> list[str]:
         questions = [line for line in lines if line.strip()]
         if not questions:
             raise QuestionError(f"The question file {args.file} has no questions in it.")
-        return questions
-    return [SAMPLE_QUESTION if args.question is None else args.question]
+    else:
+        questions = [SAMPLE_QUESTION if args.question is None else args.question]
+    return [check_question(question) for question in questions]  # before the model loads: fail fast
 
 
 @contextmanager
@@ -189,12 +211,12 @@ def _progress_bar(label: str, *, minimum: int = PROGRESS_FROM) -> Iterator[Progr
 
 
 def _print_report(report, config: Config, *, stream=None) -> None:
-    stream = stream or sys.stdout
-    for warning in report.skipped:
-        print(f"warning: {warning}", file=sys.stderr)
+    stream = stream or sys.stdout  # the skipped files are logged as warnings by the Library already
     for sign, names in (("+", report.added), ("~", report.changed), ("-", report.removed)):
-        for name in names:
+        for name in names[:LISTED_CHANGES]:
             print(f"  {sign} {name}", file=stream)
+        if len(names) > LISTED_CHANGES:
+            print(f"  {sign} … and {len(names) - LISTED_CHANGES} more", file=stream)
     print(f"Index {config.data_dir / 'index'}: {report.summary()}", file=stream)
 
 

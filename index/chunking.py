@@ -18,7 +18,7 @@ import pysbd
 from index.articles import Article
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")
@@ -84,9 +84,13 @@ def _paragraph_spans(
         link = _LINK.search(paragraph, 0, text_end + 40)
         if link and link.start() < text_end:
             text_end = link.start()
-        yield tweet.start("text"), text_end, " ".join(tweet["author"].split()), tweet["posted"]
+        if text_end > tweet.start("text"):  # a tweet of a picture alone has no text to quote
+            yield tweet.start("text"), text_end, " ".join(tweet["author"].split()), tweet["posted"]
         return
-    for start, end in _merge_open_quotes(_sentence_spans(paragraph, segmenter), paragraph):
+    # A line break inside a paragraph is a hard wrap, not the end of a sentence; the same length keeps
+    # the offsets valid in the original.
+    unwrapped = paragraph.replace("\r", " ").replace("\n", " ")
+    for start, end in _merge_open_quotes(_sentence_spans(unwrapped, segmenter), paragraph):
         yield start, end, None, None
 
 

@@ -3,18 +3,22 @@
 A question file is JSON lines, each either ``{"question", "expect": [str, ...]}`` (answerable: a passage
 is a hit when its matched sentence and an expected string contain one another, whitespace-normalised and
 case-folded) or ``{"question", "decline": true}`` (off-topic: the right answer is to decline). An
-optional ``"split"`` field lets a run keep to the tuning ("dev") or held-out ("test") questions.
+optional ``"split"`` field lets a run keep to the tuning ("dev") or held-out ("test") questions; a line
+without one is "dev" when its position among the questions (from 0) is a multiple of 3, else "test".
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from index.errors import MatchbotError
-from index.retriever import Answer, Retriever
+from index.retriever import Answer, Retriever, Weights
 
 DEPTH = 10
 Progress = Callable[[int, int], None]
@@ -52,20 +56,33 @@ def read_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
     """Read a question file; a malformed line is a MatchbotError naming the line."""
     if not path.is_file():
         raise MatchbotError(f"The question file {path} does not exist.")
-    questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MatchbotError(f"Cannot read the question file {path}: {exc}") from None
+    questions: list[EvalQuestion] = []
+    skipped = 0
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             question = str(record["question"])
-            expect = tuple(str(text) for text in record.get("expect", ()))
+            if not question.strip():
+                raise ValueError("the question is empty")
+            if isinstance(record.get("expect"), str):
+                raise ValueError('"expect" must be a list of strings')
+            expect = tuple(str(text) for text in record.get("expect", ()) if str(text).strip())
             if not expect and record.get("decline") is not True:
                 raise ValueError('needs "expect": [...] or "decline": true')
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise MatchbotError(f"{path} line {number} is not a question record: {exc}") from None
-        if split is None or record.get("split") == split:
-            questions.append(EvalQuestion(question, expect, record.get("split")))
+        position = len(questions) + skipped
+        own_split = record.get("split") or ("dev" if position % 3 == 0 else "test")
+        if split is None or own_split == split:
+            questions.append(EvalQuestion(question, expect, own_split))
+        else:
+            skipped += 1
     if not questions:
         raise MatchbotError(f"{path} holds no questions" + (f" in split {split!r}." if split else "."))
     return questions
@@ -74,7 +91,8 @@ def read_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
 def is_hit(sentence: str, expected: Iterable[str]) -> bool:
     """Whether a matched sentence and any expected string contain one another."""
     found = _normal(sentence)
-    return any((want := _normal(text)) in found or found in want for text in expected)
+    wanted = [want for text in expected if (want := _normal(text))]  # "" would be in every sentence
+    return bool(found) and any(want in found or found in want for want in wanted)
 
 
 def evaluate(
@@ -122,6 +140,46 @@ def score(
         declined_off_topic=_share(declined_right, off_topic) if declines and off_topic else None,
         declined_answerable=_share(declined_wrong, answerable) if declines else None,
     )
+
+
+def tune_weights(
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    *,
+    step: float = 0.1,
+    progress: Progress | None = None,
+) -> list[tuple[Weights, float, float]]:
+    """Every weighting on a grid of ``step`` summing to 1, with its MRR@10 and hit@1, best first.
+
+    Each question's candidate features are computed once; only the fusion is redone per weighting.
+    """
+    answerable = [q for q in questions if not q.off_topic]
+    queries = [retriever.prepare(q.question) for q in answerable]
+    vectors = retriever.embedder.encode(queries)
+    cases = []
+    for number, (question, query, vector) in enumerate(zip(answerable, queries, vectors, strict=True)):
+        rows, features = retriever.features(query, vector)
+        chunks = retriever.store.chunks
+        cases.append((features, np.array([is_hit(chunks[row].text, question.expect) for row in rows])))
+        if progress:
+            progress(number + 1, len(answerable))
+    names = [field.name for field in fields(Weights)]
+    steps = round(1 / step)
+    results = []
+    for combo in itertools.product(range(steps + 1), repeat=len(names)):
+        if sum(combo) != steps:
+            continue
+        weights = np.array(combo, dtype=np.float32) / steps
+        reciprocal, first = 0.0, 0
+        for features, hits in cases:
+            ranked = hits[np.argsort(-(weights @ features), kind="stable")[:DEPTH]]
+            if ranked.any():
+                rank = int(np.argmax(ranked)) + 1
+                reciprocal += 1 / rank
+                first += rank == 1
+        weighting = Weights(**dict(zip(names, (round(float(w), 3) for w in weights), strict=True)))
+        results.append((weighting, _share(reciprocal, len(cases)), _share(first, len(cases))))
+    return sorted(results, key=lambda result: (-result[1], -result[2]))
 
 
 def _share(count: float, total: int) -> float:

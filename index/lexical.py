@@ -5,13 +5,20 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Sequence
 
 import bm25s
 import numpy as np
 import Stemmer
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+MIN_CORRECTED = 5
+CORRECTION_CUTOFF = 0.8
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
@@ -40,6 +47,26 @@ class LexicalIndex:
             self._vocabulary = set(corpus.vocab)
         else:
             self._vocabulary = set()
+        self._words: dict[str, set[str]] = defaultdict(set)  # corpus words by first letter
+        for text in texts:
+            for word in _WORD.findall(fold(text)):
+                self._words[word[0]].add(word)
+
+    def correct(self, query: str) -> str:
+        """The query, folded, with each unknown word of 5+ letters replaced by the closest corpus word.
+
+        ``"mbape hakimy"`` → ``"mbappe hakimi"``: members misspell names; the articles do not.
+        """
+
+        def closest(match: re.Match[str]) -> str:
+            word = match.group()
+            known = self._words.get(word[0], ())
+            if len(word) < MIN_CORRECTED or word in known:
+                return word
+            found = difflib.get_close_matches(word, known, n=1, cutoff=CORRECTION_CUTOFF)
+            return found[0] if found else word
+
+        return _WORD.sub(closest, fold(query))
 
     def terms(self, query: str) -> list[str]:
         """The query's stemmed terms that occur in the indexed texts."""

@@ -4,7 +4,7 @@
       manifest.json      format version, model, dimension, chunk count, per-article content hashes
       chunks.jsonl       one Chunk a line, in row order
       sentences.faiss    each chunk's sentence embedding (IndexFlatIP over unit vectors: scores are cosines)
-      contexts.faiss     each chunk's embedding with its neighbouring sentences, row for row
+      contexts.faiss     each chunk's embedding read with the chunks before and after it
 
 A folder is written aside and renamed into place, so a failed or interrupted build leaves the previous
 index as it was. Loading checks every file against the manifest.
@@ -37,6 +37,7 @@ CHUNKS = "chunks.jsonl"
 SENTENCES = "sentences.faiss"
 CONTEXTS = "contexts.faiss"
 Progress = Callable[[int, int], None]
+_ENTRY_KEYS = {"hash", "title", "source", "chunks"}  # what each article's manifest entry must hold
 
 
 @dataclass(slots=True)
@@ -184,6 +185,12 @@ class Store:
                 f"The index in {folder} has format {format_version}, this matchbot reads format "
                 f"{FORMAT_VERSION}: run `matchbot index --rebuild`."
             )
+        articles = manifest.get("articles")
+        if not isinstance(manifest.get("model"), str) or not (
+            isinstance(articles, dict)
+            and all(isinstance(entry, dict) and entry.keys() >= _ENTRY_KEYS for entry in articles.values())
+        ):
+            raise _corrupt(folder, "its manifest lacks the model or the article list")
         try:
             chunks = [
                 Chunk(**json.loads(line))
@@ -193,10 +200,11 @@ class Store:
             contexts = faiss.read_index(str(folder / CONTEXTS))
         except (OSError, ValueError, TypeError, RuntimeError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
-        expected = manifest.get("chunks")
-        counts = {len(chunks), sentences.ntotal, contexts.ntotal, expected}
-        if len(counts) != 1 or not sentences.d == contexts.d == manifest.get("dimension"):
-            raise _corrupt(folder, f"its files disagree on the chunk count ({sorted(counts)})")
+        counts = [len(chunks), sentences.ntotal, contexts.ntotal, manifest.get("chunks")]
+        if len(set(counts)) != 1:
+            raise _corrupt(folder, f"its files disagree on the chunk count ({', '.join(map(str, counts))})")
+        if not sentences.d == contexts.d == manifest.get("dimension"):
+            raise _corrupt(folder, "its vectors do not have the dimension in its manifest")
         return cls(chunks, sentences, contexts, manifest)
 
     def vectors(self, rows: Sequence[int] | np.ndarray, *, contexts: bool = False) -> np.ndarray:
@@ -208,19 +216,19 @@ class Store:
         return index.reconstruct_batch(ids)
 
 
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and scored for a chunk: its text, and for a tweet who posted it."""
+    return f"Tweet by {chunk.author}: {chunk.text}" if chunk.author else chunk.text
+
+
 def context_text(chunks: Sequence[Chunk], row: int) -> str:
-    """The chunk at ``row`` with its neighbours in the same paragraph: what the context vector sees."""
-    chunk = chunks[row]
-    parts = [chunk.text]
-    if row > 0 and _same_paragraph(chunks[row - 1], chunk):
-        parts.insert(0, chunks[row - 1].text)
-    if row + 1 < len(chunks) and _same_paragraph(chunks[row + 1], chunk):
-        parts.append(chunks[row + 1].text)
-    return " ".join(parts)
-
-
-def _same_paragraph(a: Chunk, b: Chunk) -> bool:
-    return a.article == b.article and a.paragraph == b.paragraph
+    """The chunk at ``row`` read with the chunks before and after it: what the context vector sees."""
+    window = [
+        indexed_text(chunks[other])
+        for other in (row - 1, row, row + 1)
+        if 0 <= other < len(chunks) and chunks[other].article == chunks[row].article
+    ]
+    return " ".join(window)
 
 
 def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list[int]]:
@@ -230,7 +238,7 @@ def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list
     same_recipe = previous.manifest.get("chunker") == CHUNKER_VERSION
     if not same_recipe or previous.model != embedder.name:
         return {}
-    rows: dict[str, list[int]] = {}
+    rows: dict[str, list[int]] = {article_id: [] for article_id in previous.articles}  # some have no chunk
     for row, chunk in enumerate(previous.chunks):
         rows.setdefault(chunk.article, []).append(row)
     return rows
@@ -252,7 +260,7 @@ def _vectors(
         contexts[new_rows] = previous.vectors(old_rows, contexts=True)
     fresh = [new for new, old in enumerate(rows) if old is None]
     if fresh:
-        texts = [chunks[row].text for row in fresh] + [context_text(chunks, row) for row in fresh]
+        texts = [indexed_text(chunks[row]) for row in fresh] + [context_text(chunks, row) for row in fresh]
         encoded = embedder.encode(texts, progress=progress)
         sentences[fresh] = encoded[: len(fresh)]
         contexts[fresh] = encoded[len(fresh) :]

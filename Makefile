@@ -1,0 +1,47 @@
+# matchbot's set-up and everyday commands. `make demo` and `make test` work on a fresh machine with
+# Python 3.11: they create .venv, install the CPU build of torch first (so nothing pulls a CUDA build),
+# then matchbot with its test tools. Re-running is quick: the install is redone only when
+# pyproject.toml changes, and the index only re-embeds articles that changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo index test lint bench-seed bench-squad clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## build the index from seeds/ if needed and answer a sample question
+	$(BIN)/matchbot ask
+
+index: $(STAMP)
+	$(BIN)/matchbot index
+
+test: $(STAMP)  ## the whole suite, real-model and end-to-end Discord tests included
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-seed: $(STAMP)  ## quality on the seed questions, beside the BM25-only and dense-only baselines
+	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split dev
+	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split test
+
+SQUAD := ../shared/data/squad-dev-a
+bench-squad: $(STAMP)  ## quality on SQuAD dev (half), read from ../shared beside the repo
+	@test -f $(SQUAD)/articles.jsonl -a -f $(SQUAD)/questions.jsonl || { \
+	  echo "bench-squad: $(SQUAD)/articles.jsonl and questions.jsonl are missing: put the squad-dev-a benchmark folder at $(SQUAD) (see README)"; exit 1; }
+	$(BIN)/matchbot eval $(SQUAD)/questions.jsonl --seeds $(SQUAD)/articles.jsonl --data data/squad-dev-a --baselines
+
+clean:
+	rm -rf $(VENV) data
