@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 
 import numpy as np
 
@@ -189,7 +189,7 @@ class Retriever:
         """
         n = len(self.store.chunks)
         if n == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros((4, 0), dtype=np.float32)
+            return np.zeros(0, dtype=np.int64), np.zeros((len(fields(Weights)), 0), dtype=np.float32)
         query = vector.reshape(1, -1).astype(np.float32)
         depth = min(n, CANDIDATES)
         lexical = self._lexical.scores(question)
@@ -248,9 +248,10 @@ class Retriever:
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two word sets: 1 for the same words, whatever their order."""
     if not a or not b:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return len(a & b) / len(a | b)
 
 
 def _relative(scores: np.ndarray) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embedding import Embedder
+from index.library import Library
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS_DIR = REPO / "seeds"
+SEED_FILE = SEEDS_DIR / "world_cup_2022_semi-final_france_2-0_morocco.txt"
+
+
+class FakeEmbedder:
+    """A stand-in for ``Embedder`` with no model: hashed bag of words, L2-normalised.
+
+    Texts that share words get similar vectors, so ranking still means something. Every call to
+    ``encode`` is recorded in ``calls``, so a test can tell what was (re-)embedded.
+    """
+
+    def __init__(self, name: str = "fake-hashing", dimension: int = 128) -> None:
+        self.name = name
+        self.dimension = dimension
+        self.calls: list[list[str]] = []
+
+    @property
+    def texts(self) -> list[str]:
+        """Every text embedded so far, in order."""
+        return [text for call in self.calls for text in call]
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        texts = list(texts)
+        self.calls.append(texts)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.casefold()):
+                digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+                column = int.from_bytes(digest[:4], "little") % self.dimension
+                vectors[row, column] += 1.0 if digest[4] & 1 else -1.0
+            if not vectors[row].any():
+                vectors[row, 0] = 1.0
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        if progress:
+            progress(len(texts), len(texts))
+        return vectors
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def make_embedder() -> type[FakeEmbedder]:
+    """``make_embedder(name="other")``: another fake embedder, e.g. to stand for another model."""
+    return FakeEmbedder
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    """The repository's seeds folder (read only)."""
+    return SEEDS_DIR
+
+
+@pytest.fixture(scope="session")
+def seed_file() -> Path:
+    """seeds/world_cup_2022_semi-final_france_2-0_morocco.txt (read only)."""
+    return SEED_FILE
+
+
+@pytest.fixture
+def write_seeds(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    """Write ``{file name: text or bytes}`` into ``tmp_path/seeds`` (created) and return the folder."""
+    folder = tmp_path / "seeds"
+
+    def write(files: dict[str, str | bytes]) -> Path:
+        folder.mkdir(exist_ok=True)
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (folder / name).write_bytes(content)
+            else:
+                (folder / name).write_text(content, encoding="utf-8")
+        return folder
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2, loaded once for every test marked ``model``."""
+    return Embedder.load()
+
+
+@pytest.fixture(scope="session")
+def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The seed article indexed with the real model in a fresh data folder, once per session.
+
+    Its data folder is ``seed_library.index_dir.parent``; tests only read it.
+    """
+    library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), embedder)
+    library.open()
+    return library

@@ -1,0 +1,148 @@
+"""Sentence chunks: the seed's tweets, quotations and emoji; initials; offsets back into the text."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.articles import Article, read_seeds
+from index.chunking import Chunk, chunk_article
+
+
+@pytest.fixture(scope="module")
+def seed(seed_file) -> Article:
+    return read_seeds(seed_file).articles[0]
+
+
+@pytest.fixture(scope="module")
+def seed_chunks(seed: Article) -> list[Chunk]:
+    return chunk_article(seed)
+
+
+def chunk_with(chunks: list[Chunk], words: str) -> Chunk:
+    [found] = [chunk for chunk in chunks if words in chunk.text]
+    return found
+
+
+def texts(text: str) -> list[str]:
+    return [chunk.text for chunk in chunk_article(Article(id="a", title="A", text=text))]
+
+
+def test_each_embedded_tweet_is_one_chunk_of_its_text_with_author_and_date(seed_chunks) -> None:
+    tweets = [chunk for chunk in seed_chunks if chunk.author]
+
+    assert [(tweet.text, tweet.author, tweet.posted) for tweet in tweets] == [
+        (
+            "This Morocco team may have not won the World Cup, but they won our hearts ❤️🇲🇦",
+            "ESPN FC (@ESPNFC)",
+            "December 14, 2022",
+        ),
+        (
+            "Kylian Mbappe went straight over to console his good friend and teammate Achraf Hakimi.🤗",
+            "Ben Jacobs (@JacobsBen)",
+            "December 14, 2022",
+        ),
+        (
+            "Love that after reaching the World Cup Final, Kylian Mbappe chose to just chill on the floor "
+            "in the tunnel next to his friend Achraf Hakimi.❤️",
+            "Ben Jacobs (@JacobsBen)",
+            "December 14, 2022",
+        ),
+    ]
+
+
+def test_no_chunk_quotes_a_tweet_link_or_byline(seed_chunks) -> None:
+    for chunk in seed_chunks:
+        assert "pic.twitter.com" not in chunk.text
+        assert "—" not in chunk.text
+        assert "(@" not in chunk.text
+        assert "December 14, 2022" not in chunk.text
+
+
+def test_a_quotation_over_two_sentences_stays_one_chunk_with_its_speaker(seed_chunks) -> None:
+    quote = chunk_with(seed_chunks, "We knew we had achieved")
+
+    assert quote.text.startswith('"We knew we had achieved something great already')
+    assert "proud of us. We are pleased with what we have done" in quote.text
+    assert quote.text.endswith('could have gone even further," Regragui said.')
+
+
+def test_emoji_survive_in_the_quoted_text(seed_chunks) -> None:
+    assert chunk_with(seed_chunks, "won our hearts").text.endswith("❤️🇲🇦")
+    assert chunk_with(seed_chunks, "Achraf Hakimi.🤗").text.endswith("🤗")
+
+
+def test_the_seed_is_cut_into_whole_sentences(seed_chunks) -> None:
+    assert seed_chunks[0].text == (
+        "Morocco won the hearts of the global football fanbase with their spirited performances "
+        "at the ongoing World Cup in Qatar."
+    )
+    tunnel = chunk_with(seed_chunks, "tunnel greeting")
+    assert (
+        tunnel.text
+        == "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team."
+    )
+    message = chunk_with(seed_chunks, "Don't be sad bro")
+    assert message.text.startswith("The 2018 World Cup winner wrote:")
+    assert message.text.endswith('you made history - @AchrafHakimi."')
+
+
+def test_offsets_point_at_each_chunk_in_the_article_text(seed, seed_chunks) -> None:
+    for chunk in seed_chunks:
+        original = " ".join(seed.text[chunk.start : chunk.end].split())
+        if chunk.author:  # a tweet's span may run on over the cut link; its text is what comes first
+            assert original.startswith(chunk.text)
+        else:
+            assert original == chunk.text
+
+
+def test_chunks_carry_the_article_and_are_numbered_in_reading_order(seed, seed_chunks) -> None:
+    assert [chunk.sentence for chunk in seed_chunks] == list(range(1, len(seed_chunks) + 1))
+    assert [chunk.start for chunk in seed_chunks] == sorted(chunk.start for chunk in seed_chunks)
+    paragraphs = [chunk.paragraph for chunk in seed_chunks]
+    assert paragraphs == sorted(paragraphs)
+    assert paragraphs[0] == 1
+    assert paragraphs[-1] == len([part for part in seed.text.split("\n\n") if part.strip()])
+    for chunk in seed_chunks:
+        assert (chunk.article, chunk.title, chunk.date) == (seed.id, seed.title, "2022-12-15")
+
+
+def test_initials_and_abbreviations_do_not_end_a_sentence() -> None:
+    assert texts("J. R. R. Tolkien met Mr. Smith in the U.S. on Monday. He left at 5 p.m.") == [
+        "J. R. R. Tolkien met Mr. Smith in the U.S. on Monday.",
+        "He left at 5 p.m.",
+    ]
+
+
+def test_curly_quotes_over_two_sentences_stay_together() -> None:
+    assert texts("“I am proud. We made history,” Hakimi said. Then he hugged Mbappe.") == [
+        "“I am proud. We made history,” Hakimi said.",
+        "Then he hugged Mbappe.",
+    ]
+
+
+def test_a_hard_wrapped_paragraph_is_cut_at_sentences_not_at_line_ends() -> None:
+    assert texts(
+        "Mbappe was quick to console his PSG teammate on the\npitch. The 2018 World Cup winner\nwrote to him."
+    ) == [
+        "Mbappe was quick to console his PSG teammate on the pitch.",
+        "The 2018 World Cup winner wrote to him.",
+    ]
+
+
+def test_blank_lines_separate_paragraphs_and_inner_whitespace_is_normalised() -> None:
+    chunks = chunk_article(
+        Article(id="a", title="A", text="One  goal.\n\n\n  Two\ngoals.   Three.\n \nFour.")
+    )
+
+    assert [(chunk.paragraph, chunk.text) for chunk in chunks] == [
+        (1, "One goal."),
+        (2, "Two goals."),
+        (2, "Three."),
+        (3, "Four."),
+    ]
+
+
+def test_a_tweet_with_only_a_picture_gives_no_empty_chunk() -> None:
+    text = "Before the tweet.\n\npic.twitter.com/abc123 — ESPN FC (@ESPNFC) December 14, 2022\n\nAfter it."
+
+    assert texts(text) == ["Before the tweet.", "After it."]

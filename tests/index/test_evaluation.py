@@ -1,0 +1,201 @@
+"""Scoring retrieval: what counts as a hit, reading question files, and the figures on known answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.errors import MatchbotError
+from index.evaluation import EvalQuestion, evaluate, is_hit, read_questions, score
+from index.retriever import Answer, Passage
+
+TUNNEL = "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team."
+
+
+def test_a_passage_containing_the_expected_words_is_a_hit() -> None:
+    assert is_hit(TUNNEL, ["sitting on the floor of the tunnel"])
+
+
+def test_a_passage_contained_in_the_expected_text_is_a_hit() -> None:
+    assert is_hit("He was seen sitting on the floor.", ["Mbappe? He was seen sitting on the floor. Yes."])
+
+
+def test_hits_ignore_case_and_whitespace() -> None:
+    assert is_hit(TUNNEL, ["SITTING on the\n  floor   OF the tunnel"])
+    assert is_hit("He  was seen\tsitting", ["he was seen sitting on the floor"])
+
+
+def test_other_text_is_no_hit() -> None:
+    assert not is_hit(TUNNEL, ["standing in the tunnel", "Don't be sad bro"])
+    assert not is_hit(TUNNEL, [])
+
+
+def test_an_empty_expected_string_is_no_hit_for_every_passage() -> None:
+    assert not is_hit(TUNNEL, ["", "   "])
+    assert not is_hit("", ["sitting on the floor"])
+
+
+def write(tmp_path: Path, *lines: object) -> Path:
+    path = tmp_path / "questions.jsonl"
+    path.write_text(
+        "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_question_file_holds_answerable_and_off_topic_questions(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {"question": "where did mbappe sit", "expect": ["floor of the tunnel"], "split": "dev"},
+        "",
+        {"question": "capital of australia", "decline": True, "split": "test"},
+    )
+
+    questions = read_questions(path)
+
+    assert questions == [
+        EvalQuestion("where did mbappe sit", ("floor of the tunnel",), "dev"),
+        EvalQuestion("capital of australia", (), "test"),
+    ]
+    assert [question.off_topic for question in questions] == [False, True]
+    assert read_questions(path, split="test") == questions[1:]
+
+
+def test_the_seed_question_file_reads() -> None:
+    path = Path(__file__).resolve().parents[1] / "data" / "seed_questions.jsonl"
+
+    questions = read_questions(path)
+
+    assert len(questions) > 50
+    assert any(question.off_topic for question in questions)
+    assert {question.split for question in questions} == {"dev", "test"}
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "why"),
+    [
+        ("{not json", "Expecting"),
+        ('["a list"]', "question record"),
+        (json.dumps({"expect": ["floor"]}), "question"),
+        (json.dumps({"question": "where did mbappe sit"}), "needs"),
+        (json.dumps({"question": "where did mbappe sit", "expect": []}), "needs"),
+        (json.dumps({"question": "where did mbappe sit", "expect": [" "]}), "needs"),
+        (json.dumps({"question": "where did mbappe sit", "expect": "floor of the tunnel"}), "list"),
+        (json.dumps({"question": "  ", "expect": ["floor"]}), "empty"),
+        (json.dumps({"question": "capital of australia", "decline": "yes"}), "needs"),
+    ],
+)
+def test_a_malformed_line_is_an_error_naming_the_line(tmp_path: Path, bad_line: str, why: str) -> None:
+    path = write(tmp_path, {"question": "where did mbappe sit", "expect": ["floor"]}, bad_line)
+
+    with pytest.raises(MatchbotError) as error:
+        read_questions(path)
+
+    message = str(error.value)
+    assert f"{path} line 2" in message
+    assert why in message
+    assert "\n" not in message
+
+
+def test_a_missing_question_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(MatchbotError, match=r"nothing\.jsonl does not exist"):
+        read_questions(tmp_path / "nothing.jsonl")
+
+
+def test_a_question_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_bytes('{"question": "où", "decline": true}'.encode("latin-1"))
+
+    with pytest.raises(MatchbotError, match=r"Cannot read the question file .*questions\.jsonl"):
+        read_questions(path)
+
+
+def test_a_file_or_split_without_questions_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(MatchbotError, match="holds no questions"):
+        read_questions(write(tmp_path, ""))
+    path = write(tmp_path, {"question": "q", "decline": True, "split": "dev"})
+    with pytest.raises(MatchbotError, match="holds no questions in split 'test'"):
+        read_questions(path, split="test")
+
+
+def passage(text: str) -> Passage:
+    return Passage(
+        text=text, before="", after="", article="a", title="A", date=None, url=None, sentence=1, score=0.5
+    )
+
+
+def answer(question: str, *texts: str, answered: bool = True) -> Answer:
+    return Answer(question, answered, 0.5, 0.35, [passage(text) for text in texts])
+
+
+QUESTIONS = [
+    EvalQuestion("first", ("right",)),
+    EvalQuestion("third", ("right",)),
+    EvalQuestion("fifth", ("right",)),
+    EvalQuestion("missed", ("right",)),
+    EvalQuestion("off topic, declined"),
+    EvalQuestion("off topic, answered"),
+]
+ANSWERS = [
+    answer("first", "the right one", "wrong", "wrong"),
+    answer("third", "wrong", "wrong", "RIGHT", "right"),
+    answer("fifth", "wrong", "wrong", "wrong", "wrong", "right"),
+    answer("missed", "wrong", answered=False),
+    answer("off topic, declined", "wrong", answered=False),
+    answer("off topic, answered", "wrong"),
+]
+
+
+def test_scores_on_known_answers() -> None:
+    scores = score("hand-made", QUESTIONS, ANSWERS)
+
+    assert (scores.system, scores.answerable, scores.off_topic) == ("hand-made", 4, 2)
+    assert scores.hit_at_1 == pytest.approx(1 / 4)
+    assert scores.hit_at_3 == pytest.approx(2 / 4)
+    assert scores.mrr_at_10 == pytest.approx((1 + 1 / 3 + 1 / 5) / 4)
+    assert scores.declined_off_topic == pytest.approx(1 / 2)
+    assert scores.declined_answerable == pytest.approx(1 / 4)
+    assert json.loads(json.dumps(scores.to_json()))["mrr_at_10"] == pytest.approx(scores.mrr_at_10)
+
+
+def test_a_system_that_never_declines_has_no_decline_figures() -> None:
+    scores = score("bm25", QUESTIONS, ANSWERS, declines=False)
+
+    assert (scores.declined_off_topic, scores.declined_answerable) == (None, None)
+    assert scores.hit_at_3 == pytest.approx(2 / 4)
+
+
+def test_a_hit_below_the_tenth_passage_does_not_count() -> None:
+    late = answer("late", *(["wrong"] * 10 + ["right"]))
+
+    scores = score("x", [EvalQuestion("late", ("right",))], [late])
+
+    assert (scores.hit_at_1, scores.hit_at_3, scores.mrr_at_10) == (0.0, 0.0, 0.0)
+
+
+class CannedRetriever:
+    """Answers each question with the hand-made answer of the same question."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def search_many(self, questions: list[str], k: int) -> list[Answer]:
+        self.batches.append(questions)
+        by_question = {canned.question: canned for canned in ANSWERS}
+        return [by_question[question] for question in questions]
+
+
+def test_evaluate_asks_in_batches_and_scores_like_score() -> None:
+    retriever = CannedRetriever()
+    progress: list[tuple[int, int]] = []
+
+    scores = evaluate(
+        retriever, QUESTIONS, system="canned", batch=4, progress=lambda *step: progress.append(step)
+    )
+
+    assert scores == score("canned", QUESTIONS, ANSWERS)
+    assert [len(batch) for batch in retriever.batches] == [4, 2]
+    assert progress == [(4, 6), (6, 6)]

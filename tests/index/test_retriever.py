@@ -1,0 +1,175 @@
+"""Question → passages: validation, paging, near-duplicates, the JSON shape, and declining with passages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.articles import Article
+from index.errors import QuestionError
+from index.retriever import MAX_QUESTION_CHARS, Retriever, check_question
+from index.store import Store
+
+CONSOLED = "Mbappe consoled Hakimi on the pitch after the final whistle."
+ARTICLES = [
+    Article(
+        id="semi",
+        title="Semi-final",
+        date="2022-12-15",
+        text=(
+            "France beat Morocco in the semi-final. " + CONSOLED + " The two are PSG teammates.\n\n"
+            "Regragui said his players made Morocco proud. The fans sang all night."
+        ),
+    ),
+    Article(
+        id="reaction",
+        title="Reaction",
+        text=(
+            "Hakimi was in tears at the end. " + CONSOLED.upper().replace(".", "!") + "\n\n"
+            "Mbappe then sat with Hakimi in the tunnel. Hakimi thanked Mbappe for the kind words."
+        ),
+    ),
+    Article(
+        id="final",
+        title="Final",
+        text="Argentina beat France on penalties in the final. Messi lifted the trophy.",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def retriever(make_embedder) -> Retriever:
+    embedder = make_embedder()
+    store, _ = Store.build(ARTICLES, embedder)
+    return Retriever(store, embedder)
+
+
+@pytest.mark.parametrize("question", ["", " ", "\n\t  \n"])
+def test_an_empty_or_blank_question_is_refused_with_a_clear_message(
+    retriever: Retriever, question: str
+) -> None:
+    with pytest.raises(QuestionError, match="The question is empty"):
+        retriever.search(question)
+
+
+def test_a_question_over_1000_characters_is_refused_saying_how_long_it_is(retriever: Retriever) -> None:
+    question = "why " * 250 + "?"  # 1,001 characters
+
+    with pytest.raises(QuestionError) as error:
+        retriever.search(question)
+
+    message = str(error.value)
+    assert "1,001 characters" in message
+    assert "1,000" in message
+    assert "\n" not in message
+
+
+def test_a_question_of_exactly_1000_characters_is_asked(retriever: Retriever) -> None:
+    question = ("Mbappe " * 200)[: MAX_QUESTION_CHARS - 1] + "?"
+
+    assert len(check_question(question)) == MAX_QUESTION_CHARS
+    assert retriever.search(question).passages
+
+
+def test_one_bad_question_in_a_batch_refuses_the_batch(retriever: Retriever) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        retriever.search_many(["who won the semi-final", "  "])
+
+
+def test_the_question_is_given_back_with_its_whitespace_tidied(retriever: Retriever) -> None:
+    assert retriever.search("  who   consoled\nHakimi? ").question == "who consoled Hakimi?"
+
+
+def test_k_passages_are_returned_best_first(retriever: Retriever) -> None:
+    answer = retriever.search("who consoled Hakimi on the pitch", k=3)
+
+    assert len(answer.passages) == 3
+    scores = [passage.score for passage in answer.passages]
+    assert scores == sorted(scores, reverse=True)
+    assert len(retriever.search("who consoled Hakimi on the pitch", k=1).passages) == 1
+
+
+def test_the_same_sentence_in_two_articles_is_quoted_once(retriever: Retriever) -> None:
+    answer = retriever.search("Mbappe consoled Hakimi on the pitch after the final whistle", k=5)
+
+    texts = [passage.text.casefold().rstrip(".!") for passage in answer.passages]
+    assert texts.count(CONSOLED.casefold().rstrip(".")) == 1
+    assert len(answer.passages) == 5  # the duplicate's place goes to another passage
+
+
+def test_offset_returns_the_next_passages(retriever: Retriever) -> None:
+    question = "what did Mbappe and Hakimi do"
+    first, second = (retriever.search(question, k=2, offset=offset) for offset in (0, 2))
+    both = retriever.search(question, k=4)
+
+    assert [p.text for p in first.passages + second.passages] == [p.text for p in both.passages]
+    assert not {p.text for p in first.passages} & {p.text for p in second.passages}
+    assert retriever.search(question, k=3, offset=100).passages == []
+
+
+def test_a_passage_brings_its_neighbours_from_its_own_article_only(retriever: Retriever) -> None:
+    [passage] = retriever.search("The two are PSG teammates", k=1).passages
+    [first] = retriever.search("France beat Morocco in the semi-final", k=1).passages
+    [last] = retriever.search("Messi lifted the trophy", k=1).passages
+
+    assert passage.text == "The two are PSG teammates."
+    assert passage.before == CONSOLED
+    assert passage.context.startswith(CONSOLED + " The two are PSG teammates.")
+    assert (first.text, first.before) == ("France beat Morocco in the semi-final.", "")
+    assert first.context.startswith("France beat Morocco in the semi-final. " + CONSOLED)
+    assert (last.article, last.after) == ("final", "")
+    assert last.context == "Argentina beat France on penalties in the final. Messi lifted the trophy."
+
+
+def test_the_answer_json_has_what_the_cli_and_bot_print(retriever: Retriever) -> None:
+    answer = retriever.search("who consoled Hakimi", k=2)
+
+    data = json.loads(json.dumps(answer.to_json()))
+
+    assert {"question", "answered", "passages"} <= data.keys()
+    assert (data["question"], type(data["answered"]), len(data["passages"])) == (
+        "who consoled Hakimi",
+        bool,
+        2,
+    )
+    for passage, original in zip(data["passages"], answer.passages, strict=True):
+        assert {"text", "context", "article", "title", "date", "sentence", "score"} <= passage.keys()
+        assert passage["text"] == original.text
+        assert original.text in passage["context"]
+        assert passage["article"] in {"semi", "reaction", "final"}
+        assert (
+            passage["title"]
+            == {"semi": "Semi-final", "reaction": "Reaction", "final": "Final"}[passage["article"]]
+        )
+        assert passage["date"] == ("2022-12-15" if passage["article"] == "semi" else None)
+        assert isinstance(passage["sentence"], int)
+        assert passage["sentence"] >= 1
+        assert isinstance(passage["score"], float)
+
+
+def test_a_declined_answer_still_carries_the_nearest_passages(retriever: Retriever) -> None:
+    declined = retriever.search("who consoled Hakimi", k=3, threshold=1.01)
+    answered = retriever.search("who consoled Hakimi", k=3, threshold=-1.0)
+
+    assert not declined.answered
+    assert len(declined.passages) == 3
+    assert [p.text for p in declined.passages] == [p.text for p in answered.passages]
+    assert answered.answered
+    assert declined.to_json()["answered"] is False
+
+
+@pytest.mark.model
+def test_an_off_topic_question_is_declined_but_still_shows_passages(seed_library) -> None:
+    answer = seed_library.retriever.search("what is the capital of australia", k=3)
+
+    assert not answer.answered
+    assert len(answer.passages) == 3
+
+
+@pytest.mark.model
+def test_a_question_about_the_match_is_answered(seed_library) -> None:
+    answer = seed_library.retriever.search("what did ESPN tweet about Morocco", k=3)
+
+    assert answer.answered
+    assert any("won our hearts" in passage.text for passage in answer.passages)

@@ -1,0 +1,287 @@
+"""The saved index: FAISS agrees with a brute force, a save loads back the same, damage is one clear line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from index.articles import Article, read_seeds
+from index.chunking import chunk_article
+from index.errors import StoreError
+from index.store import FORMAT_VERSION, Store
+
+SEMI = Article(
+    id="semi",
+    title="Semi-final",
+    date="2022-12-14",
+    url="https://example.com/semi",
+    text=(
+        "France beat Morocco 2-0 in Qatar. Theo Hernandez scored early.\n\n"
+        "Mbappe consoled Hakimi after the game."
+    ),
+    source="semi.txt",
+)
+FINAL = Article(
+    id="final",
+    title="Final",
+    text="Argentina beat France on penalties. Messi lifted the trophy at last.",
+    source="final.txt",
+)
+
+
+class RandomEmbedder:
+    """Random unit vectors: no meaning at all, just numbers for FAISS to search."""
+
+    name = "random"
+    dimension = 48
+
+    def __init__(self, seed: int = 7) -> None:
+        self._random = np.random.default_rng(seed)
+
+    def encode(self, texts, *, batch_size: int = 64, progress=None) -> np.ndarray:
+        vectors = self._random.standard_normal((len(texts), self.dimension)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def many_sentences(count: int) -> Article:
+    text = " ".join(f"Sentence number {number} of the report." for number in range(count))
+    return Article(id="long", title="Long", text=text)
+
+
+@pytest.fixture(scope="module")
+def store(make_embedder, seed_file) -> Store:
+    """The seed and two small articles, indexed with the fake embedder (tests only read it)."""
+    seed = read_seeds(seed_file).articles[0]
+    built, _ = Store.build([seed, SEMI, FINAL], make_embedder())
+    return built
+
+
+@pytest.fixture(scope="module")
+def random_store() -> Store:
+    built, _ = Store.build([many_sentences(300)], RandomEmbedder())
+    return built
+
+
+@pytest.mark.parametrize("k", [1, 5, 40, 300])
+def test_faiss_finds_what_a_numpy_brute_force_finds(random_store: Store, k: int) -> None:
+    store = random_store
+    stored = store.vectors(np.arange(len(store.chunks)))
+    assert len(stored) == 300
+    queries = RandomEmbedder(seed=99).encode(["q"] * 10)
+
+    scores, ids = store.sentences.search(queries, k)
+
+    for query, found_ids, found_scores in zip(queries, ids, scores, strict=True):
+        cosines = stored @ query
+        expected = np.argsort(-cosines, kind="stable")[:k]
+        assert found_ids.tolist() == expected.tolist()
+        np.testing.assert_allclose(found_scores, cosines[expected], rtol=0, atol=1e-5)
+
+
+def test_stored_vectors_are_unit_length_so_scores_are_cosines(store: Store) -> None:
+    for contexts in (False, True):
+        vectors = store.vectors(np.arange(len(store.chunks)), contexts=contexts)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_manifest_describes_what_was_indexed(store: Store, fake_embedder) -> None:
+    manifest = store.manifest
+
+    assert manifest["format"] == FORMAT_VERSION
+    assert manifest["model"] == fake_embedder.name
+    assert manifest["dimension"] == fake_embedder.dimension
+    assert manifest["chunks"] == len(store.chunks) == store.sentences.ntotal == store.contexts.ntotal
+    assert list(manifest["articles"]) == ["world_cup_2022_semi-final_france_2-0_morocco", "semi", "final"]
+    semi = manifest["articles"]["semi"]
+    assert semi["hash"] == SEMI.content_hash
+    assert (semi["title"], semi["date"], semi["url"], semi["source"]) == (
+        "Semi-final",
+        "2022-12-14",
+        "https://example.com/semi",
+        "semi.txt",
+    )
+    assert semi["chunks"] == len(chunk_article(SEMI)) == 3
+
+
+def test_chunks_are_stored_in_article_order_row_for_row(store: Store) -> None:
+    assert [(chunk.article, chunk.text) for chunk in store.chunks[-5:]] == [
+        ("semi", "France beat Morocco 2-0 in Qatar."),
+        ("semi", "Theo Hernandez scored early."),
+        ("semi", "Mbappe consoled Hakimi after the game."),
+        ("final", "Argentina beat France on penalties."),
+        ("final", "Messi lifted the trophy at last."),
+    ]
+    assert {chunk.article for chunk in store.chunks[:-5]} == {"world_cup_2022_semi-final_france_2-0_morocco"}
+
+
+def test_save_then_load_gives_the_same_chunks_vectors_and_manifest(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    store.save(folder)
+
+    loaded = Store.load(folder)
+
+    assert loaded.chunks == store.chunks
+    rows = np.arange(len(store.chunks))
+    assert np.array_equal(loaded.vectors(rows), store.vectors(rows))
+    assert np.array_equal(loaded.vectors(rows, contexts=True), store.vectors(rows, contexts=True))
+    assert loaded.manifest == store.manifest
+    query = store.vectors([3])
+    assert np.array_equal(loaded.sentences.search(query, 5)[1], store.sentences.search(query, 5)[1])
+
+
+def test_save_replaces_an_older_index_and_leaves_no_working_folder(
+    store: Store, fake_embedder, tmp_path
+) -> None:
+    folder = tmp_path / "index"
+    older, _ = Store.build([FINAL], fake_embedder)
+    older.save(folder)
+
+    store.save(folder)
+
+    assert Store.load(folder).chunks == store.chunks
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index"]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_save_that_fails_while_writing_leaves_the_previous_index_as_it_was(
+    store: Store, fake_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    folder = tmp_path / "index"
+    store.save(folder)
+    before = snapshot(folder)
+    newer, _ = Store.build([FINAL], fake_embedder)
+    writes = []
+
+    def write_index(index, path: str) -> None:
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError("No space left on device")
+        real_write_index(index, path)
+
+    real_write_index = faiss.write_index
+    monkeypatch.setattr(faiss, "write_index", write_index)
+
+    with pytest.raises(OSError, match="No space left"):
+        newer.save(folder)
+
+    assert len(writes) == 2
+    assert snapshot(folder) == before
+    assert Store.load(folder).chunks == store.chunks
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["index"]
+
+
+def test_a_save_cut_off_between_its_two_renames_still_loads(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    store.save(folder)
+    folder.rename(tmp_path / ".index.previous")  # where save() puts the old folder just before the swap
+
+    assert Store.load(folder).chunks == store.chunks
+    assert (folder / "manifest.json").is_file()
+
+
+def test_a_missing_index_says_to_run_matchbot_index(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"There is no index in .*: run `matchbot index`"):
+        Store.load(tmp_path / "index")
+
+
+def rewrite_manifest(**changes) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        for key, value in changes.items():
+            if value is None:
+                del manifest[key]
+            else:
+                manifest[key] = value
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    return damage
+
+
+def truncate(name: str, keep: int) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        path = folder / name
+        path.write_bytes(path.read_bytes()[:keep])
+
+    return damage
+
+
+def remove(name: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).unlink()
+
+
+def overwrite(name: str, content: bytes) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(content)
+
+
+def drop_last_chunk(folder: Path) -> None:
+    lines = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "chunks.jsonl").write_text("".join(lines[:-1]), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(remove("manifest.json"), id="no manifest"),
+        pytest.param(overwrite("manifest.json", b""), id="empty manifest"),
+        pytest.param(truncate("manifest.json", 40), id="half-written manifest"),
+        pytest.param(overwrite("manifest.json", b"\xff\xfe\x00garbage"), id="binary manifest"),
+        pytest.param(overwrite("manifest.json", b"[1, 2]"), id="manifest not an object"),
+        pytest.param(rewrite_manifest(articles=None), id="manifest without articles"),
+        pytest.param(rewrite_manifest(model=None), id="manifest without model"),
+        pytest.param(rewrite_manifest(chunks=None), id="manifest without chunk count"),
+        pytest.param(rewrite_manifest(chunks=5), id="manifest with another chunk count"),
+        pytest.param(rewrite_manifest(dimension=3), id="manifest with another dimension"),
+        pytest.param(remove("chunks.jsonl"), id="no chunks"),
+        pytest.param(truncate("chunks.jsonl", 300), id="half-written chunks"),
+        pytest.param(drop_last_chunk, id="a chunk missing"),
+        pytest.param(overwrite("chunks.jsonl", b'{"unexpected": 1}\n'), id="chunks of another shape"),
+        pytest.param(remove("sentences.faiss"), id="no sentence vectors"),
+        pytest.param(truncate("sentences.faiss", 100), id="half-written sentence vectors"),
+        pytest.param(overwrite("contexts.faiss", b"not a faiss index at all"), id="garbage context vectors"),
+    ],
+)
+def test_a_corrupt_or_half_written_index_is_one_line_saying_to_rebuild(
+    store: Store, tmp_path: Path, damage
+) -> None:
+    folder = tmp_path / "index"
+    store.save(folder)
+    damage(folder)
+    damaged = snapshot(folder)
+
+    with pytest.raises(StoreError) as error:
+        Store.load(folder)
+
+    message = str(error.value)
+    assert "\n" not in message
+    assert str(folder) in message
+    assert "run `matchbot index --rebuild`" in message
+    assert snapshot(folder) == damaged  # nothing is deleted or rewritten by a failed load
+
+
+def test_an_empty_index_folder_is_corrupt_not_missing(tmp_path: Path) -> None:
+    (tmp_path / "index").mkdir()
+
+    with pytest.raises(StoreError, match=r"incomplete or corrupt .*`matchbot index --rebuild`"):
+        Store.load(tmp_path / "index")
+
+
+def test_an_index_of_another_format_version_says_to_rebuild(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    store.save(folder)
+    rewrite_manifest(format=FORMAT_VERSION + 1)(folder)
+
+    with pytest.raises(StoreError) as error:
+        Store.load(folder)
+
+    message = str(error.value)
+    assert f"format {FORMAT_VERSION + 1}" in message
+    assert message.endswith("run `matchbot index --rebuild`.")
+    assert "\n" not in message

@@ -1,0 +1,546 @@
+"""The ``matchbot`` command end to end: what a user types, what they read, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.cli import SAMPLE_QUESTION, main
+from index.embedding import Embedder
+from index.evaluation import is_hit
+from index.store import FORMAT_VERSION, Store
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
+SEED_ID = "world_cup_2022_semi-final_france_2-0_morocco"
+TUNNEL = [
+    "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team.",
+    "Kylian Mbappe chose to just chill on the floor in the tunnel next to his friend Achraf Hakimi.",
+]
+PASSAGE_KEYS = {"text", "context", "article", "title", "date", "sentence", "score"}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path: Path) -> None:
+    """No MATCHBOT_* setting and no .env from the developer's machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("MATCHBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys) -> Run:
+    """``run("ask", "...")`` → (exit status, stdout, stderr) of ``matchbot ask ...``, in this process."""
+
+    def matchbot(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(arg) for arg in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return matchbot
+
+
+@pytest.fixture
+def use_model(monkeypatch) -> Callable[[object], None]:
+    """``use_model(embedder)``: make ``matchbot`` use this embedder instead of loading the model."""
+
+    def use(embedder: object) -> None:
+        monkeypatch.setattr(Embedder, "load", lambda model=None: embedder)
+
+    return use
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def seeds(tmp_path: Path, seed_file: Path) -> Path:
+    """A copy of the seed article in a folder of its own, free to change."""
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(seed_file, folder)
+    return folder
+
+
+@pytest.fixture
+def indexed(run: Run, use_model, fake_embedder, seeds: Path, data: Path) -> Path:
+    """The seeds indexed with the fake embedder; returns the index folder."""
+    use_model(fake_embedder)
+    assert run("index", "--seeds", seeds, "--data", data)[0] == 0
+    fake_embedder.calls.clear()
+    return data / "index"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("matchbot: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert out == ""
+
+
+# -- index -------------------------------------------------------------------------------------------
+
+
+def test_index_says_what_it_added_then_that_nothing_changed(
+    run: Run, use_model, fake_embedder, seeds, data
+) -> None:
+    use_model(fake_embedder)
+
+    code, out, _ = run("index", "--seeds", seeds, "--data", data)
+    assert code == 0
+    assert f"+ {SEED_ID}" in out
+    assert "1 added, 0 changed, 0 removed, 0 unchanged; 18 chunks" in out
+    fake_embedder.calls.clear()
+
+    code, out, _ = run("index", "--seeds", seeds, "--data", data)
+    assert code == 0
+    assert "0 added, 0 changed, 0 removed, 1 unchanged" in out
+    assert fake_embedder.calls == []
+
+
+def test_index_reports_a_changed_and_a_removed_article(
+    run: Run, indexed: Path, seeds: Path, data: Path
+) -> None:
+    (seeds / "extra.txt").write_text("Croatia took bronze. Modric waved goodbye.")
+    assert run("index", "--seeds", seeds, "--data", data)[0] == 0
+    (seeds / "extra.txt").write_text("Croatia took bronze against Morocco.")
+
+    code, out, _ = run("index", "--seeds", seeds, "--data", data)
+    assert (code, "~ extra" in out, "0 added, 1 changed, 0 removed, 1 unchanged" in out) == (0, True, True)
+
+    (seeds / "extra.txt").unlink()
+    code, out, _ = run("index", "--seeds", seeds, "--data", data)
+    assert (code, "- extra" in out, "0 added, 0 changed, 1 removed, 1 unchanged" in out) == (0, True, True)
+
+
+def test_unusable_articles_are_skipped_with_a_warning_and_the_others_indexed(
+    run: Run, use_model, fake_embedder, seeds: Path, data: Path, caplog
+) -> None:
+    use_model(fake_embedder)
+    (seeds / "empty.txt").write_bytes(b"")
+    (seeds / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (seeds / "latin1.txt").write_bytes("Mbappé a consolé Hakimi.".encode("latin-1"))
+
+    with caplog.at_level(logging.WARNING):
+        code, out, _ = run("index", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    assert "1 added" in out
+    assert list(Store.load(data / "index").articles) == [SEED_ID]
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    for name in ("empty.txt", "binary.txt", "latin1.txt"):
+        assert len([warning for warning in warnings if name in warning]) == 1
+
+
+def test_seeds_may_be_a_single_jsonl_file_with_a_bad_line(
+    run: Run, use_model, fake_embedder, tmp_path: Path, data: Path, caplog
+) -> None:
+    use_model(fake_embedder)
+    bulk = tmp_path / "articles.jsonl"
+    bulk.write_text(
+        json.dumps({"id": "semi", "title": "Semi", "date": "2022-12-15", "text": "France beat Morocco 2-0."})
+        + "\n{oops\n"
+        + json.dumps({"id": "final", "title": "Final", "text": "Argentina won on penalties."})
+        + "\n"
+    )
+
+    with caplog.at_level(logging.WARNING):
+        code, out, _ = run("ask", "who won the final", "--json", "--seeds", bulk, "--data", data)
+
+    assert code == 0
+    assert list(Store.load(data / "index").articles) == ["semi", "final"]
+    assert "articles.jsonl line 2" in caplog.text
+    answer = json.loads(out)
+    assert {passage["article"] for passage in answer["passages"]} <= {"semi", "final"}
+
+
+# -- ask ---------------------------------------------------------------------------------------------
+
+
+def test_ask_without_a_question_answers_the_sample_question(run: Run, indexed: Path, seeds, data) -> None:
+    code, out, _ = run("ask", "--json", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["question"] == SAMPLE_QUESTION
+    assert answer["passages"]
+
+
+def test_ask_builds_the_index_first_when_there_is_none(
+    run: Run, use_model, fake_embedder, seeds, data
+) -> None:
+    use_model(fake_embedder)
+
+    code, out, err = run("ask", "who consoled Hakimi", "--json", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    assert json.loads(out)["passages"]
+    assert "1 added" in err  # what changed goes to stderr, so stdout stays one JSON object a line
+    assert Store.load(data / "index").articles
+
+
+def test_ask_file_json_gives_one_object_per_question_in_order(
+    run: Run, indexed: Path, seeds, data, tmp_path: Path
+) -> None:
+    questions = ["who consoled Hakimi", "", "  where was the world cup held  ", "what did Regragui say"]
+    (tmp_path / "questions.txt").write_text("\n".join(questions) + "\n")
+
+    code, out, _ = run(
+        "ask", "--file", tmp_path / "questions.txt", "--json", "--k", "2", "--seeds", seeds, "--data", data
+    )
+
+    assert code == 0
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [answer["question"] for answer in answers] == [
+        "who consoled Hakimi",
+        "where was the world cup held",
+        "what did Regragui say",
+    ]
+    for answer in answers:
+        assert isinstance(answer["answered"], bool)
+        assert len(answer["passages"]) == 2
+        for passage in answer["passages"]:
+            assert passage.keys() >= PASSAGE_KEYS
+            assert passage["article"] == SEED_ID
+            assert passage["title"] == "World Cup 2022 Semi-final France 2-0 Morocco"
+            assert passage["date"] == "2022-12-15"
+            assert passage["text"] in passage["context"]
+
+
+def test_human_answers_quote_the_sentence_with_its_source_in_80_columns(
+    run: Run, indexed: Path, seeds, data
+) -> None:
+    code, out, _ = run("ask", "who consoled Hakimi", "--k", "3", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "Q: who consoled Hakimi"
+    assert [line[:4] for line in lines if line[:4] in (" 1. ", " 2. ", " 3. ")] == [" 1. ", " 2. ", " 3. "]
+    assert "“" in out
+    assert "— World Cup 2022 Semi-final France 2-0 Morocco, 2022-12-15" in out
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_a_declined_answer_says_so_and_still_quotes_the_nearest_passages(
+    run: Run, indexed: Path, seeds, data, monkeypatch
+) -> None:
+    monkeypatch.setenv("MATCHBOT_THRESHOLD", "1")
+
+    code, out, _ = run("ask", "who consoled Hakimi", "--k", "2", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    assert "No confident answer" in out
+    assert " 1. “" in out
+    assert " 2. “" in out
+
+
+def test_eval_prints_the_figures_of_each_system(run: Run, indexed: Path, seeds, data) -> None:
+    code, out, _ = run("eval", SEED_QUESTIONS, "--baselines", "--json", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    results = json.loads(out)
+    assert [result["system"] for result in results] == ["matchbot", "bm25", "dense"]
+    for result in results:
+        assert result["answerable"] + result["off_topic"] == len(SEED_QUESTIONS.read_text().splitlines())
+        assert 0 <= result["hit_at_1"] <= result["hit_at_3"] <= 1
+
+
+def test_an_interrupted_index_leaves_the_saved_index_unchanged(
+    run: Run, indexed: Path, seeds: Path, data: Path, fake_embedder, monkeypatch
+) -> None:
+    before = snapshot(indexed)
+    (seeds / "extra.txt").write_text("Croatia took bronze.")
+
+    def interrupted(texts, **options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fake_embedder, "encode", interrupted)
+    code, _, err = run("index", "--seeds", seeds, "--data", data)
+
+    assert code == 130
+    assert err.strip() == "matchbot: interrupted; the saved index is unchanged."
+    assert snapshot(indexed) == before
+
+
+# -- bad input: one clear line, exit status 1, nothing lost ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "fragment"),
+    [
+        ("", "The question is empty"),
+        ("   \t ", "The question is empty"),
+        ("why " * 250 + "?", "1,001 characters"),
+    ],
+    ids=["empty", "whitespace", "1001 characters"],
+)
+def test_a_bad_question_is_one_line_and_the_index_is_kept(
+    run: Run, indexed: Path, seeds, data, question: str, fragment: str
+) -> None:
+    before = snapshot(indexed)
+
+    assert_one_line_error(*run("ask", question, "--seeds", seeds, "--data", data), fragment)
+    assert snapshot(indexed) == before
+
+
+def test_a_bad_question_fails_before_the_model_is_loaded(run: Run, monkeypatch, seeds, data) -> None:
+    def no_model(model=None):
+        raise AssertionError("the model was loaded for a question that cannot be asked")
+
+    monkeypatch.setattr(Embedder, "load", no_model)
+
+    assert_one_line_error(*run("ask", " ", "--seeds", seeds, "--data", data), "empty")
+    assert not data.exists()
+
+
+def test_a_bad_question_in_a_file_is_one_line(run: Run, indexed: Path, seeds, data, tmp_path: Path) -> None:
+    (tmp_path / "questions.txt").write_text("who consoled Hakimi\n" + "x" * 1001 + "\n")
+
+    code, out, err = run(
+        "ask", "--file", tmp_path / "questions.txt", "--json", "--seeds", seeds, "--data", data
+    )
+
+    assert_one_line_error(code, out, err, "1,001 characters")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["--file", "missing.txt"], "Cannot read the question file missing.txt"),
+        (["--file", "blank.txt"], "has no questions"),
+        (["who won", "--file", "blank.txt"], "not both"),
+    ],
+)
+def test_a_bad_question_file_is_one_line(run: Run, seeds, data, tmp_path: Path, arguments, fragment) -> None:
+    (tmp_path / "blank.txt").write_text("\n  \n")
+
+    assert_one_line_error(*run("ask", *arguments, "--seeds", seeds, "--data", data), fragment)
+
+
+def test_a_missing_seeds_folder_is_one_line_naming_it(
+    run: Run, use_model, fake_embedder, tmp_path, data
+) -> None:
+    use_model(fake_embedder)
+
+    code, out, err = run("index", "--seeds", tmp_path / "nowhere", "--data", data)
+
+    assert_one_line_error(code, out, err, "nowhere", "does not exist")
+
+
+def test_a_seeds_folder_without_articles_is_one_line(
+    run: Run, use_model, fake_embedder, tmp_path, data
+) -> None:
+    use_model(fake_embedder)
+    (tmp_path / "empty_seeds").mkdir()
+
+    assert_one_line_error(
+        *run("ask", "who won", "--seeds", tmp_path / "empty_seeds", "--data", data), "No usable articles"
+    )
+
+
+def test_removing_every_article_keeps_the_index(run: Run, indexed: Path, seeds: Path, data: Path) -> None:
+    before = snapshot(indexed)
+    (seeds / f"{SEED_ID}.txt").unlink()
+
+    assert_one_line_error(*run("index", "--seeds", seeds, "--data", data), "No usable articles")
+    assert snapshot(indexed) == before
+
+
+def damage_manifest(**changes) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest.update(changes)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    return damage
+
+
+def half_write(name: str) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        content = (folder / name).read_bytes()
+        (folder / name).write_bytes(content[: len(content) // 2])
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (half_write("chunks.jsonl"), "incomplete or corrupt"),
+        (half_write("sentences.faiss"), "incomplete or corrupt"),
+        (half_write("manifest.json"), "incomplete or corrupt"),
+        (lambda folder: (folder / "manifest.json").unlink(), "incomplete or corrupt"),
+        (lambda folder: (folder / "contexts.faiss").write_bytes(b"garbage"), "incomplete or corrupt"),
+        (damage_manifest(format=FORMAT_VERSION + 1), f"format {FORMAT_VERSION + 1}"),
+        (damage_manifest(model="all-mpnet-base-v2"), "'all-mpnet-base-v2'"),
+    ],
+    ids=["half chunks", "half vectors", "half manifest", "no manifest", "garbage", "format", "model"],
+)
+def test_a_damaged_or_mismatched_index_is_one_line_saying_to_rebuild_and_rebuild_fixes_it(
+    run: Run, indexed: Path, seeds, data, damage, fragment: str
+) -> None:
+    damage(indexed)
+    damaged = snapshot(indexed)
+
+    for command in (["ask", "who consoled Hakimi"], ["index"]):
+        code, out, err = run(*command, "--seeds", seeds, "--data", data)
+        assert_one_line_error(code, out, err, fragment, "run `matchbot index --rebuild`")
+        assert snapshot(indexed) == damaged
+
+    assert run("index", "--rebuild", "--seeds", seeds, "--data", data)[0] == 0
+    code, out, _ = run("ask", "who consoled Hakimi", "--json", "--seeds", seeds, "--data", data)
+    assert code == 0
+    assert json.loads(out)["passages"]
+
+
+def test_an_index_left_half_written_by_a_crash_is_rebuilt_or_kept(
+    run: Run, indexed: Path, seeds: Path, data: Path
+) -> None:
+    staging = data / ".index.writing"
+    staging.mkdir()
+    (staging / "chunks.jsonl").write_text('{"half": ')  # what a crash during a save leaves aside
+    before = snapshot(indexed)
+
+    code, out, _ = run("ask", "who consoled Hakimi", "--json", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    assert json.loads(out)["passages"]
+    assert snapshot(indexed) == before
+
+
+def test_a_model_change_is_one_line_saying_to_rebuild(
+    run: Run, indexed: Path, seeds, data, use_model, make_embedder
+) -> None:
+    use_model(make_embedder(name="another-model"))
+
+    code, out, err = run("ask", "who consoled Hakimi", "--seeds", seeds, "--data", data)
+
+    assert_one_line_error(
+        code, out, err, "'fake-hashing'", "'another-model'", "run `matchbot index --rebuild`"
+    )
+    assert run("index", "--rebuild", "--seeds", seeds, "--data", data)[0] == 0
+    assert Store.load(indexed).model == "another-model"
+
+
+def test_a_missing_eval_file_is_one_line(run: Run, seeds, data) -> None:
+    assert_one_line_error(*run("eval", "nothing.jsonl", "--seeds", seeds, "--data", data), "does not exist")
+
+
+# -- with the real model -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seed_data(seed_library, use_model, embedder) -> Path:
+    """The data folder of the seed index built with the real model; matchbot uses that model."""
+    use_model(embedder)
+    return seed_library.index_dir.parent
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("where did mbappe sit after the game", TUNNEL),
+        ("who wrote dont be sad bro", ["Don't be sad bro, everybody is proud of what you did"]),
+        (
+            "what did espn tweet",
+            ["This Morocco team may have not won the World Cup, but they won our hearts"],
+        ),
+        ("who said we could have gone even further", ["felt we could have gone even further"]),
+        ("did they swap shirts", ["The duo shared a warm hug before exchanging shirts"]),
+    ],
+)
+def test_seed_questions_return_the_expected_sentence(
+    run: Run, seed_data: Path, seeds_dir: Path, question: str, expected: list[str]
+) -> None:
+    code, out, _ = run("ask", question, "--json", "--k", "3", "--seeds", seeds_dir, "--data", seed_data)
+
+    assert code == 0
+    passages = json.loads(out)["passages"]  # declining is the threshold's business, tested elsewhere
+    assert any(is_hit(passage["text"], expected) for passage in passages), passages
+
+
+@pytest.mark.model
+def test_the_sample_question_is_answered_about_mbappe_and_hakimi(
+    run: Run, seed_data: Path, seeds_dir: Path
+) -> None:
+    code, out, _ = run("ask", "--seeds", seeds_dir, "--data", seed_data)
+
+    assert code == 0
+    assert out.startswith(f"Q: {SAMPLE_QUESTION}\n")
+    assert "No confident answer" not in out
+    assert "console" in out
+
+
+@pytest.mark.model
+def test_an_off_topic_question_is_declined_with_the_nearest_passages(
+    run: Run, seed_data: Path, seeds_dir
+) -> None:
+    code, out, _ = run(
+        "ask", "what is the capital of australia", "--k", "2", "--seeds", seeds_dir, "--data", seed_data
+    )
+
+    assert code == 0
+    assert "No confident answer" in out
+    assert " 2. “" in out
+
+
+@pytest.mark.model
+def test_the_installed_command_builds_the_index_and_answers(tmp_path: Path, seed_file: Path) -> None:
+    command = shutil.which("matchbot", path=str(Path(sys.executable).parent)) or shutil.which("matchbot")
+    assert command, "the matchbot console script is not installed"
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(seed_file, seeds)
+    (seeds / "notes.txt").write_bytes(b"\xff\xfe not utf-8")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MATCHBOT_")}
+
+    result = subprocess.run(
+        [
+            command,
+            "ask",
+            "where did mbappe sit after the game",
+            "--json",
+            "--seeds",
+            seeds,
+            "--data",
+            tmp_path / "d",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=240,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("notes.txt") == 1  # the skipped file is named once
+    [line] = result.stdout.splitlines()
+    answer = json.loads(line)
+    assert answer["answered"]
+    assert any(is_hit(passage["text"], TUNNEL) for passage in answer["passages"])
+    assert Store.load(tmp_path / "d" / "index").model == "all-MiniLM-L6-v2"
