@@ -37,6 +37,7 @@ class Config:
     api_base: str = DEFAULT_API_BASE
     gateway_url: str = DEFAULT_GATEWAY_URL
     log_level: str = "INFO"
+    metrics_port: int | None = None  # serve Prometheus metrics on this port; None means no metrics
 
     @classmethod
     def from_env(
@@ -68,6 +69,7 @@ class Config:
             api_base=env.get("DISCORD_API_BASE", DEFAULT_API_BASE).rstrip("/"),
             gateway_url=env.get("DISCORD_GATEWAY_URL", DEFAULT_GATEWAY_URL),
             log_level=_log_level(env),
+            metrics_port=_port(env, "MATCHBOT_METRICS_PORT"),
         )
 
     def require_token(self) -> str:
@@ -112,6 +114,15 @@ def _snowflake(env: Mapping[str, str], name: str) -> int | None:
         return None
     if not raw.isdigit():
         raise ConfigError(f"{name} must be a server ID (digits only), not {raw!r}.")
+    return int(raw)
+
+
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a port number from 1 to 65535, not {raw!r}.")
     return int(raw)
 
 

@@ -1,0 +1,1 @@
+"""matchbot's cogs, one feature each: ``ask`` (questions and answers) and ``moderation`` (``/matchbot``)."""

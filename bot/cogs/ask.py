@@ -1,0 +1,269 @@
+"""Answering questions: ``/ask``, ``@matchbot …`` mentions, the "Ask matchbot" message menu, and
+the buttons under an answer (More passages, 👍 / 👎), which keep working after a restart.
+
+In DMs only ``/ask`` and the message menu answer, with the default settings; mentions are for servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.settings import GuildSettings
+from index.retriever import MAX_QUESTION_CHARS, Answer
+
+if TYPE_CHECKING:
+    from bot.client import MatchBot
+
+MAX_OFFSET = 30  # "More passages" stops after this many passages: past it they are noise
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class Ask(commands.Cog):
+    """Questions in, quoted passages out."""
+
+    def __init__(self, bot: MatchBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(
+            name="Ask matchbot",
+            callback=self.ask_about_message,
+            allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
+        )
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+        self.bot.add_dynamic_items(MoreButton, VoteButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        self.bot.remove_dynamic_items(MoreButton, VoteButton)
+
+    @app_commands.command(name="ask", description="Ask about the match; I answer by quoting the articles.")
+    @app_commands.describe(question="What do you want to know?", private="Only you see the answer.")
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+        private: bool = False,
+    ) -> None:
+        await self.respond(interaction, question, private=private)
+
+    async def ask_about_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        if not message.content.strip():
+            await interaction.response.send_message(render.EMPTY_MESSAGE, ephemeral=True)
+            return
+        await self.respond(interaction, message.content, private=False, source="menu")
+
+    async def respond(
+        self, interaction: discord.Interaction, question: str, *, private: bool, source: str = "slash"
+    ) -> None:
+        """Check the cooldown, defer, search off the loop, reply; outside answer channels, privately."""
+        settings = await self.admit(interaction)
+        ephemeral = private or not settings.allows(interaction.channel_id, _parent_id(interaction.channel))
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        where = (interaction.guild_id, interaction.channel_id, interaction.user.id)
+        reply = await self.answer(question, settings, where, source=source)
+        await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
+
+    async def admit(self, interaction: discord.Interaction) -> GuildSettings:
+        """This server's settings, or CommandOnCooldown when the member asked too recently."""
+        settings = await self.bot.settings.get(interaction.guild_id)
+        key = (interaction.guild_id, interaction.user.id)
+        retry_at = self.bot.cooldowns.retry_at(key, settings.cooldown)
+        if retry_at is not None:
+            cooldown = app_commands.Cooldown(1, settings.cooldown)
+            raise app_commands.CommandOnCooldown(cooldown, retry_at - time.time())
+        return settings
+
+    async def answer(
+        self,
+        question: str,
+        settings: GuildSettings,
+        where: tuple[int | None, int | None, int],
+        *,
+        source: str,
+    ) -> dict[str, Any]:
+        """Search, log the question, and build the reply (embed and buttons)."""
+        started = time.perf_counter()
+        found = await self.search(question, settings.k, settings.threshold, offset=0)
+        guild_id, channel_id, user_id = where
+        answer_id = await self.bot.settings.log_answer(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            question=found.question,
+            answered=found.answered,
+            k=settings.k,
+            threshold=settings.threshold,
+        )
+        seconds = time.perf_counter() - started
+        self.bot.metrics.observe(source=source, answered=found.answered, seconds=seconds)
+        return _reply(found, answer_id, settings.k, offset=0)
+
+    async def search(self, question: str, k: int, threshold: float | None, *, offset: int) -> Answer:
+        def blocking() -> Answer:
+            return self.bot.library.retriever.search(question, k, threshold=threshold, offset=offset)
+
+        return await asyncio.to_thread(blocking)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """``@matchbot <question>``, or a reply to one of its messages, in a channel it answers in."""
+        if self.bot.user is None or message.guild is None:
+            return
+        question = mention_question(message, self.bot.user)
+        if question is None:
+            return
+        settings = await self.bot.settings.get(message.guild.id)
+        if not settings.mentions or not settings.allows(message.channel.id, _parent_id(message.channel)):
+            return
+        await self.reply_to_mention(message, question, settings)
+
+    async def reply_to_mention(
+        self, message: discord.Message, question: str, settings: GuildSettings
+    ) -> None:
+        if not question:
+            await message.reply(render.MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
+        guild_id = message.guild.id if message.guild else None
+        retry_at = self.bot.cooldowns.retry_at((guild_id, message.author.id), settings.cooldown)
+        if retry_at is not None:
+            await message.reply(
+                render.retry_line(retry_at),
+                mention_author=False,
+                allowed_mentions=NO_MENTIONS,
+                delete_after=max(retry_at - time.time(), 1.0),
+            )
+            return
+        where = (guild_id, message.channel.id, message.author.id)
+        try:
+            reply = await self.answer(question, settings, where, source="mention")
+        except Exception as exc:  # a listener has no error handler: say something kind, log the rest
+            reply = {"content": self.bot.error_text(exc)}
+        await message.reply(**reply, mention_author=False, allowed_mentions=NO_MENTIONS)
+
+    async def more_passages(self, interaction: discord.Interaction, answer_id: int, offset: int) -> None:
+        """The next passages for a logged question, shown only to whoever clicked."""
+        record = await self.bot.settings.answer(answer_id)
+        if record is None:
+            await interaction.response.send_message(render.EXPIRED, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self.search(record.question, record.k, record.threshold, offset=offset)
+        reply = _reply(found, answer_id, record.k, offset=offset)
+        await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
+
+    async def vote(self, interaction: discord.Interaction, answer_id: int, up: bool) -> None:
+        """One vote per member per answer; voting again replaces it."""
+        known = await self.bot.settings.vote(answer_id, interaction.user.id, up)
+        text = render.vote_line(up) if known else render.EXPIRED
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+def mention_question(message: discord.Message, me: discord.abc.User) -> str | None:
+    """The question in a message addressed to the bot (mention or reply), else None."""
+    if message.author.bot:
+        return None
+    replied = message.reference.resolved if message.reference else None
+    replying = isinstance(replied, discord.Message) and replied.author.id == me.id
+    if not replying and not any(user.id == me.id for user in message.mentions):
+        return None
+    return " ".join(re.sub(rf"<@!?{me.id}>", " ", message.content).split())
+
+
+def _parent_id(channel: object) -> int | None:
+    return getattr(channel, "parent_id", None)
+
+
+def _reply(answer: Answer, answer_id: int, k: int, *, offset: int) -> dict[str, Any]:
+    embed = render.answer_embed(answer, answer_id=answer_id, offset=offset)
+    more_at = offset + k if len(answer.passages) >= k and offset + k <= MAX_OFFSET else None
+    return {"embed": embed, "view": answer_view(answer_id, more_at)}
+
+
+def answer_view(answer_id: int, more_at: int | None) -> discord.ui.View:
+    """The buttons under an answer; their custom_ids carry the answer's id, so they outlive restarts."""
+    view = discord.ui.View(timeout=None)
+    if more_at is not None:
+        view.add_item(MoreButton(answer_id, more_at))
+    view.add_item(VoteButton(answer_id, up=True))
+    view.add_item(VoteButton(answer_id, up=False))
+    return view
+
+
+class MoreButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"matchbot:more:(?P<answer>\d+):(?P<offset>\d+)",
+):
+    """ "More passages": the next k passages for the answer's question."""
+
+    def __init__(self, answer_id: int, offset: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="More passages",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"matchbot:more:{answer_id}:{offset}",
+            )
+        )
+        self.answer_id = answer_id
+        self.offset = offset
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> MoreButton:
+        return cls(int(match["answer"]), int(match["offset"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _run(interaction, lambda cog: cog.more_passages(interaction, self.answer_id, self.offset))
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"matchbot:vote:(?P<answer>\d+):(?P<vote>up|down)",
+):
+    """👍 / 👎 on an answer."""
+
+    def __init__(self, answer_id: int, *, up: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if up else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"matchbot:vote:{answer_id}:{'up' if up else 'down'}",
+            )
+        )
+        self.answer_id = answer_id
+        self.up = up
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> VoteButton:
+        return cls(int(match["answer"]), up=match["vote"] == "up")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _run(interaction, lambda cog: cog.vote(interaction, self.answer_id, self.up))
+
+
+async def _run(interaction: discord.Interaction, action: Any) -> None:
+    """Run a button's action on the Ask cog; button errors go to the same kind reply as commands."""
+    bot: MatchBot = interaction.client  # type: ignore[assignment]
+    cog = bot.get_cog(Ask.__cog_name__)
+    try:
+        if not isinstance(cog, Ask):
+            raise RuntimeError("the Ask cog is not loaded")
+        await action(cog)
+    except Exception as exc:
+        await bot.report_error(interaction, exc)
+
+
+async def setup(bot: MatchBot) -> None:
+    await bot.add_cog(Ask(bot))

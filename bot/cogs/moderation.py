@@ -1,0 +1,253 @@
+"""``/matchbot``: what moderators (Manage Server) use to curate articles, reindex, set and watch the bot.
+
+Every reply is private. Changes to articles go through the Library, which writes the seeds folder and
+updates the index while questions keep being answered from the current one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render
+from bot.config import MAX_K
+from bot.settings import MAX_COOLDOWN, GuildSettings
+from index.articles import TEXT_SUFFIXES, parse_text_article
+from index.errors import ArticleError, MatchbotError
+
+if TYPE_CHECKING:
+    from bot.client import MatchBot
+    from index.library import IndexReport
+
+T = TypeVar("T")
+MAX_UPLOAD_BYTES = 1_000_000
+PROGRESS_EVERY = 2.0  # seconds between two edits of the reindex progress message
+
+
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Whether the member may manage the server (the runtime twin of default_permissions)."""
+    permissions = interaction.permissions
+    return interaction.guild_id is not None and (permissions.manage_guild or permissions.administrator)
+
+
+def guild_of(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Moderation(
+    commands.GroupCog, group_name="matchbot", group_description="Moderate matchbot (Manage Server)."
+):
+    """Articles, reindexing, settings and stats."""
+
+    articles = app_commands.Group(name="articles", description="The articles matchbot quotes.")
+
+    def __init__(self, bot: MatchBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # default_permissions is only a default: server admins can override it, so check again.
+        guild_of(interaction)
+        if not is_moderator(interaction):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @articles.command(name="list", description="List the indexed articles.")
+    async def articles_list(self, interaction: discord.Interaction) -> None:
+        found = await asyncio.to_thread(self.bot.library.articles)
+        await interaction.response.send_message(embed=render.articles_embed(found), ephemeral=True)
+
+    @articles.command(name="add", description="Add an article (a .txt/.md file, or pasted text).")
+    @app_commands.describe(
+        title="The article's title (a file's 'title' line or name is used if left out).",
+        file="A UTF-8 .txt or .md file.",
+        text="The article's text, pasted.",
+        date="Publication date, YYYY-MM-DD.",
+        url="Where the article was published.",
+    )
+    async def articles_add(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, 200] | None = None,
+        file: discord.Attachment | None = None,
+        text: app_commands.Range[str, 1, 6000] | None = None,
+        date: app_commands.Range[str, 10, 10] | None = None,
+        url: app_commands.Range[str, 1, 500] | None = None,
+    ) -> None:
+        if (file is None) == (text is None):
+            raise ArticleError("Give the article either as a file or as pasted text (one of them).")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if file is not None:
+            title, text, date, url = await read_upload(file, title=title, date=date, url=url)
+        if not title:
+            raise ArticleError("Give the article a title.")
+        info, report = await asyncio.to_thread(
+            self.bot.library.add_article, title=title, text=text or "", date=date, url=url
+        )
+        added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
+        await interaction.edit_original_response(content=render.report_line(added + "Index", report))
+
+    @articles.command(name="remove", description="Remove an article and its passages.")
+    @app_commands.describe(article="The article to remove.")
+    async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await asyncio.to_thread(self.remove_blocking, article)
+        await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
+
+    @articles_remove.autocomplete("article")
+    async def article_names(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        if not is_moderator(interaction):
+            return []
+        return render.article_choices(await asyncio.to_thread(self.bot.library.articles), typed)
+
+    def remove_blocking(self, typed: str) -> IndexReport:
+        """Remove the article picked or typed: an id, the start of one (ids are cut at 100), a title."""
+        infos = self.bot.library.articles()
+        for match in (
+            lambda a: a.id == typed,
+            lambda a: a.title.casefold() == typed.casefold(),
+            lambda a: a.id.startswith(typed),
+        ):
+            found = [info for info in infos if match(info)]
+            if len(found) == 1:
+                return self.bot.library.remove_article(found[0].id)
+        return self.bot.library.remove_article(typed)  # unknown: the Library says so
+
+    @app_commands.command(name="reindex", description="Re-read the articles folder and update the index.")
+    @app_commands.describe(rebuild="Re-embed every article, not only the changed ones.")
+    async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
+        if self.bot.library.busy:
+            raise MatchbotError("The index is already being updated: try again in a minute.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        progress = Progress()
+        work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
+        report = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
+        await interaction.edit_original_response(content=render.report_line("Reindexed", report))
+
+    @app_commands.command(name="settings", description="Show or change how matchbot answers here.")
+    @app_commands.describe(
+        allow_channel="Add a channel matchbot answers in (none listed = everywhere).",
+        disallow_channel="Remove a channel from the answer channels.",
+        all_channels="Answer in every channel again (clears the list).",
+        mentions="Answer @matchbot mentions and replies.",
+        min_confidence="Decline below this confidence (0 to 1).",
+        default_confidence="Go back to the calibrated minimum confidence.",
+        cooldown="Seconds a member waits between two questions.",
+        passages="Passages per answer.",
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        allow_channel: discord.TextChannel | None = None,
+        disallow_channel: discord.TextChannel | None = None,
+        all_channels: bool = False,
+        mentions: bool | None = None,
+        min_confidence: app_commands.Range[float, 0.0, 1.0] | None = None,
+        default_confidence: bool = False,
+        cooldown: app_commands.Range[int, 0, MAX_COOLDOWN] | None = None,
+        passages: app_commands.Range[int, 1, MAX_K] | None = None,
+    ) -> None:
+        guild_id = guild_of(interaction)
+        current = await self.bot.settings.get(guild_id)
+        changes = settings_changes(
+            current,
+            allow=allow_channel.id if allow_channel else None,
+            disallow=disallow_channel.id if disallow_channel else None,
+            all_channels=all_channels,
+            mentions=mentions,
+            threshold=DEFAULT if default_confidence else min_confidence,
+            cooldown=cooldown,
+            k=passages,
+        )
+        updated = await self.bot.settings.update(guild_id, **changes) if changes else current
+        embed = render.settings_embed(updated, default_threshold=self.bot.library.retriever.threshold)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="stats", description="Questions asked, answered, declined, and feedback.")
+    async def stats(self, interaction: discord.Interaction) -> None:
+        counts = await self.bot.settings.stats(guild_of(interaction))
+        await interaction.response.send_message(embed=render.stats_embed(counts), ephemeral=True)
+
+
+DEFAULT: Any = object()  # "go back to the default" for a setting whose default is None
+
+
+def settings_changes(
+    current: GuildSettings,
+    *,
+    allow: int | None = None,
+    disallow: int | None = None,
+    all_channels: bool = False,
+    mentions: bool | None = None,
+    threshold: float | None = None,
+    cooldown: int | None = None,
+    k: int | None = None,
+) -> dict[str, Any]:
+    """The settings to store for the options a moderator gave (None = not given)."""
+    changes: dict[str, Any] = {}
+    if allow is not None or disallow is not None or all_channels:
+        channels = set() if all_channels else set(current.channels)
+        channels |= {allow} if allow is not None else set()
+        channels -= {disallow} if disallow is not None else set()
+        changes["channels"] = frozenset(channels)
+    if threshold is not None:
+        changes["threshold"] = None if threshold is DEFAULT else threshold
+    given = {"mentions": mentions, "cooldown": cooldown, "k": k}
+    changes.update({name: value for name, value in given.items() if value is not None})
+    return changes
+
+
+class Progress:
+    """The latest progress of a reindex, written from its worker thread, shown from the event loop."""
+
+    def __init__(self) -> None:
+        self.line = render.progress_line(0, 0)
+
+    def update(self, done: int, total: int) -> None:
+        self.line = render.progress_line(done, total)  # one assignment: atomic under the GIL
+
+    async def follow(self, work: Coroutine[Any, Any, T], show: Callable[[str], Awaitable[object]]) -> T:
+        """Run ``work``, showing the progress line at most every PROGRESS_EVERY seconds, when it changed."""
+        job = asyncio.ensure_future(work)
+        shown = None
+        while not job.done():
+            await asyncio.wait({job}, timeout=PROGRESS_EVERY)
+            if not job.done() and self.line != shown:
+                shown = self.line
+                await show(shown)
+        return job.result()
+
+
+async def read_upload(
+    file: discord.Attachment, *, title: str | None, date: str | None, url: str | None
+) -> tuple[str | None, str, str | None, str | None]:
+    """An uploaded article's title, text, date and url; header lines in the file fill what was left out."""
+    path = PurePath(file.filename)
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        raise ArticleError(f"{file.filename} is not a .txt or .md file.")
+    if file.size > MAX_UPLOAD_BYTES:
+        raise ArticleError(f"{file.filename} is over {MAX_UPLOAD_BYTES // 1_000_000} MB.")
+    try:
+        raw = (await file.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArticleError(f"{file.filename} is not UTF-8 text: re-save it as UTF-8.") from None
+    except discord.HTTPException as exc:
+        raise ArticleError(f"Could not download {file.filename} ({exc.status}): try again.") from exc
+    article = parse_text_article(path.stem, raw, source=file.filename)
+    return title or article.title, article.text, date or article.date, url or article.url
+
+
+async def setup(bot: MatchBot) -> None:
+    await bot.add_cog(Moderation(bot))

@@ -1,0 +1,302 @@
+"""Everything matchbot shows on Discord: answers, lists and one-line replies, within Discord's limits.
+
+Pure functions, no network: every string that reaches Discord is escaped (markdown and mentions)
+and trimmed here, so a 4,000-character sentence or an ``@everyone`` inside an article cannot break a
+message or ping anyone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from index.errors import MatchbotError
+
+if TYPE_CHECKING:
+    from bot.settings import GuildSettings, Stats
+    from index.library import ArticleInfo, IndexReport
+    from index.retriever import Answer, Passage
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FIELD_NAME_LIMIT = 256
+EMBED_FIELD_VALUE_LIMIT = 1024
+EMBED_FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+EMBED_FIELDS_MAX = 25
+EMBEDS_PER_MESSAGE = 10
+BUTTON_LABEL_LIMIT = 80
+CHOICE_NAME_LIMIT = 100
+CHOICE_VALUE_LIMIT = 100
+CHOICES_MAX = 25
+MAX_PASSAGES = 10  # per answer embed: the most "passages per answer" allows
+
+ELLIPSIS = "…"
+ANSWERED_COLOUR = discord.Colour.green()
+DECLINED_COLOUR = discord.Colour.light_grey()
+INFO_COLOUR = discord.Colour.blurple()
+
+_ZWSP = "\u200b"
+_BLOCK_START = re.compile(r"^(#|-|\+|>|(\d+)\.)")
+_URL = re.compile(r"^https?://\S+$")
+
+
+# -- text helpers ------------------------------------------------------------------------------
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS if limit > 0 else ""
+
+
+def neutralise_mentions(text: str) -> str:
+    """Break ``@everyone``, ``@here`` and ``<@…>`` / ``<@&…>`` / ``<#…>`` so they never ping or render."""
+    text = re.sub(r"@(everyone|here)", "@" + _ZWSP + r"\1", text)
+    return re.sub(r"<([@#])", "<" + _ZWSP + r"\1", text)
+
+
+def escape(text: str) -> str:
+    """Untrusted text (an article, a question) made safe to show: one line, markdown and mentions off."""
+    flat = " ".join(text.split())
+    escaped = neutralise_mentions(discord.utils.escape_markdown(flat))
+    # escape_markdown leaves line-start syntax (headings, lists, quotes) alone.
+    return _BLOCK_START.sub(lambda m: f"{m[2]}\\." if m[2] else "\\" + m[1], escaped, count=1)
+
+
+def fit(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """``text`` escaped and then trimmed so the escaped form fits ``limit`` characters.
+
+    Trimming happens on the raw text, so an escape sequence or a mention is never cut in half.
+    ``keep_end`` keeps the end of the text (for the context before a sentence).
+    """
+    flat = " ".join(text.split())
+    escaped = escape(flat)
+    while len(escaped) > limit and flat:
+        over = len(escaped) - limit + 1  # one more for the ellipsis
+        flat = flat[over:].lstrip() if keep_end else flat[:-over].rstrip()
+        escaped = ELLIPSIS + escape(flat) if keep_end else escape(flat) + ELLIPSIS
+    return escaped if len(escaped) <= limit else ""
+
+
+def line(text: str) -> str:
+    """A one-message reply of our own wording (not escaped), within the content limit."""
+    return clip(text, CONTENT_LIMIT)
+
+
+def retry_line(retry_at: float) -> str:
+    """The cooldown reply: when to try again, as a Discord relative timestamp."""
+    return f"You're asking a little fast: try again <t:{math.ceil(retry_at)}:R>."
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+
+def meter(score: float) -> str:
+    """``▰▰▰▱▱ 0.62``: a score from 0 to 1 in five steps, and the number."""
+    filled = round(min(max(score, 0.0), 1.0) * 5)
+    return "▰" * filled + "▱" * (5 - filled) + f" {score:.2f}"
+
+
+def confidence_line(answer: Answer) -> str:
+    """How sure the answer is, against the bar it had to clear."""
+    verdict = "answered" if answer.answered else "declined"
+    return f"Confidence {meter(answer.confidence)} ({verdict}; the bar is {answer.threshold:.2f})"
+
+
+def source_line(passage: Passage) -> str:
+    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one passage."""
+    title = fit(passage.title, 120) or "untitled"
+    parts = [f"— *{title}*"]
+    if passage.date:
+        parts.append(fit(passage.date, 20))
+    if passage.url and _URL.match(passage.url) and len(passage.url) <= 500:
+        safe_url = passage.url.replace("(", "%28").replace(")", "%29").replace(">", "%3E")
+        parts.append(f"[link](<{safe_url}>)")
+    if passage.author:
+        parts.append("tweet by " + fit(passage.author, 80))
+    parts.append("match " + meter(passage.score))
+    return " · ".join(parts)
+
+
+def quote(passage: Passage, limit: int) -> str:
+    """The matched sentence in bold inside its neighbours, as one block quote of at most ``limit``."""
+    room = limit - len("> ****  ")
+    sentence = fit(passage.text, max(room * 2 // 3, room - len(passage.before) - len(passage.after)))
+    room -= len(sentence)
+    after = fit(passage.after, max(room // 2, room - len(passage.before))) if passage.after else ""
+    room -= len(after)
+    before = fit(passage.before, room, keep_end=True) if passage.before else ""
+    body = " ".join(part for part in (before, f"**{sentence}**", after) if part)
+    return "> " + body
+
+
+def passage_block(passage: Passage, limit: int) -> str:
+    """One passage: its quote and its source line, together at most ``limit`` characters."""
+    source = clip(source_line(passage), max(limit // 3, 1))
+    return quote(passage, limit - len(source) - 1) + "\n" + source
+
+
+def answer_embed(answer: Answer, *, answer_id: int | None = None, offset: int = 0) -> discord.Embed:
+    """The reply to a question: up to ten passages in one embed, declined or not."""
+    title = "❓ " + fit(answer.question, EMBED_TITLE_LIMIT - 2)
+    if not answer.passages:
+        header = (
+            "No more passages for this question."
+            if offset
+            else "No confident answer: the articles I have don't seem to cover this."
+        )
+    elif offset:
+        header = "More passages:" if answer.answered else "More passages (none of them a confident answer):"
+    elif answer.answered:
+        header = ""
+    else:
+        header = (
+            "No confident answer: the articles I have don't seem to cover this. "
+            "The nearest passages, in case they help:"
+        )
+    footer = confidence_line(answer) + " · quoted as written"
+    if answer_id is not None:
+        footer = f"Answer #{answer_id} · {footer} · rate it with 👍 / 👎"
+    passages = answer.passages[:MAX_PASSAGES]
+    room = min(EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(title) - len(footer)) - len(header)
+    each = (room - 2 * len(passages)) // max(len(passages), 1)
+    blocks = [passage_block(p, each) for p in passages]
+    description = "\n\n".join(part for part in (header, *blocks) if part)
+    colour = ANSWERED_COLOUR if answer.answered and answer.passages else DECLINED_COLOUR
+    embed = discord.Embed(title=title, description=clip(description, EMBED_DESCRIPTION_LIMIT), colour=colour)
+    return embed.set_footer(text=clip(footer, EMBED_FOOTER_LIMIT))
+
+
+# -- moderation --------------------------------------------------------------------------------
+
+
+def articles_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
+    """The list of indexed articles, newest first, trimmed to one embed."""
+    ordered = sorted(articles, key=lambda a: (a.date or "", a.id), reverse=True)
+    lines: list[str] = []
+    used = 0
+    for number, article in enumerate(ordered):
+        date = f" ({article.date})" if article.date else ""
+        code = clip(article.id.replace("`", "'"), 100)
+        entry = f"• **{fit(article.title, 120)}**{date} · `{code}` · {article.chunks} passages"
+        rest = len(ordered) - number
+        if used + len(entry) + 40 > EMBED_DESCRIPTION_LIMIT:
+            lines.append(f"…and {rest} more.")
+            break
+        lines.append(entry)
+        used += len(entry) + 1
+    description = "\n".join(lines) or "No articles yet: add one with `/matchbot articles add`."
+    return discord.Embed(
+        title=f"{len(articles)} article{'s' if len(articles) != 1 else ''} indexed",
+        description=clip(description, EMBED_DESCRIPTION_LIMIT),
+        colour=INFO_COLOUR,
+    )
+
+
+def article_choices(articles: Iterable[ArticleInfo], typed: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for an article: names matching what was typed, at most 25."""
+    needle = typed.casefold().strip()
+    found = [a for a in articles if needle in a.id.casefold() or needle in a.title.casefold()]
+    found.sort(key=lambda a: (not a.title.casefold().startswith(needle), a.title.casefold()))
+    return [
+        app_commands.Choice(
+            name=clip(f"{a.title} ({a.date})" if a.date else a.title, CHOICE_NAME_LIMIT),
+            value=a.id[:CHOICE_VALUE_LIMIT],
+        )
+        for a in found[:CHOICES_MAX]
+    ]
+
+
+def report_line(verb: str, report: IndexReport) -> str:
+    """``Reindexed: 1 added, 0 changed, …`` plus the first skipped files, if any."""
+    text = f"{verb}: {report.summary()}"
+    if report.skipped:
+        shown = "; ".join(report.skipped[:3])
+        more = f" (and {len(report.skipped) - 3} more)" if len(report.skipped) > 3 else ""
+        text += f"\nSkipped: {shown}{more}"
+    return line(neutralise_mentions(text))
+
+
+def progress_line(done: int, total: int) -> str:
+    """``Reindexing… 120/340 passages embedded (35%)``."""
+    if total <= 0:
+        return "Reindexing… reading the articles."
+    return f"Reindexing… {done}/{total} passages embedded ({done * 100 // total}%)."
+
+
+def settings_embed(settings: GuildSettings, *, default_threshold: float) -> discord.Embed:
+    """This server's answering settings."""
+    channels = (
+        ", ".join(f"<#{channel}>" for channel in sorted(settings.channels))
+        if settings.channels
+        else "everywhere"
+    )
+    threshold = (
+        f"{settings.threshold:.2f}"
+        if settings.threshold is not None
+        else f"default ({default_threshold:.2f})"
+    )
+    embed = discord.Embed(title="matchbot settings for this server", colour=INFO_COLOUR)
+    embed.add_field(name="Answer channels", value=clip(channels, EMBED_FIELD_VALUE_LIMIT), inline=False)
+    embed.add_field(name="Mention answers", value="on" if settings.mentions else "off")
+    embed.add_field(name="Minimum confidence", value=threshold)
+    embed.add_field(name="Cooldown", value=f"{settings.cooldown} s per member")
+    embed.add_field(name="Passages per answer", value=str(settings.k))
+    return embed.set_footer(
+        text="Outside the answer channels /ask still works, privately; mentions are ignored there."
+    )
+
+
+def stats_embed(stats: Stats) -> discord.Embed:
+    """Questions asked, the share answered, what the articles don't cover, and the votes."""
+    share = f"{stats.answered * 100 // stats.asked}%" if stats.asked else "–"
+    embed = discord.Embed(title="matchbot stats for this server", colour=INFO_COLOUR)
+    embed.add_field(name="Questions asked", value=str(stats.asked))
+    embed.add_field(name="Answered", value=f"{stats.answered} ({share})")
+    embed.add_field(name="Feedback", value=f"👍 {stats.up} · 👎 {stats.down}")
+    declined = "\n".join(f"{count}× {fit(question, 150)}" for question, count in stats.top_declined)
+    embed.add_field(
+        name="Most asked without a confident answer",
+        value=clip(declined or "none yet", EMBED_FIELD_VALUE_LIMIT),
+        inline=False,
+    )
+    return embed
+
+
+# -- one-line replies --------------------------------------------------------------------------
+
+UNEXPECTED_ERROR = "Something went wrong on my side; the error is logged."
+EXPIRED = "This answer has expired (I no longer have its question): ask again with `/ask`."
+NOT_MODERATOR = "Only members with the Manage Server permission can use `/matchbot`."
+SERVER_ONLY = "This command works in servers only."
+MENTION_HINT = "Ask me about the match, e.g. `@matchbot how did the semi-final end?`"
+EMPTY_MESSAGE = "That message has no text I could take as a question."
+
+
+def error_line(error: BaseException, *, now: float) -> str | None:
+    """What to tell a user about ``error``; None for an unexpected error (logged, generic line)."""
+    if isinstance(error, MatchbotError):
+        return line(neutralise_mentions(str(error)))
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return retry_line(now + error.retry_after)
+    if isinstance(error, app_commands.MissingPermissions):
+        return NOT_MODERATOR
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return SERVER_ONLY
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here."
+    return None
+
+
+def vote_line(up: bool) -> str:
+    """The private thank-you for a vote."""
+    return f"Thanks: noted your {'👍' if up else '👎'} (vote again to change it)."
