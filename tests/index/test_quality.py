@@ -1,0 +1,150 @@
+"""Answer quality: normalisation and fusion units, and the seed figures as floors (real model).
+
+The floors sit just under the figures measured by ``make bench-seed`` (README, Quality), so a change
+that makes matchbot answer worse fails here. They are below the project's goals, which the README
+states beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.articles import Article
+from index.evaluation import evaluate, read_questions
+from index.lexical import LexicalIndex, fold
+from index.retriever import BM25_ONLY, DENSE_ONLY, HYBRID, Retriever
+from index.store import Store
+
+SEED_QUESTIONS = Path(__file__).resolve().parents[1] / "data" / "seed_questions.jsonl"
+
+
+# -- normalisation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["Mbappé", "MBAPPE", "mbappe", "Mbappe\u0301"])
+def test_names_fold_to_one_spelling_whatever_the_accents_and_case(typed: str) -> None:
+    assert fold(typed) == "mbappe"
+
+
+def test_bm25_matches_a_name_typed_without_its_accent() -> None:
+    lexical = LexicalIndex(["Kylian Mbappé consoled Achraf Hakimi.", "Regragui praised his players."])
+    assert lexical.scores("mbappe")[0] > 0 == lexical.scores("mbappe")[1]
+    assert lexical.scores("MBAPPÉ?!").tolist() == lexical.scores("mbappe").tolist()
+
+
+def test_bm25_matches_other_forms_of_a_word_by_stemming() -> None:
+    lexical = LexicalIndex(["Mbappe was quick to console his teammate.", "The fans sang all night."])
+    assert lexical.terms("consoling teammates") == ["consol", "teammat"]
+    assert lexical.scores("consoling")[0] > 0
+
+
+def test_misspelt_names_are_corrected_to_the_articles_spelling() -> None:
+    lexical = LexicalIndex(["Kylian Mbappe consoled Achraf Hakimi; Regragui praised Morocco."])
+    assert lexical.correct("mbape hakimy regragi morroco") == "mbappe hakimi regragui morocco"
+
+
+def test_short_and_known_words_are_left_as_typed() -> None:
+    lexical = LexicalIndex(["Kylian Mbappe consoled Achraf Hakimi."])
+    assert lexical.correct("who is the GOAT, mbappe?") == "who is the goat, mbappe?"
+
+
+# -- fusion ----------------------------------------------------------------------------------------
+
+ARTICLES = [
+    Article(id="a", title="Semi-final", text="Mbappe consoled Hakimi. The stadium lights went out."),
+    Article(id="b", title="Other", text="Hakimi cried. Fans consoled each other."),
+]
+
+
+@pytest.fixture
+def retriever(make_embedder) -> Retriever:
+    embedder = make_embedder()
+    store, _ = Store.build(ARTICLES, embedder)
+    return Retriever(store, embedder)
+
+
+def test_the_fused_score_is_the_weighted_sum_of_the_five_scores(retriever: Retriever) -> None:
+    query = retriever.prepare("did mbappe console hakimi")
+    vector = retriever.embedder.encode([query])[0]
+    rows, features = retriever.features(query, vector)
+    ranked_rows, fused = retriever.rank(query, vector)
+    weights = np.array(astuple(HYBRID))
+    expected = dict(zip(rows.tolist(), (weights @ features).tolist(), strict=True))
+    assert fused.tolist() == pytest.approx([expected[row] for row in ranked_rows.tolist()], abs=1e-5)
+    assert fused.tolist() == sorted(fused.tolist(), reverse=True)
+
+
+def test_lexical_scores_are_relative_to_the_best_match(retriever: Retriever) -> None:
+    query = retriever.prepare("consoled hakimi")
+    _, features = retriever.features(query, retriever.embedder.encode([query])[0])
+    lexical, article_lexical = features[2], features[4]
+    assert lexical.max() == pytest.approx(1.0) and lexical.min() >= 0
+    assert article_lexical.max() == pytest.approx(1.0)
+
+
+def test_bm25_only_ranks_by_words_and_dense_only_by_meaning(retriever: Retriever) -> None:
+    bm25 = retriever.with_weights(BM25_ONLY).search("mbappe consoled hakimi", k=1)
+    assert bm25.passages[0].text == "Mbappe consoled Hakimi."
+    dense = retriever.with_weights(DENSE_ONLY)
+    query = dense.prepare("stadium lights")
+    vector = dense.embedder.encode([query])[0]
+    rows, fused = dense.rank(query, vector)
+    sentences = dense.store.vectors(rows) @ vector
+    assert fused.tolist() == pytest.approx(sorted(sentences.tolist(), reverse=True), abs=1e-5)
+
+
+def test_every_weighting_sums_to_one_so_scores_stay_comparable_to_the_threshold() -> None:
+    for weights in (HYBRID, BM25_ONLY, DENSE_ONLY):
+        assert sum(astuple(weights)) == pytest.approx(1.0)
+
+
+# -- the seed figures, with the real model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_retriever(seed_library) -> Retriever:
+    return seed_library.retriever
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("split", "hit_at_1", "hit_at_3", "mrr", "declined", "wrongly_declined"),
+    [
+        # split, then floors: hit@1, hit@3, MRR@10, off-topic declined, most answerable wrongly declined
+        (None, 0.66, 0.84, 0.77, 0.62, 0.10),
+        ("dev", 0.62, 0.84, 0.75, 0.68, 0.08),
+        ("test", 0.72, 0.81, 0.80, 0.55, 0.13),
+    ],
+)
+def test_seed_questions_are_answered_at_least_as_well_as_measured(
+    seed_retriever: Retriever,
+    split: str | None,
+    hit_at_1: float,
+    hit_at_3: float,
+    mrr: float,
+    declined: float,
+    wrongly_declined: float,
+) -> None:
+    scores = evaluate(seed_retriever, read_questions(SEED_QUESTIONS, split))
+    assert scores.hit_at_1 >= hit_at_1
+    assert scores.hit_at_3 >= hit_at_3
+    assert scores.mrr_at_10 >= mrr
+    assert scores.declined_off_topic >= declined
+    assert scores.declined_answerable <= wrongly_declined
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_matchbot_beats_bm25_alone_and_dense_alone_on_the_same_sentences(
+    seed_retriever: Retriever, split: str
+) -> None:
+    questions = read_questions(SEED_QUESTIONS, split)
+    ours = evaluate(seed_retriever, questions)
+    for baseline in (BM25_ONLY, DENSE_ONLY):
+        theirs = evaluate(seed_retriever.with_weights(baseline), questions, declines=False)
+        assert ours.mrr_at_10 > theirs.mrr_at_10
+        assert ours.hit_at_1 > theirs.hit_at_1
