@@ -28,7 +28,8 @@ from index.lexical import LexicalIndex, fold
 from index.store import Store, indexed_text
 
 MAX_QUESTION_CHARS = 1000
-DEFAULT_THRESHOLD = 0.473  # midway between the dev scores where off-topic and answerable best separate (README)
+# Midway between the seed dev scores where off-topic and answerable questions separate best (README).
+DEFAULT_THRESHOLD = 0.473
 CANDIDATES = 200
 DUPLICATE_OVERLAP = 0.8
 
