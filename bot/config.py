@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from dotenv import load_dotenv
 
@@ -17,6 +18,7 @@ from index.errors import MatchbotError
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 MAX_K = 10
+Number = TypeVar("Number", int, float)
 
 
 class ConfigError(MatchbotError):
@@ -82,48 +84,37 @@ class Config:
         return self.token
 
 
-def _integer(env: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
+def _number(
+    env: Mapping[str, str], name: str, kind: type[Number], *, low: Number, high: Number, what: str
+) -> Number | None:
+    """The variable parsed as ``kind`` within ``low``..``high``, None when unset, else a ConfigError."""
     raw = env.get(name)
     if raw is None:
-        return default
+        return None
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.")
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError(f"{name} must be {what}, not {raw!r}.")
     return value
+
+
+def _integer(env: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
+    value = _number(env, name, int, low=low, high=high, what=f"a whole number from {low} to {high}")
+    return default if value is None else value
 
 
 def _fraction(env: Mapping[str, str], name: str) -> float | None:
-    raw = env.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number from 0 to 1, not {raw!r}.") from None
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{name} must be a number from 0 to 1, not {raw!r}.")
-    return value
+    return _number(env, name, float, low=0.0, high=1.0, what="a number from 0 to 1")
 
 
 def _snowflake(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise ConfigError(f"{name} must be a server ID (digits only), not {raw!r}.")
-    return int(raw)
+    return _number(env, name, int, low=0, high=2**64 - 1, what="a server ID (digits only)")
 
 
 def _port(env: Mapping[str, str], name: str) -> int | None:
-    raw = env.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
-        raise ConfigError(f"{name} must be a port number from 1 to 65535, not {raw!r}.")
-    return int(raw)
+    return _number(env, name, int, low=1, high=65535, what="a port number from 1 to 65535")
 
 
 def _log_level(env: Mapping[str, str]) -> str:
