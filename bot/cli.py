@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.config import MAX_K, Config
 from index.errors import MatchbotError, QuestionError
 
-SAMPLE_QUESTION = "How did Mbappe console Hakimi after the semi-final?"
+SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
 WIDTH = 80
 LISTED_CHANGES = 10  # articles named per kind of change; the rest are counted
 PROGRESS_FROM = 200  # chunks: below this, building is quick enough to need no progress bar
@@ -233,7 +233,7 @@ def _human(answer) -> str:
         )
         source = ", ".join(part for part in (passage.title, passage.date) if part)
         if passage.author:
-            source = f"{passage.author} on X, quoted in {source}"
+            source = f"tweet by {passage.author}, quoted in {source}"
         lines += [
             quote,
             textwrap.fill(f"— {source}", WIDTH, initial_indent="    ", subsequent_indent="      "),
