@@ -13,9 +13,16 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import MAX_K, Config
 from index.errors import MatchbotError, QuestionError
+
+if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
+    from index.evaluation import EvalQuestion, Scores
+    from index.library import Library
+    from index.retriever import Answer, Retriever
+    from index.store import IndexReport
 
 SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
 WIDTH = 80
@@ -140,7 +147,7 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _tune(retriever, questions) -> int:
+def _tune(retriever: Retriever, questions: list[EvalQuestion]) -> int:
     from index.evaluation import tune_weights
 
     with _progress_bar("features", minimum=500) as progress:
@@ -163,7 +170,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _library(config: Config):
+def _library(config: Config) -> Library:
     from index.embedding import Embedder
     from index.library import Library
 
@@ -210,7 +217,7 @@ def _progress_bar(label: str, *, minimum: int = PROGRESS_FROM) -> Iterator[Progr
             bar.close()
 
 
-def _print_report(report, config: Config, *, stream=None) -> None:
+def _print_report(report: IndexReport, config: Config, *, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout  # the skipped files are logged as warnings by the Library already
     for sign, names in (("+", report.added), ("~", report.changed), ("-", report.removed)):
         for name in names[:LISTED_CHANGES]:
@@ -220,7 +227,7 @@ def _print_report(report, config: Config, *, stream=None) -> None:
     print(f"Index {config.data_dir / 'index'}: {report.summary()}", file=stream)
 
 
-def _human(answer) -> str:
+def _human(answer: Answer) -> str:
     lines = [f"Q: {answer.question}"]
     if not answer.answered:
         lines.append(
@@ -241,7 +248,7 @@ def _human(answer) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(results, file: Path, split: str | None) -> str:
+def _table(results: list[Scores], file: Path, split: str | None) -> str:
     first = results[0]
     scope = f" (split {split})" if split else ""
     lines = [
