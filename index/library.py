@@ -105,6 +105,11 @@ class Library:
         title = " ".join(title.split())
         if not title:
             raise ArticleError("The article needs a title.")
+        if not self.seeds_dir.is_dir():
+            raise ArticleError(
+                f"Articles can be added only to a folder, and the seeds setting is the file "
+                f"{self.seeds_dir}: point MATCHBOT_SEEDS at a folder."
+            )
         article_id = self._free_id(_slug(title))
         draft = Article(id=article_id, title=title, text=text.strip(), date=date, url=url)
         article = parse_text_article(article_id, format_text_article(draft), source=f"{article_id}.txt")

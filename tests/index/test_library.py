@@ -308,6 +308,17 @@ def test_add_article_with_a_bad_date_leaves_no_file_behind(library: Library, see
     assert sorted(path.name for path in seeds.iterdir()) == before
 
 
+def test_add_article_needs_a_seeds_folder_not_a_single_file(tmp_path: Path, fake_embedder) -> None:
+    bulk = tmp_path / "articles.jsonl"
+    bulk.write_text(json.dumps({"id": "one", "text": "Mbappe scored."}) + "\n", encoding="utf-8")
+    library = Library(bulk, tmp_path / "data", fake_embedder)
+    library.open()
+
+    with pytest.raises(ArticleError, match="point MATCHBOT_SEEDS at a folder"):
+        library.add_article(title="New", text="Some text.")
+    assert bulk.read_text(encoding="utf-8").count("\n") == 1
+
+
 def test_remove_article_deletes_its_file_and_drops_it(library: Library, seeds: Path) -> None:
     report = library.remove_article("croatia")
 
