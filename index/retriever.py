@@ -25,7 +25,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.errors import QuestionError
 from index.lexical import LexicalIndex, fold
-from index.store import Store, indexed_text
+from index.store import Store, indexed_text, neighbours
 
 MAX_QUESTION_CHARS = 1000
 # Midway between the seed dev scores where off-topic and answerable questions separate best (README).
@@ -226,18 +226,11 @@ class Retriever:
     def _passage(self, row: int, score: float) -> Passage:
         chunks = self.store.chunks
         chunk = chunks[row]
-
-        def neighbour(other: int) -> str:
-            if 0 <= other < len(chunks):
-                candidate = chunks[other]
-                if candidate.article == chunk.article:
-                    return candidate.text
-            return ""
-
+        before, after = neighbours(chunks, row)
         return Passage(
             text=chunk.text,
-            before=neighbour(row - 1),
-            after=neighbour(row + 1),
+            before=chunks[before].text if before is not None else "",
+            after=chunks[after].text if after is not None else "",
             article=chunk.article,
             title=chunk.title,
             date=chunk.date,

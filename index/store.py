@@ -221,14 +221,20 @@ def indexed_text(chunk: Chunk) -> str:
     return f"Tweet by {chunk.author}: {chunk.text}" if chunk.author else chunk.text
 
 
+def neighbours(chunks: Sequence[Chunk], row: int) -> tuple[int | None, int | None]:
+    """The rows just before and after ``row`` in the same article (None at an article's edge)."""
+
+    def same_article(other: int) -> int | None:
+        inside = 0 <= other < len(chunks) and chunks[other].article == chunks[row].article
+        return other if inside else None
+
+    return same_article(row - 1), same_article(row + 1)
+
+
 def context_text(chunks: Sequence[Chunk], row: int) -> str:
     """The chunk at ``row`` read with the chunks before and after it: what the context vector sees."""
-    window = [
-        indexed_text(chunks[other])
-        for other in (row - 1, row, row + 1)
-        if 0 <= other < len(chunks) and chunks[other].article == chunks[row].article
-    ]
-    return " ".join(window)
+    before, after = neighbours(chunks, row)
+    return " ".join(indexed_text(chunks[r]) for r in (before, row, after) if r is not None)
 
 
 def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list[int]]:
