@@ -99,18 +99,14 @@ def _k(text: str) -> int:
 
 
 def _index(args: argparse.Namespace, config: Config) -> int:
-    library = _library(config)
-    with _progress_bar("embedding") as progress:
-        report = library.reindex(rebuild=args.rebuild, progress=progress)
+    _, report = _open_library(config, rebuild=args.rebuild)
     _print_report(report, config)
     return 0
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
     questions = _questions(args)
-    library = _library(config)
-    with _progress_bar("embedding") as progress:
-        report = library.open(progress=progress)
+    library, report = _open_library(config)
     if report.modified:
         _print_report(report, config, stream=sys.stderr)
     answers = library.retriever.search_many(questions, k=args.k or config.k)
@@ -124,9 +120,7 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     from index.retriever import BM25_ONLY, DENSE_ONLY
 
     questions = read_questions(args.file, args.split)
-    library = _library(config)
-    with _progress_bar("embedding") as progress:
-        library.open(progress=progress)
+    library, _ = _open_library(config)
     retriever = library.retriever
     if args.tune:
         return _tune(retriever, questions)
@@ -170,12 +164,16 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _library(config: Config) -> Library:
+def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, IndexReport]:
+    """Load the model and bring the index in line with the articles, with a progress bar."""
     from index.embedding import Embedder
     from index.library import Library
 
     embedder = Embedder.load(config.model)
-    return Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
+    library = Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
+    with _progress_bar("embedding") as progress:
+        report = library.reindex(rebuild=rebuild, progress=progress)
+    return library, report
 
 
 def _questions(args: argparse.Namespace) -> list[str]:
