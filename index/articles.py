@@ -146,17 +146,24 @@ def format_text_article(article: Article) -> str:
     return "\n".join(header) + "\n\n" + article.text.strip() + "\n"
 
 
-def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+def decode_text(data: bytes, name: str) -> str:
+    """An article file's bytes as text, or an ArticleError naming it: binary, not UTF-8, or empty."""
     if b"\x00" in data:
-        raise ArticleError(f"skipped {path.name}: it is a binary file, not text")
+        raise ArticleError(f"{name}: it is a binary file, not text")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ArticleError(f"skipped {path.name}: it is not UTF-8 text (re-save it as UTF-8)") from None
+        raise ArticleError(f"{name}: it is not UTF-8 text (re-save it as UTF-8)") from None
     if not text.strip():
-        raise ArticleError(f"skipped {path.name}: the file is empty")
+        raise ArticleError(f"{name}: the file is empty")
     return text
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return decode_text(path.read_bytes(), path.name)
+    except ArticleError as exc:
+        raise ArticleError(f"skipped {exc}") from None
 
 
 def _read_bulk(path: Path, skipped: list[str]) -> list[Article]:

@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot import render
 from bot.config import MAX_K
 from bot.settings import MAX_COOLDOWN, GuildSettings
-from index.articles import TEXT_SUFFIXES, parse_text_article
+from index.articles import TEXT_SUFFIXES, decode_text, parse_text_article
 from index.errors import ArticleError, MatchbotError
 
 if TYPE_CHECKING:
@@ -240,12 +240,10 @@ async def read_upload(
     if file.size > MAX_UPLOAD_BYTES:
         raise ArticleError(f"{file.filename} is over {MAX_UPLOAD_BYTES // 1_000_000} MB.")
     try:
-        raw = (await file.read()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise ArticleError(f"{file.filename} is not UTF-8 text: re-save it as UTF-8.") from None
+        data = await file.read()
     except discord.HTTPException as exc:
         raise ArticleError(f"Could not download {file.filename} ({exc.status}): try again.") from exc
-    article = parse_text_article(path.stem, raw, source=file.filename)
+    article = parse_text_article(path.stem, decode_text(data, file.filename), source=file.filename)
     return title or article.title, article.text, date or article.date, url or article.url
 
 
