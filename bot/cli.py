@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "file", type=Path, help="JSON lines: {question, expect: [...]} or {question, decline}"
     )
+    evaluate.add_argument(
+        "--k", type=_depth, default=10, metavar="N", help="rank depth of MRR@N (default 10)"
+    )
     evaluate.add_argument("--baselines", action="store_true", help="also run BM25-only and dense-only")
     evaluate.add_argument("--split", help="only the questions of this split (e.g. dev or test)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -88,11 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _k(text: str) -> int:
+def _k(text: str, most: int = MAX_K) -> int:
     value = int(text) if text.isdigit() else 0
-    if not 1 <= value <= MAX_K:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_K}")
+    if not 1 <= value <= most:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {most}")
     return value
+
+
+def _depth(text: str) -> int:
+    from index.evaluation import MAX_DEPTH
+
+    return _k(text, MAX_DEPTH)
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -133,7 +142,9 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     results = []
     for name, system, declines in systems:
         with _progress_bar(f"eval {name}", minimum=500) as progress:
-            results.append(evaluate(system, questions, system=name, declines=declines, progress=progress))
+            results.append(
+                evaluate(system, questions, system=name, k=args.k, declines=declines, progress=progress)
+            )
     if args.json:
         print(json.dumps([result.to_json() for result in results], indent=2))
     else:
@@ -251,14 +262,14 @@ def _table(results: list[Scores], file: Path, split: str | None) -> str:
     scope = f" (split {split})" if split else ""
     lines = [
         f"{file}{scope}: {first.answerable} answerable, {first.off_topic} off-topic questions",
-        f"{'system':<10} {'hit@1':>7} {'hit@3':>7} {'MRR@10':>7} {'off-topic declined':>19} "
+        f"{'system':<10} {'hit@1':>7} {'hit@3':>7} {f'MRR@{first.k}':>7} {'off-topic declined':>19} "
         f"{'answerable declined':>20}",
     ]
     for r in results:
         declined = _percent(r.declined_off_topic) if r.off_topic else "—"
         wrong = _percent(r.declined_answerable)
         lines.append(
-            f"{r.system:<10} {_percent(r.hit_at_1):>7} {_percent(r.hit_at_3):>7} {r.mrr_at_10:>7.3f} "
+            f"{r.system:<10} {_percent(r.hit_at_1):>7} {_percent(r.hit_at_3):>7} {r.mrr_at_k:>7.3f} "
             f"{declined:>19} {wrong:>20}"
         )
     return "\n".join(lines)

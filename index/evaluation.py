@@ -1,4 +1,4 @@
-"""Retrieval quality on a question file: hit@1, hit@3, MRR@10 and decline rates.
+"""Retrieval quality on a question file: hit@1, hit@3, MRR@k (k = 10 unless told) and decline rates.
 
 A question file is JSON lines, each either ``{"question", "expect": [str, ...]}`` (answerable: a passage
 is a hit when its matched sentence and an expected string contain one another, whitespace-normalised and
@@ -20,7 +20,8 @@ import numpy as np
 from index.errors import MatchbotError
 from index.retriever import Answer, Retriever, Weights
 
-DEPTH = 10
+DEPTH = 10  # MRR@10 unless a run asks for another depth
+MAX_DEPTH = 100
 Progress = Callable[[int, int], None]
 
 
@@ -44,7 +45,8 @@ class Scores:
     off_topic: int
     hit_at_1: float
     hit_at_3: float
-    mrr_at_10: float
+    k: int
+    mrr_at_k: float
     declined_off_topic: float | None  # share of off-topic questions declined
     declined_answerable: float | None  # share of answerable questions wrongly declined
 
@@ -100,25 +102,32 @@ def evaluate(
     questions: Sequence[EvalQuestion],
     *,
     system: str = "matchbot",
+    k: int = DEPTH,
     declines: bool = True,
     batch: int = 256,
     progress: Progress | None = None,
 ) -> Scores:
-    """Run every question through ``retriever`` and score the rankings and the declines."""
+    """Run every question through ``retriever`` and score the rankings (MRR to depth ``k``) and declines."""
     answers: list[Answer] = []
     for start in range(0, len(questions), batch):
         chunk = questions[start : start + batch]
-        answers.extend(retriever.search_many([q.question for q in chunk], k=DEPTH))
+        answers.extend(retriever.search_many([q.question for q in chunk], k=max(k, 3)))
         if progress:
             progress(len(answers), len(questions))
-    return score(system, questions, answers, declines=declines)
+    return score(system, questions, answers, k=k, declines=declines)
 
 
 def score(
-    system: str, questions: Sequence[EvalQuestion], answers: Sequence[Answer], *, declines: bool = True
+    system: str,
+    questions: Sequence[EvalQuestion],
+    answers: Sequence[Answer],
+    *,
+    k: int = DEPTH,
+    declines: bool = True,
 ) -> Scores:
-    """Figures for answers already computed, one per question."""
-    ranks = []  # 1-based rank of the first hit among answerable questions, 0 when none in the top 10
+    """Figures for answers already computed, one per question; ranks below ``k`` (or 3) do not count."""
+    depth = max(k, 3)
+    ranks = []  # 1-based rank of the first hit among answerable questions, 0 when none in the top depth
     declined_right = declined_wrong = 0
     for question, answer in zip(questions, answers, strict=True):
         if question.off_topic:
@@ -126,7 +135,7 @@ def score(
             continue
         declined_wrong += not answer.answered
         rank = next(
-            (i for i, p in enumerate(answer.passages[:DEPTH], 1) if is_hit(p.text, question.expect)), 0
+            (i for i, p in enumerate(answer.passages[:depth], 1) if is_hit(p.text, question.expect)), 0
         )
         ranks.append(rank)
     answerable, off_topic = len(ranks), len(questions) - len(ranks)
@@ -136,7 +145,8 @@ def score(
         off_topic=off_topic,
         hit_at_1=_share(sum(r == 1 for r in ranks), answerable),
         hit_at_3=_share(sum(1 <= r <= 3 for r in ranks), answerable),
-        mrr_at_10=_share(sum(1 / r for r in ranks if r), answerable),
+        k=k,
+        mrr_at_k=_share(sum(1 / r for r in ranks if 1 <= r <= k), answerable),
         declined_off_topic=_share(declined_right, off_topic) if declines and off_topic else None,
         declined_answerable=_share(declined_wrong, answerable) if declines else None,
     )

@@ -268,6 +268,17 @@ def test_eval_prints_the_figures_of_each_system(run: Run, indexed: Path, seeds, 
         assert 0 <= result["hit_at_1"] <= result["hit_at_3"] <= 1
 
 
+def test_eval_reports_mrr_at_the_depth_asked_for(run: Run, indexed: Path, seeds, data, capsys) -> None:
+    code, out, _ = run("eval", SEED_QUESTIONS, "--k", "5", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    assert "MRR@5" in out.splitlines()[1]
+    with pytest.raises(SystemExit) as exit_:
+        run("eval", SEED_QUESTIONS, "--k", "0", "--seeds", seeds, "--data", data)
+    assert exit_.value.code == 2
+    assert "--k: must be a whole number from 1 to 100" in capsys.readouterr().err
+
+
 def test_an_interrupted_index_leaves_the_saved_index_unchanged(
     run: Run, indexed: Path, seeds: Path, data: Path, fake_embedder, monkeypatch
 ) -> None:

@@ -155,10 +155,10 @@ def test_scores_on_known_answers() -> None:
     assert (scores.system, scores.answerable, scores.off_topic) == ("hand-made", 4, 2)
     assert scores.hit_at_1 == pytest.approx(1 / 4)
     assert scores.hit_at_3 == pytest.approx(2 / 4)
-    assert scores.mrr_at_10 == pytest.approx((1 + 1 / 3 + 1 / 5) / 4)
+    assert scores.mrr_at_k == pytest.approx((1 + 1 / 3 + 1 / 5) / 4)
     assert scores.declined_off_topic == pytest.approx(1 / 2)
     assert scores.declined_answerable == pytest.approx(1 / 4)
-    assert json.loads(json.dumps(scores.to_json()))["mrr_at_10"] == pytest.approx(scores.mrr_at_10)
+    assert json.loads(json.dumps(scores.to_json()))["mrr_at_k"] == pytest.approx(scores.mrr_at_k)
 
 
 def test_a_system_that_never_declines_has_no_decline_figures() -> None:
@@ -173,7 +173,15 @@ def test_a_hit_below_the_tenth_passage_does_not_count() -> None:
 
     scores = score("x", [EvalQuestion("late", ("right",))], [late])
 
-    assert (scores.hit_at_1, scores.hit_at_3, scores.mrr_at_10) == (0.0, 0.0, 0.0)
+    assert (scores.hit_at_1, scores.hit_at_3, scores.mrr_at_k) == (0.0, 0.0, 0.0)
+
+
+def test_mrr_counts_only_hits_within_the_depth_asked_for() -> None:
+    scores = score("x", QUESTIONS, ANSWERS, k=3)
+
+    assert scores.k == 3
+    assert scores.mrr_at_k == pytest.approx((1 + 1 / 3) / 4)  # the hit at rank 5 is past the depth
+    assert scores.hit_at_3 == pytest.approx(2 / 4)
 
 
 class CannedRetriever:
