@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--tune", action="store_true", help="grid-search the fusion weights on these questions instead"
     )
+    evaluate.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="find the confidence threshold that best separates off-topic questions instead",
+    )
     evaluate.set_defaults(handler=_eval)
 
     run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
@@ -133,6 +138,8 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     retriever = library.retriever
     if args.tune:
         return _tune(retriever, questions)
+    if args.calibrate:
+        return _calibrate(retriever, questions, as_json=args.json)
     systems = [("matchbot", retriever, True)]
     if args.baselines:
         systems += [
@@ -162,6 +169,25 @@ def _tune(retriever: Retriever, questions: list[EvalQuestion]) -> int:
         print(f"  MRR@10 {mrr:.3f}  hit@1 {100 * hit:5.1f}%  {weights}")
     current = next(result for result in results if result[0] == retriever.weights)
     print(f"  MRR@10 {current[1]:.3f}  hit@1 {100 * current[2]:5.1f}%  in use: {current[0]}")
+    return 0
+
+
+def _calibrate(retriever: Retriever, questions: list[EvalQuestion], *, as_json: bool) -> int:
+    from dataclasses import asdict
+
+    from index.evaluation import answer_all, calibrate
+
+    with _progress_bar("answers", minimum=500) as progress:
+        answers = answer_all(retriever, questions, k=1, progress=progress)
+    found = calibrate(questions, answers)
+    if as_json:
+        print(json.dumps(asdict(found) | {"j": found.j}, indent=2))
+        return 0
+    print(
+        f"threshold {found.threshold:.3f}: declines {_percent(found.declined_off_topic)} of off-topic and "
+        f"{_percent(found.declined_answerable)} of answerable questions (Youden's J {found.j:.2f});\n"
+        f"  it lies between {found.below!r} and {found.above!r}"
+    )
     return 0
 
 

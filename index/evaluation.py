@@ -104,17 +104,29 @@ def evaluate(
     system: str = "matchbot",
     k: int = DEPTH,
     declines: bool = True,
-    batch: int = 256,
     progress: Progress | None = None,
 ) -> Scores:
     """Run every question through ``retriever`` and score the rankings (MRR to depth ``k``) and declines."""
+    answers = answer_all(retriever, questions, k=max(k, 3), progress=progress)
+    return score(system, questions, answers, k=k, declines=declines)
+
+
+def answer_all(
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    *,
+    k: int,
+    batch: int = 256,
+    progress: Progress | None = None,
+) -> list[Answer]:
+    """Each question's answer with ``k`` passages, asked in batches."""
     answers: list[Answer] = []
     for start in range(0, len(questions), batch):
         chunk = questions[start : start + batch]
-        answers.extend(retriever.search_many([q.question for q in chunk], k=max(k, 3)))
+        answers.extend(retriever.search_many([q.question for q in chunk], k=k))
         if progress:
             progress(len(answers), len(questions))
-    return score(system, questions, answers, k=k, declines=declines)
+    return answers
 
 
 def score(
@@ -150,6 +162,50 @@ def score(
         declined_off_topic=_share(declined_right, off_topic) if declines and off_topic else None,
         declined_answerable=_share(declined_wrong, answerable) if declines else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The threshold that best separates off-topic from answerable questions (Youden's J)."""
+
+    threshold: float
+    declined_off_topic: float
+    declined_answerable: float
+    below: str  # the questions whose confidences the threshold lies between
+    above: str
+
+    @property
+    def j(self) -> float:
+        return self.declined_off_topic - self.declined_answerable
+
+
+def calibrate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Calibration:
+    """The cut between two neighbouring confidences that maximises declined off-topic minus wrongly
+    declined answerable (Youden's J), placed midway between them; ties go to the lower cut."""
+    ranked = sorted(zip((a.confidence for a in answers), questions, strict=True), key=lambda p: p[0])
+    off_topic = sum(q.off_topic for q in questions)
+    answerable = len(questions) - off_topic
+    if not off_topic or not answerable:
+        raise MatchbotError("Calibrating needs both answerable and off-topic questions.")
+    best: Calibration | None = None
+    declined_right = declined_wrong = 0
+    for (low, below), (high, above) in itertools.pairwise(ranked):
+        declined_right += below.off_topic
+        declined_wrong += not below.off_topic
+        if high == low:
+            continue
+        cut = Calibration(
+            threshold=round((low + high) / 2, 3),
+            declined_off_topic=declined_right / off_topic,
+            declined_answerable=declined_wrong / answerable,
+            below=below.question,
+            above=above.question,
+        )
+        if best is None or cut.j > best.j + 1e-9:  # a tie keeps the lower cut
+            best = cut
+    if best is None:
+        raise MatchbotError("Every question has the same confidence: there is nothing to calibrate.")
+    return best
 
 
 def tune_weights(

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from index.errors import MatchbotError
-from index.evaluation import EvalQuestion, evaluate, is_hit, read_questions, score
+from index.evaluation import (
+    EvalQuestion,
+    answer_all,
+    calibrate,
+    evaluate,
+    is_hit,
+    read_questions,
+    score,
+)
 from index.retriever import Answer, Passage
 
 TUNNEL = "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team."
@@ -196,14 +204,47 @@ class CannedRetriever:
         return [by_question[question] for question in questions]
 
 
-def test_evaluate_asks_in_batches_and_scores_like_score() -> None:
+def test_questions_are_asked_in_batches_with_progress() -> None:
     retriever = CannedRetriever()
     progress: list[tuple[int, int]] = []
 
-    scores = evaluate(
-        retriever, QUESTIONS, system="canned", batch=4, progress=lambda *step: progress.append(step)
-    )
+    answers = answer_all(retriever, QUESTIONS, k=3, batch=4, progress=lambda *step: progress.append(step))
 
-    assert scores == score("canned", QUESTIONS, ANSWERS)
+    assert answers == ANSWERS
     assert [len(batch) for batch in retriever.batches] == [4, 2]
     assert progress == [(4, 6), (6, 6)]
+
+
+def test_evaluate_scores_like_score() -> None:
+    assert evaluate(CannedRetriever(), QUESTIONS, system="canned") == score("canned", QUESTIONS, ANSWERS)
+
+
+def confident(question: EvalQuestion, confidence: float) -> Answer:
+    return Answer(question.question, True, confidence, 0.5, [])
+
+
+def test_calibration_cuts_midway_where_off_topic_and_answerable_separate_best() -> None:
+    questions = [
+        EvalQuestion("off 1"),
+        EvalQuestion("off 2"),
+        EvalQuestion("right 1", ("x",)),
+        EvalQuestion("off 3"),
+        EvalQuestion("off 4"),
+        EvalQuestion("right 2", ("x",)),
+        EvalQuestion("right 3", ("x",)),
+    ]
+    confidences = [0.1, 0.2, 0.3, 0.35, 0.45, 0.55, 0.7]
+
+    found = calibrate(questions, [confident(q, c) for q, c in zip(questions, confidences, strict=True)])
+
+    # Below 0.5 all four off-topic are declined and one answerable of three: J = 1 - 1/3, against
+    # J = 2/4 - 0 for the cut below "right 1".
+    assert found.threshold == pytest.approx(0.5)
+    assert (found.declined_off_topic, found.declined_answerable) == (1.0, pytest.approx(1 / 3))
+    assert (found.below, found.above) == ("off 4", "right 2")
+
+
+def test_calibration_needs_both_kinds_of_question() -> None:
+    answerable = [EvalQuestion("right", ("x",)), EvalQuestion("also right", ("x",))]
+    with pytest.raises(MatchbotError, match="both answerable and off-topic"):
+        calibrate(answerable, [confident(q, 0.5) for q in answerable])
