@@ -164,11 +164,14 @@ def _tune(retriever: Retriever, questions: list[EvalQuestion]) -> int:
 
     with _progress_bar("features", minimum=500) as progress:
         results = tune_weights(retriever, questions, progress=progress)
-    print(f"{len(results)} weightings; the best by MRR@10 (then hit@1), and the one in use:")
+    print(f"{len(results):,} weightings; the best by MRR@10 (then hit@1), and the one in use:")
     for weights, mrr, hit in results[:5]:
         print(f"  MRR@10 {mrr:.3f}  hit@1 {100 * hit:5.1f}%  {weights}")
-    current = next(result for result in results if result[0] == retriever.weights)
-    print(f"  MRR@10 {current[1]:.3f}  hit@1 {100 * current[2]:5.1f}%  in use: {current[0]}")
+    place, current = next((n, r) for n, r in enumerate(results, 1) if r[0] == retriever.weights)
+    print(
+        f"  MRR@10 {current[1]:.3f}  hit@1 {100 * current[2]:5.1f}%  in use, {_ordinal(place)} of "
+        f"{len(results):,}: {current[0]}"
+    )
     return 0
 
 
@@ -299,6 +302,11 @@ def _table(results: list[Scores], file: Path, split: str | None) -> str:
             f"{declined:>19} {wrong:>20}"
         )
     return "\n".join(lines)
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number:,}{suffix}"
 
 
 def _percent(value: float | None) -> str:

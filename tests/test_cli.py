@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -277,6 +278,29 @@ def test_eval_reports_mrr_at_the_depth_asked_for(run: Run, indexed: Path, seeds,
         run("eval", SEED_QUESTIONS, "--k", "0", "--seeds", seeds, "--data", data)
     assert exit_.value.code == 2
     assert "--k: must be a whole number from 1 to 100" in capsys.readouterr().err
+
+
+def test_eval_tune_lists_the_best_weightings_and_places_the_one_in_use(
+    run: Run, indexed: Path, seeds, data
+) -> None:
+    code, out, _ = run("eval", SEED_QUESTIONS, "--tune", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "10,626 weightings; the best by MRR@10 (then hit@1), and the one in use:"
+    assert len(lines) == 1 + 5 + 1
+    assert re.search(r"in use, [\d,]+(st|nd|rd|th) of 10,626: Weights\(sentence=0\.2, ", lines[-1])
+
+
+def test_eval_calibrate_prints_the_threshold_and_what_it_declines(
+    run: Run, indexed: Path, seeds, data
+) -> None:
+    code, out, _ = run("eval", SEED_QUESTIONS, "--calibrate", "--json", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    found = json.loads(out)
+    assert 0 < found["threshold"] < 1
+    assert found["j"] == pytest.approx(found["declined_off_topic"] - found["declined_answerable"])
 
 
 def test_an_interrupted_index_leaves_the_saved_index_unchanged(

@@ -5,19 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from index.articles import Article
 from index.errors import MatchbotError
 from index.evaluation import (
     EvalQuestion,
+    _weight_grid,
     answer_all,
     calibrate,
     evaluate,
     is_hit,
     read_questions,
     score,
+    tune_weights,
 )
-from index.retriever import Answer, Passage
+from index.retriever import BM25_ONLY, DENSE_ONLY, Answer, Passage, Retriever, Weights
+from index.store import Store
 
 TUNNEL = "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team."
 
@@ -248,3 +253,30 @@ def test_calibration_needs_both_kinds_of_question() -> None:
     answerable = [EvalQuestion("right", ("x",)), EvalQuestion("also right", ("x",))]
     with pytest.raises(MatchbotError, match="both answerable and off-topic"):
         calibrate(answerable, [confident(q, 0.5) for q in answerable])
+
+
+def test_the_weight_grid_holds_every_weighting_of_the_step_that_sums_to_one() -> None:
+    grid = _weight_grid(5, 0.05)
+
+    assert grid.shape == (10_626, 5)  # C(24, 4): 20 steps shared among 5 weights
+    assert np.allclose(grid.sum(axis=1), 1) and grid.min() >= 0
+    assert len({tuple(row) for row in grid.round(3).tolist()}) == len(grid)
+
+
+def test_tuning_scores_each_weighting_as_evaluating_it_would(make_embedder) -> None:
+    embedder = make_embedder()
+    text = "Mbappe consoled Hakimi. The stadium lights went out. Regragui praised his players."
+    store, _ = Store.build([Article(id="a", title="Semi", text=text)], embedder)
+    retriever = Retriever(store, embedder, weights=Weights(0.33, 0.17, 0.2, 0.1, 0.2))  # off the grid
+    questions = [
+        EvalQuestion("who consoled hakimi", ("Mbappe consoled Hakimi.",)),
+        EvalQuestion("the lights", ("The stadium lights went out.",)),
+        EvalQuestion("what did the coach do", ("Regragui praised his players.",)),
+    ]
+
+    results = {weights: (mrr, hit) for weights, mrr, hit in tune_weights(retriever, questions, step=0.5)}
+
+    assert len(results) == 15 + 1  # the grid of 0.5 steps, and the weighting in use
+    for weights in (BM25_ONLY, DENSE_ONLY, retriever.weights):
+        measured = evaluate(retriever.with_weights(weights), questions, declines=False)
+        assert results[weights] == pytest.approx((measured.mrr_at_k, measured.hit_at_1))
