@@ -4,7 +4,9 @@ Paragraphs are separated by blank lines. An embedded tweet (``text pic.twitter.c
 December 14, 2022``) becomes one chunk of its text alone, with its author and date as metadata. Other
 paragraphs are split into sentences by pysbd, which knows initials and abbreviations; a quotation that
 runs over several sentences stays one chunk, so a quote keeps its speaker (``"… proud of us. We are
-pleased …," Regragui said.``).
+pleased …," Regragui said.``). A quotation's speaker, when the text names one (``"…," Regragui said``,
+``said Regragui``, ``Regragui said: "…"``), is kept with the chunk, and a paragraph that is wholly a
+quotation carries on the speaker of the quotation just before it, as news reports write them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pysbd
 from index.articles import Article
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")
@@ -30,6 +32,13 @@ _TWEET = re.compile(
 )
 _OPENING_QUOTES = '"“'
 _CLOSING_QUOTES = '"”'
+_NAME = r"[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*){0,3}"
+_SAYS = r"(?:said|says|added|adds|explained|insisted|admitted|continued|stated|wrote|writes)"
+_SPEAKER = (
+    re.compile(r"[,.!?…]\s*[\"”]\s*(?P<name>" + _NAME + r")\s+" + _SAYS + r"\b"),  # "…," Regragui said
+    re.compile(r"[,.!?…]\s*[\"”]\s*" + _SAYS + r"\s+(?P<name>" + _NAME + r")"),  # "…," said Regragui
+    re.compile(r"(?P<name>" + _NAME + r")\s+" + _SAYS + r"\s*:\s*[\"“]"),  # Regragui said: "…"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,7 @@ class Chunk:
     url: str | None = None
     author: str | None = None  # an embedded tweet's "Name (@handle)"
     posted: str | None = None  # an embedded tweet's date, as written
+    speaker: str | None = None  # who a quotation in the chunk is attributed to, when the text says
 
 
 def chunk_article(article: Article) -> list[Chunk]:
@@ -56,6 +66,7 @@ def chunk_article(article: Article) -> list[Chunk]:
     for paragraph_number, match in enumerate(_PARAGRAPH.finditer(article.text), start=1):
         for start, end, author, posted in _paragraph_spans(match.group(), segmenter):
             offset = match.start()
+            text = " ".join(article.text[offset + start : offset + end].split())
             chunks.append(
                 Chunk(
                     article=article.id,
@@ -65,13 +76,26 @@ def chunk_article(article: Article) -> list[Chunk]:
                     paragraph=paragraph_number,
                     start=offset + start,
                     end=offset + end,
-                    text=" ".join(article.text[offset + start : offset + end].split()),
+                    text=text,
                     url=article.url,
                     author=author,
                     posted=posted,
+                    speaker=None if author else _speaker(text, chunks[-1] if chunks else None, start),
                 )
             )
     return chunks
+
+
+def _speaker(text: str, previous: Chunk | None, start: int) -> str | None:
+    """Who the quotation in ``text`` is attributed to: named in it, or, for a paragraph that opens with
+    a quotation naming nobody, the speaker of the quotation that ended the paragraph before."""
+    for pattern in _SPEAKER:
+        if found := pattern.search(text):
+            return found["name"]
+    opens_paragraph_with_quote = start == 0 and text[:1] in _OPENING_QUOTES
+    if opens_paragraph_with_quote and previous is not None and previous.text[-1:] in '."”':
+        return previous.speaker
+    return None
 
 
 def _paragraph_spans(

@@ -31,7 +31,7 @@ from index.store import Store, indexed_text, neighbours
 
 MAX_QUESTION_CHARS = 1000
 # Midway between the seed dev scores where off-topic and answerable questions separate best (README).
-DEFAULT_THRESHOLD = 0.566
+DEFAULT_THRESHOLD = 0.560
 CANDIDATES = 200
 DUPLICATE_OVERLAP = 0.8
 HUB_NEIGHBOURS = 30  # nearest sentences averaged for the ``distinct`` score

@@ -217,8 +217,12 @@ class Store:
 
 
 def indexed_text(chunk: Chunk) -> str:
-    """What is embedded and scored for a chunk: its text, and for a tweet who posted it."""
-    return f"Tweet by {chunk.author}: {chunk.text}" if chunk.author else chunk.text
+    """What is embedded and scored for a chunk: its text, and who posted a tweet or said a quotation."""
+    if chunk.author:
+        return f"Tweet by {chunk.author}: {chunk.text}"
+    if chunk.speaker:
+        return f"{chunk.speaker} said: {chunk.text}"
+    return chunk.text
 
 
 def neighbours(chunks: Sequence[Chunk], row: int) -> tuple[int | None, int | None]:

@@ -66,6 +66,41 @@ def test_a_quotation_over_two_sentences_stays_one_chunk_with_its_speaker(seed_ch
     assert quote.text.endswith('could have gone even further," Regragui said.')
 
 
+def speakers(text: str) -> list[tuple[str, str | None]]:
+    return [(chunk.text, chunk.speaker) for chunk in chunk_article(Article(id="a", title="A", text=text))]
+
+
+def test_a_quotation_paragraph_naming_nobody_carries_on_the_speaker_before_it(seed_chunks) -> None:
+    said = chunk_with(seed_chunks, "We knew we had achieved")
+    carried_on = chunk_with(seed_chunks, "I told the players I was proud of them")
+
+    assert said.speaker == carried_on.speaker == "Regragui"
+    assert chunk_with(seed_chunks, "The 2018 World Cup winner wrote").speaker is None  # a role, not a name
+    assert chunk_with(seed_chunks, "This Morocco team may have not won").speaker is None  # a tweet
+    assert chunk_with(seed_chunks, "He was seen sitting").speaker is None
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ('"We were honest," Walid Regragui said.', "Walid Regragui"),
+        ("“We were honest,” said Regragui.", "Regragui"),
+        ('Hakimi wrote: "Thank you, brother."', "Hakimi"),
+        ('"We were honest," the coach said.', None),
+        ("Regragui said the team was honest.", None),  # reported speech: no quotation
+    ],
+)
+def test_a_quotation_keeps_the_speaker_the_text_names(text: str, speaker: str | None) -> None:
+    assert speakers(text) == [(text, speaker)]
+
+
+def test_only_a_paragraph_that_opens_with_a_quotation_carries_on_a_speaker() -> None:
+    found = speakers(
+        '"We were honest," Regragui said.\n\n"We showed our values."\n\nThe fans sang "Dima Maghrib".'
+    )
+    assert [speaker for _, speaker in found] == ["Regragui", "Regragui", None]
+
+
 def test_emoji_survive_in_the_quoted_text(seed_chunks) -> None:
     assert chunk_with(seed_chunks, "won our hearts").text.endswith("❤️🇲🇦")
     assert chunk_with(seed_chunks, "Achraf Hakimi.🤗").text.endswith("🤗")

@@ -8,7 +8,7 @@ import pytest
 
 from index.articles import Article
 from index.errors import QuestionError
-from index.retriever import MAX_QUESTION_CHARS, Retriever, check_question
+from index.retriever import BM25_ONLY, MAX_QUESTION_CHARS, Retriever, check_question
 from index.store import Store
 
 CONSOLED = "Mbappe consoled Hakimi on the pitch after the final whistle."
@@ -173,3 +173,13 @@ def test_a_question_about_the_match_is_answered(seed_library) -> None:
 
     assert answer.answered
     assert any("won our hearts" in passage.text for passage in answer.passages)
+
+
+def test_a_quotation_is_found_by_its_speaker_named_only_in_the_paragraph_before(make_embedder) -> None:
+    embedder = make_embedder()
+    text = '"We were honest," Regragui said.\n\n"I am proud of them."\n\nThe fans were proud too.'
+    store, _ = Store.build([Article(id="a", title="Coach", text=text)], embedder)
+
+    answer = Retriever(store, embedder, weights=BM25_ONLY).search("was regragui proud", k=1)
+
+    assert answer.passages[0].text == '"I am proud of them."'
