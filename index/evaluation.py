@@ -224,10 +224,12 @@ def tune_weights(
     answerable = [q for q in questions if not q.off_topic]
     queries = [retriever.prepare(q.question) for q in answerable]
     vectors = retriever.embedder.encode(queries)
-    grid = _weight_grid(len(fields(Weights)), step)
-    in_use = np.asarray(astuple(retriever.weights), dtype=np.float32)
-    if not np.isclose(grid, in_use, atol=1e-6).all(axis=1).any():
-        grid = np.vstack([grid, in_use])
+    names = [field.name for field in fields(Weights)]
+    grid = _weight_grid(len(names), step)
+    weightings = [Weights(**dict(zip(names, (round(float(w), 3) for w in row), strict=True))) for row in grid]
+    if retriever.weights not in weightings:
+        grid = np.vstack([grid, np.asarray(astuple(retriever.weights), dtype=np.float32)])
+        weightings.append(retriever.weights)
     reciprocal = np.zeros(len(grid))
     first = np.zeros(len(grid))
     chunks = retriever.store.chunks
@@ -242,14 +244,9 @@ def tune_weights(
             first += rank == 1
         if progress:
             progress(number + 1, len(answerable))
-    names = [field.name for field in fields(Weights)]
     results = [
-        (
-            Weights(**dict(zip(names, (round(float(w), 3) for w in row), strict=True))),
-            _share(mrr, len(answerable)),
-            _share(hit, len(answerable)),
-        )
-        for row, mrr, hit in zip(grid, reciprocal, first, strict=True)
+        (weights, _share(mrr, len(answerable)), _share(hit, len(answerable)))
+        for weights, mrr, hit in zip(weightings, reciprocal, first, strict=True)
     ]
     return sorted(results, key=lambda result: (-result[1], -result[2]))
 

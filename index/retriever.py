@@ -8,8 +8,9 @@ Every chunk gets five scores, each comparable across questions:
 - ``lexical``: BM25 (stemmed, accent-folded), divided by the question's best BM25 score;
 - ``article_lexical``: BM25 of the chunk's whole article (title and text), divided by the best;
 - ``distinct``: 1 minus the sentence's mean cosine with its nearest other sentences. A sentence that
-  resembles many others (a summary line such as "Morocco won the hearts…") is near every question
-  without answering any; this is the hubness correction of CSLS (Conneau et al., 2018).
+  resembles many others ("Kylian Mbappe went straight over to console his good friend…", among many
+  sentences on the pair) is near every question without answering any; this is the hubness
+  correction of CSLS (Conneau et al., 2018).
 
 They are fused as a weighted sum (weights chosen on data: see the README). The best passage's fused
 score is the answer's confidence; below the threshold (calibrated on the seed's tuning questions) the
@@ -30,7 +31,8 @@ from index.lexical import LexicalIndex, fold
 from index.store import Store, indexed_text, neighbours
 
 MAX_QUESTION_CHARS = 1000
-# Midway between the seed dev scores where off-topic and answerable questions separate best (README).
+# Midway between the seed dev scores where off-topic and answerable questions separate best: found by
+# `matchbot eval tests/data/seed_questions.jsonl --split dev --calibrate` (README, Declines).
 DEFAULT_THRESHOLD = 0.560
 CANDIDATES = 200
 DUPLICATE_OVERLAP = 0.8

@@ -267,7 +267,7 @@ def test_tuning_scores_each_weighting_as_evaluating_it_would(make_embedder) -> N
     embedder = make_embedder()
     text = "Mbappe consoled Hakimi. The stadium lights went out. Regragui praised his players."
     store, _ = Store.build([Article(id="a", title="Semi", text=text)], embedder)
-    retriever = Retriever(store, embedder, weights=Weights(0.33, 0.17, 0.2, 0.1, 0.2))  # off the grid
+    retriever = Retriever(store, embedder, weights=Weights(0.3333, 0.1667, 0.2, 0.1, 0.2))  # off the grid
     questions = [
         EvalQuestion("who consoled hakimi", ("Mbappe consoled Hakimi.",)),
         EvalQuestion("the lights", ("The stadium lights went out.",)),
