@@ -278,7 +278,8 @@ def _human(answer: Answer) -> str:
         )
         source = ", ".join(part for part in (passage.title, passage.date) if part)
         if passage.author:
-            source = f"tweet by {passage.author}, quoted in {source}"
+            posted = f" on {passage.posted}" if passage.posted else ""
+            source = f"tweet by {passage.author}{posted}, quoted in {source}"
         lines += [
             quote,
             textwrap.fill(f"— {source}", WIDTH, initial_indent="    ", subsequent_indent="      "),

@@ -122,7 +122,8 @@ def source_line(passage: Passage) -> str:
         safe_url = passage.url.replace("(", "%28").replace(")", "%29").replace(">", "%3E")
         parts.append(f"[link](<{safe_url}>)")
     if passage.author:
-        parts.append("tweet by " + fit(passage.author, 80))
+        posted = f", {fit(passage.posted, 30)}" if passage.posted else ""
+        parts.append(f"tweet by {fit(passage.author, 80)}{posted}")
     parts.append("match " + meter(passage.score))
     return " · ".join(parts)
 

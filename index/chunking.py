@@ -20,7 +20,7 @@ import pysbd
 from index.articles import Article
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")

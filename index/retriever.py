@@ -69,7 +69,8 @@ class Passage:
     url: str | None
     sentence: int
     score: float
-    author: str | None = None
+    author: str | None = None  # an embedded tweet's "Name (@handle)"
+    posted: str | None = None  # and its date, as written
 
     @property
     def context(self) -> str:
@@ -86,6 +87,7 @@ class Passage:
             "sentence": self.sentence,
             "score": round(self.score, 4),
             "author": self.author,
+            "posted": self.posted,
         }
 
 
@@ -244,6 +246,7 @@ class Retriever:
             sentence=chunk.sentence,
             score=score,
             author=chunk.author,
+            posted=chunk.posted,
         )
 
 

@@ -217,9 +217,11 @@ class Store:
 
 
 def indexed_text(chunk: Chunk) -> str:
-    """What is embedded and scored for a chunk: its text, and who posted a tweet or said a quotation."""
+    """What is embedded and scored for a chunk: its text, and who posted a tweet (and when) or said a
+    quotation."""
     if chunk.author:
-        return f"Tweet by {chunk.author}: {chunk.text}"
+        posted = f" on {chunk.posted}" if chunk.posted else ""
+        return f"Tweet by {chunk.author}{posted}: {chunk.text}"
     if chunk.speaker:
         return f"{chunk.speaker} said: {chunk.text}"
     return chunk.text
