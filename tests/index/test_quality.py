@@ -125,9 +125,9 @@ def seed_retriever(seed_library) -> Retriever:
     ("split", "hit_at_1", "hit_at_3", "mrr", "declined", "wrongly_declined"),
     [
         # split, then floors: hit@1, hit@3, MRR@10, off-topic declined, most answerable wrongly declined
-        (None, 0.76, 0.91, 0.84, 0.67, 0.07),
-        ("dev", 0.76, 0.93, 0.84, 0.74, 0.05),
-        ("test", 0.78, 0.87, 0.84, 0.55, 0.10),
+        (None, 0.74, 0.88, 0.82, 0.43, 0.10),
+        ("dev", 0.73, 0.87, 0.81, 0.50, 0.10),
+        ("test", 0.77, 0.89, 0.84, 0.34, 0.10),
     ],
 )
 def test_seed_questions_are_answered_at_least_as_well_as_measured(
