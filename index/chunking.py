@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pysbd
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from index.articles import Article
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
-CHUNKER_VERSION = 4
+CHUNKER_VERSION = 5
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")
@@ -39,6 +40,12 @@ _SPEAKER = (
     re.compile(r"[,.!?…]\s*[\"”]\s*" + _SAYS + r"\s+(?P<name>" + _NAME + r")"),  # "…," said Regragui
     re.compile(r"(?P<name>" + _NAME + r")\s+" + _SAYS + r"\s*:\s*[\"“]"),  # Regragui said: "…"
 )
+_ROLE = r"(?:[Tt]he\s+[^\"“”.,:;]{1,40}?|[Hh]e|[Ss]he)"  # a role or a pronoun instead of a name
+_DESCRIBED = (
+    re.compile(r"[,.!?…]\s*[\"”]\s*" + _ROLE + r"\s+" + _SAYS + r"\b"),  # "…," the coach said
+    re.compile(r"(?:^|[.!?]\s+)" + _ROLE + r"\s+" + _SAYS + r"\s*:\s*[\"“]"),  # The 2018 winner wrote: "…"
+)
+_OPENING_NAME = re.compile(r"(?P<name>" + _NAME + r")(?=\s+[a-z])")  # "Mbappe was…", not "Meanwhile, …"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +94,31 @@ def chunk_article(article: Article) -> list[Chunk]:
 
 
 def _speaker(text: str, previous: Chunk | None, start: int) -> str | None:
-    """Who the quotation in ``text`` is attributed to: named in it, or, for a paragraph that opens with
-    a quotation naming nobody, the speaker of the quotation that ended the paragraph before."""
+    """Who the quotation in ``text`` is attributed to: named in it; attributed to a role or a pronoun,
+    the person the sentence before opens with; or, for a paragraph that opens with a quotation naming
+    nobody, the speaker of the quotation that ended the paragraph before."""
     for pattern in _SPEAKER:
-        if found := pattern.search(text):
-            return found["name"]
+        for found in pattern.finditer(text):
+            if _is_name(found["name"]):
+                return found["name"]
+    if previous is not None and any(pattern.search(text) for pattern in _DESCRIBED):
+        return _subject(previous)
     opens_paragraph_with_quote = start == 0 and text[:1] in _OPENING_QUOTES
     if opens_paragraph_with_quote and previous is not None and previous.text[-1:] in '."”':
         return previous.speaker
     return None
+
+
+def _subject(previous: Chunk) -> str | None:
+    """Who a quotation attributed to a role or a pronoun ("The 2018 World Cup winner wrote: …") is by:
+    the person the sentence before opens with, else that sentence's own speaker."""
+    found = _OPENING_NAME.match(previous.text)
+    return found["name"] if found and _is_name(found["name"]) else previous.speaker
+
+
+def _is_name(words: str) -> bool:
+    """Whether capitalised words are a name, not a sentence's opening "He", "The" or "While"."""
+    return words.split()[0].casefold() not in STOPWORDS_EN_PLUS
 
 
 def _paragraph_spans(

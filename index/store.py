@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,8 @@ CHUNKS = "chunks.jsonl"
 SENTENCES = "sentences.faiss"
 CONTEXTS = "contexts.faiss"
 Progress = Callable[[int, int], None]
+_HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
+_HANDLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # AchrafHakimi, ESPNFC, lewis_h44
 _ENTRY_KEYS = {"hash", "title", "source", "chunks"}  # what each article's manifest entry must hold
 
 
@@ -218,13 +221,20 @@ class Store:
 
 def indexed_text(chunk: Chunk) -> str:
     """What is embedded and scored for a chunk: its text, and who posted a tweet (and when) or said a
-    quotation."""
+    quotation, with social-media handles read as the words they join (``@AchrafHakimi`` as
+    ``@Achraf Hakimi``), so that a question naming Hakimi finds a message addressed to him."""
+    text = _HANDLE.sub(_handle_words, chunk.text)
     if chunk.author:
         posted = f" on {chunk.posted}" if chunk.posted else ""
-        return f"Tweet by {chunk.author}{posted}: {chunk.text}"
+        return f"Tweet by {chunk.author}{posted}: {text}"
     if chunk.speaker:
-        return f"{chunk.speaker} said: {chunk.text}"
-    return chunk.text
+        return f"{chunk.speaker} said: {text}"
+    return text
+
+
+def _handle_words(handle: re.Match[str]) -> str:
+    words = _HANDLE_WORD.findall(handle[1])
+    return "@" + " ".join(words) if words else handle[0]
 
 
 def neighbours(chunks: Sequence[Chunk], row: int) -> tuple[int | None, int | None]:

@@ -13,7 +13,7 @@ import pytest
 from index.articles import Article, read_seeds
 from index.chunking import chunk_article
 from index.errors import StoreError
-from index.store import FORMAT_VERSION, Store
+from index.store import FORMAT_VERSION, Store, indexed_text
 
 SEMI = Article(
     id="semi",
@@ -285,3 +285,17 @@ def test_an_index_of_another_format_version_says_to_rebuild(store: Store, tmp_pa
     assert f"format {FORMAT_VERSION + 1}" in message
     assert message.endswith("run `matchbot index --rebuild`.")
     assert "\n" not in message
+
+
+def test_what_is_embedded_credits_tweets_and_quotations_and_reads_handles_as_words() -> None:
+    article = Article(
+        id="a",
+        title="A",
+        text=(
+            'Mbappe consoled him. The 2018 World Cup winner wrote: "You made history - @AchrafHakimi."\n\n'
+            "They won our hearts pic.twitter.com/0xTkngqHZJ — ESPN FC (@ESPNFC) December 14, 2022"
+        ),
+    )
+    message, tweet = [indexed_text(chunk) for chunk in chunk_article(article)][1:]
+    assert message == 'Mbappe said: The 2018 World Cup winner wrote: "You made history - @Achraf Hakimi."'
+    assert tweet == "Tweet by ESPN FC (@ESPNFC) on December 14, 2022: They won our hearts"
