@@ -87,7 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--calibrate",
         action="store_true",
-        help="find the confidence threshold that best separates off-topic questions instead",
+        help="find the confidence threshold that declines the most off-topic questions instead",
+    )
+    evaluate.add_argument(
+        "--max-wrong",
+        type=float,
+        default=3.0,
+        metavar="PERCENT",
+        help="with --calibrate: answerable questions it may decline (default 3; -1 for Youden's J)",
     )
     evaluate.set_defaults(handler=_eval)
 
@@ -139,8 +146,10 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     if args.tune:
         return _tune(retriever, questions)
     if args.calibrate:
-        return _calibrate(retriever, questions, as_json=args.json)
+        return _calibrate(retriever, questions, max_wrong=args.max_wrong, as_json=args.json)
     systems = [("matchbot", retriever, True)]
+    if retriever.second_stage is not None:
+        systems.append(("first stage", retriever.with_second_stage(None), True))
     if args.baselines:
         systems += [
             ("bm25", retriever.with_weights(BM25_ONLY), False),
@@ -160,29 +169,40 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
 
 
 def _tune(retriever: Retriever, questions: list[EvalQuestion]) -> int:
-    from index.evaluation import tune_weights
+    from index.evaluation import tune_second_stage, tune_weights
 
     with _progress_bar("features", minimum=500) as progress:
-        results = tune_weights(retriever, questions, progress=progress)
-    print(f"{len(results):,} weightings; the best by MRR@10 (then hit@1), and the one in use:")
-    for weights, mrr, hit in results[:5]:
-        print(f"  MRR@10 {mrr:.3f}  hit@1 {100 * hit:5.1f}%  {weights}")
-    place, current = next((n, r) for n, r in enumerate(results, 1) if r[0] == retriever.weights)
+        results = tune_weights(retriever.with_second_stage(None), questions, progress=progress)
+    print(f"First stage: {len(results):,} weightings; the best by MRR@10 (then hit@1), and the one in use:")
+    _print_best(results, retriever.weights)
+    if retriever.second_stage is not None:
+        with _progress_bar("second stage", minimum=100) as progress:
+            found = tune_second_stage(retriever, questions, progress=progress)
+        print(f"Second stage: {len(found):,} settings; the best by MRR@10 (then hit@1), and the one in use:")
+        _print_best(found, retriever.second_stage.fusion)
+    return 0
+
+
+def _print_best(results: list, in_use: object) -> None:
+    for setting, mrr, hit in results[:5]:
+        print(f"  MRR@10 {mrr:.3f}  hit@1 {100 * hit:5.1f}%  {setting}")
+    place, current = next((n, r) for n, r in enumerate(results, 1) if r[0] == in_use)
     print(
         f"  MRR@10 {current[1]:.3f}  hit@1 {100 * current[2]:5.1f}%  in use, {_ordinal(place)} of "
         f"{len(results):,}: {current[0]}"
     )
-    return 0
 
 
-def _calibrate(retriever: Retriever, questions: list[EvalQuestion], *, as_json: bool) -> int:
+def _calibrate(
+    retriever: Retriever, questions: list[EvalQuestion], *, max_wrong: float, as_json: bool
+) -> int:
     from dataclasses import asdict
 
     from index.evaluation import answer_all, calibrate
 
     with _progress_bar("answers", minimum=500) as progress:
         answers = answer_all(retriever, questions, k=1, progress=progress)
-    found = calibrate(questions, answers)
+    found = calibrate(questions, answers, max_wrong=max_wrong / 100 if max_wrong >= 0 else None)
     if as_json:
         print(json.dumps(asdict(found) | {"j": found.j}, indent=2))
         return 0
@@ -208,9 +228,13 @@ def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, In
     """Load the model and bring the index in line with the articles, with a progress bar."""
     from index.embedding import Embedder
     from index.library import Library
+    from index.rerank import load_second_stage
 
     embedder = Embedder.load(config.model)
-    library = Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
+    second_stage = load_second_stage(config.rerank, config.late_interaction, config.rerank_passages)
+    library = Library(
+        config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage
+    )
     with _progress_bar("embedding") as progress:
         report = library.reindex(rebuild=rebuild, progress=progress)
     return library, report
@@ -292,14 +316,14 @@ def _table(results: list[Scores], file: Path, split: str | None) -> str:
     scope = f" (split {split})" if split else ""
     lines = [
         f"{file}{scope}: {first.answerable} answerable, {first.off_topic} off-topic questions",
-        f"{'system':<10} {'hit@1':>7} {'hit@3':>7} {f'MRR@{first.k}':>7} {'off-topic declined':>19} "
+        f"{'system':<12} {'hit@1':>7} {'hit@3':>7} {f'MRR@{first.k}':>7} {'off-topic declined':>19} "
         f"{'answerable declined':>20}",
     ]
     for r in results:
         declined = _percent(r.declined_off_topic) if r.off_topic else "—"
         wrong = _percent(r.declined_answerable)
         lines.append(
-            f"{r.system:<10} {_percent(r.hit_at_1):>7} {_percent(r.hit_at_3):>7} {r.mrr_at_k:>7.3f} "
+            f"{r.system:<12} {_percent(r.hit_at_1):>7} {_percent(r.hit_at_3):>7} {r.mrr_at_k:>7.3f} "
             f"{declined:>19} {wrong:>20}"
         )
     return "\n".join(lines)

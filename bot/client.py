@@ -27,6 +27,7 @@ from bot.settings import GuildSettings, SettingsStore
 from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
+from index.rerank import SecondStage, load_second_stage
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,16 @@ class MatchBot(commands.Bot):
         await self.report_error(interaction, error)
 
 
-async def build(config: Config, embedder: Embedder, metrics: Metrics | None = None) -> MatchBot:
+async def build(
+    config: Config,
+    embedder: Embedder,
+    metrics: Metrics | None = None,
+    second_stage: SecondStage | None = None,
+) -> MatchBot:
     """Wire a MatchBot from ``config``: its Library (not opened yet) and its settings store."""
-    library = Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
+    library = Library(
+        config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage
+    )
     settings = await SettingsStore.open(
         config.data_dir / SETTINGS_FILE, GuildSettings(k=config.k, threshold=None)
     )
@@ -160,7 +168,10 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
     if embedder is None:
         embedder = await asyncio.to_thread(Embedder.load, config.model)
-    bot = await build(config, embedder, metrics)
+    second_stage = await asyncio.to_thread(
+        load_second_stage, config.rerank, config.late_interaction, config.rerank_passages
+    )
+    bot = await build(config, embedder, metrics, second_stage)
     if config.metrics_port:
         metrics.serve(config.metrics_port)
         log.info("Serving Prometheus metrics on port %d.", config.metrics_port)

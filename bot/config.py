@@ -40,6 +40,9 @@ class Config:
     gateway_url: str = DEFAULT_GATEWAY_URL
     log_level: str = "INFO"
     metrics_port: int | None = None  # serve Prometheus metrics on this port; None means no metrics
+    rerank: str = "on"  # the second stage's cross-encoder: on (packaged), off, or a model folder
+    late_interaction: str = "on"  # and its late-interaction model, likewise
+    rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
 
     @classmethod
     def from_env(
@@ -72,6 +75,11 @@ class Config:
             gateway_url=env.get("DISCORD_GATEWAY_URL", DEFAULT_GATEWAY_URL),
             log_level=_log_level(env),
             metrics_port=_port(env, "MATCHBOT_METRICS_PORT"),
+            rerank=_model_switch(env, "MATCHBOT_RERANK"),
+            late_interaction=_model_switch(env, "MATCHBOT_LATE_INTERACTION"),
+            rerank_passages=_number(
+                env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
+            ),
         )
 
     def require_token(self) -> str:
@@ -115,6 +123,20 @@ def _snowflake(env: Mapping[str, str], name: str) -> int | None:
 
 def _port(env: Mapping[str, str], name: str) -> int | None:
     return _number(env, name, int, low=1, high=65535, what="a port number from 1 to 65535")
+
+
+def _model_switch(env: Mapping[str, str], name: str) -> str:
+    """``on``, ``off``, or a folder holding an ONNX model and its tokenizer."""
+    value = env.get(name, "on")
+    if value.lower() in {"on", "off"}:
+        return value.lower()
+    folder = Path(value).expanduser()
+    if not (folder / "model.onnx").is_file() or not (folder / "tokenizer.json").is_file():
+        raise ConfigError(
+            f"{name} must be on, off, or a folder holding model.onnx and tokenizer.json; "
+            f"{value!r} is none of these."
+        )
+    return str(folder)
 
 
 def _log_level(env: Mapping[str, str]) -> str:

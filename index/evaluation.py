@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import MatchbotError
+from index.rerank import Fusion, cross_step, late_step
 from index.retriever import Answer, Retriever, Weights
+from index.store import indexed_text
 
 DEPTH = 10  # MRR@10 unless a run asks for another depth
 MAX_DEPTH = 100
@@ -179,32 +181,46 @@ class Calibration:
         return self.declined_off_topic - self.declined_answerable
 
 
-def calibrate(questions: Sequence[EvalQuestion], answers: Sequence[Answer]) -> Calibration:
-    """The cut between two neighbouring confidences that maximises declined off-topic minus wrongly
-    declined answerable (Youden's J), placed midway between them; ties go to the lower cut."""
+def calibrate(
+    questions: Sequence[EvalQuestion], answers: Sequence[Answer], *, max_wrong: float | None = None
+) -> Calibration:
+    """A cut between two neighbouring confidences, placed midway between them: the one that declines
+    the most off-topic questions while wrongly declining at most ``max_wrong`` of the answerable ones,
+    or, with no ``max_wrong``, the one that maximises declined off-topic minus wrongly declined
+    answerable (Youden's J). Ties go to the lower cut."""
     ranked = sorted(zip((a.confidence for a in answers), questions, strict=True), key=lambda p: p[0])
     off_topic = sum(q.off_topic for q in questions)
     answerable = len(questions) - off_topic
     if not off_topic or not answerable:
         raise MatchbotError("Calibrating needs both answerable and off-topic questions.")
-    best: Calibration | None = None
+    cuts: list[Calibration] = []
     declined_right = declined_wrong = 0
     for (low, below), (high, above) in itertools.pairwise(ranked):
         declined_right += below.off_topic
         declined_wrong += not below.off_topic
         if high == low:
             continue
-        cut = Calibration(
-            threshold=round((low + high) / 2, 3),
-            declined_off_topic=declined_right / off_topic,
-            declined_answerable=declined_wrong / answerable,
-            below=below.question,
-            above=above.question,
+        cuts.append(
+            Calibration(
+                threshold=round((low + high) / 2, 3),
+                declined_off_topic=declined_right / off_topic,
+                declined_answerable=declined_wrong / answerable,
+                below=below.question,
+                above=above.question,
+            )
         )
-        if best is None or cut.j > best.j + 1e-9:  # a tie keeps the lower cut
+    if max_wrong is not None:
+        cuts = [cut for cut in cuts if cut.declined_answerable <= max_wrong + 1e-9]
+    if not cuts:
+        raise MatchbotError(
+            "No cut separates these questions"
+            + (f" while declining at most {max_wrong:.0%} of the answerable ones." if max_wrong else ".")
+        )
+    gain = (lambda cut: cut.declined_off_topic) if max_wrong is not None else (lambda cut: cut.j)
+    best = cuts[0]
+    for cut in cuts[1:]:
+        if gain(cut) > gain(best) + 1e-9:  # a tie keeps the lower cut
             best = cut
-    if best is None:
-        raise MatchbotError("Every question has the same confidence: there is nothing to calibrate.")
     return best
 
 
@@ -268,3 +284,85 @@ def _share(count: float, total: int) -> float:
 
 def _normal(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class SecondStageGrid:
+    """The second-stage settings ``tune_second_stage`` tries, every combination of them."""
+
+    depths: tuple[int, ...] = (10, 20, 30)
+    late: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+    cross: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+    cross_depths: tuple[int, ...] = (1, 2, 3, 5)
+
+
+def tune_second_stage(
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    *,
+    grid: SecondStageGrid | None = None,
+    progress: Progress | None = None,
+) -> list[tuple[Fusion, float, float]]:
+    """Every second-stage fusion on ``grid`` (first weight 1; the threshold as in use), and the one in
+    use, each with its MRR@10 and hit@1, best first.
+
+    Each question's candidates, late-interaction scores and the cross-encoder logits of every row some
+    setting would send to the cross-encoder are computed once; the settings are then scored offline.
+    """
+    stage = retriever.second_stage
+    if stage is None or stage.late is None or stage.cross is None:
+        raise MatchbotError(
+            "Tuning the second stage needs both of its models: set MATCHBOT_RERANK and "
+            "MATCHBOT_LATE_INTERACTION to on."
+        )
+    grid = grid or SecondStageGrid()
+    used = stage.fusion
+    settings = [
+        Fusion(1.0, late, cross, depth, cross_depth, used.threshold)
+        for depth in grid.depths
+        for late in grid.late
+        for cross in grid.cross
+        for cross_depth in grid.cross_depths
+    ]
+    if used not in settings:
+        settings.append(used)
+    answerable = [q for q in questions if not q.off_topic]
+    deepest = max(setting.depth for setting in settings)
+    reciprocal = np.zeros(len(settings))
+    first = np.zeros(len(settings))
+    chunks = retriever.store.chunks
+    vectors = retriever.embedder.encode([retriever.prepare(q.question) for q in answerable])
+    for number, (question, vector) in enumerate(zip(answerable, vectors, strict=True)):
+        query = retriever.prepare(question.question)
+        rows, fused = retriever.rank(query, vector)
+        rows, fused = rows[:deepest], fused[:deepest]
+        late_texts = [indexed_text(chunks[row]) for row in rows]
+        late = stage.late_scores(query, late_texts)
+        # the rows some setting sends to the cross-encoder: the best of each late step's order
+        crossed: set[int] = set()
+        for setting in settings:
+            depth = min(setting.depth, len(rows))
+            order, _ = late_step(fused[:depth], late[:depth], setting)
+            crossed.update(int(i) for i in order[: setting.cross_depth if setting.cross else 0])
+        wanted = sorted(crossed)
+        logits = np.full(len(rows), np.nan)
+        texts = [f"{chunks[rows[i]].title}. {late_texts[i]}" for i in wanted]
+        logits[wanted] = stage.cross.score(query, texts)
+        hits = np.array([is_hit(chunks[row].text, question.expect) for row in rows], dtype=bool)
+        for index, setting in enumerate(settings):
+            depth = min(setting.depth, len(rows))
+            order, scores = late_step(fused[:depth], late[:depth], setting)
+            top = order[: setting.cross_depth if setting.cross else 0]
+            order, _ = cross_step(order, scores, logits[top], setting)
+            ranked = np.concatenate([hits[:depth][order], hits[depth:]])
+            if ranked.any():
+                rank = int(np.argmax(ranked)) + 1
+                reciprocal[index] += 1 / rank if rank <= DEPTH else 0.0
+                first[index] += rank == 1
+        if progress:
+            progress(number + 1, len(answerable))
+    results = [
+        (setting, _share(mrr, len(answerable)), _share(hit, len(answerable)))
+        for setting, mrr, hit in zip(settings, reciprocal, first, strict=True)
+    ]
+    return sorted(results, key=lambda result: (-result[1], -result[2]))

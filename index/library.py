@@ -17,6 +17,7 @@ from pathlib import Path
 from index.articles import Article, format_text_article, parse_text_article, read_seeds
 from index.embedding import Embedder
 from index.errors import ArticleError, StoreError
+from index.rerank import SecondStage
 from index.retriever import Retriever
 from index.store import IndexReport, Store
 
@@ -48,11 +49,13 @@ class Library:
         embedder: Embedder,
         *,
         threshold: float | None = None,
+        second_stage: SecondStage | None = None,
     ) -> None:
         self.seeds_dir = seeds_dir
         self.index_dir = data_dir / INDEX_FOLDER
         self.embedder = embedder
         self.threshold = threshold
+        self.second_stage = second_stage
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
 
@@ -81,7 +84,9 @@ class Library:
                 log.warning("%s", warning)
             if report.modified or previous is None:
                 store.save(self.index_dir)
-            self._retriever = Retriever(store, self.embedder, threshold=self.threshold)
+            self._retriever = Retriever(
+                store, self.embedder, threshold=self.threshold, second_stage=self.second_stage
+            )
             return report
 
     def articles(self) -> list[ArticleInfo]:

@@ -28,12 +28,15 @@ import numpy as np
 from index.embedding import Embedder
 from index.errors import QuestionError
 from index.lexical import LexicalIndex, fold
+from index.rerank import SecondStage
 from index.store import Store, indexed_text, neighbours
 
 MAX_QUESTION_CHARS = 1000
-# Midway between the seed dev scores where off-topic and answerable questions separate best: found by
-# `matchbot eval tests/data/seed_questions.jsonl --split dev --calibrate` (README, Declines).
-DEFAULT_THRESHOLD = 0.560
+# Of the first stage alone (MATCHBOT_RERANK and MATCHBOT_LATE_INTERACTION off): the cut that declines the
+# most off-topic seed dev questions while declining at most 3% of the answerable ones, found by
+# `matchbot eval tests/data/seed_questions.jsonl --split dev --calibrate` (README, Declines). The second
+# stage has its own, in index.rerank.DEFAULT_FUSION.
+DEFAULT_THRESHOLD = 0.479
 CANDIDATES = 200
 DUPLICATE_OVERLAP = 0.8
 HUB_NEIGHBOURS = 30  # nearest sentences averaged for the ``distinct`` score
@@ -133,21 +136,38 @@ class Retriever:
         *,
         threshold: float | None = None,
         weights: Weights = HYBRID,
+        second_stage: SecondStage | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self._threshold = threshold
         self.weights = weights
+        self.second_stage = second_stage
         self._lexical = LexicalIndex([indexed_text(chunk) for chunk in store.chunks])
         self._article_of_row = _article_numbers(store)
         self._article_lexical = LexicalIndex(_article_texts(store))
         self._distinct = _distinctness(store)
 
+    @property
+    def threshold(self) -> float:
+        """The confidence below which answers are declined: as set, else the calibrated default of
+        the stage that decides (the second when there is one)."""
+        if self._threshold is not None:
+            return self._threshold
+        return self.second_stage.fusion.threshold if self.second_stage else DEFAULT_THRESHOLD
+
     def with_weights(self, weights: Weights) -> Retriever:
-        """A retriever over the same index that fuses scores differently (baselines, tuning)."""
+        """A retriever over the same index that fuses the first stage's scores differently, with no
+        second stage (baselines, tuning)."""
+        return self._twin(weights=weights, second_stage=None)
+
+    def with_second_stage(self, second_stage: SecondStage | None) -> Retriever:
+        """A retriever over the same index with another second stage (None: the first stage alone)."""
+        return self._twin(second_stage=second_stage)
+
+    def _twin(self, **changes: object) -> Retriever:
         twin = object.__new__(Retriever)
-        twin.__dict__.update(self.__dict__)
-        twin.weights = weights
+        twin.__dict__.update(self.__dict__ | changes)
         return twin
 
     def search(self, question: str, k: int = 3, *, threshold: float | None = None, offset: int = 0) -> Answer:
@@ -180,6 +200,8 @@ class Retriever:
         self, question: str, query: str, vector: np.ndarray, depth: int, limit: float, offset: int
     ) -> Answer:
         rows, fused = self.rank(query, vector)
+        if self.second_stage is not None:
+            rows, fused = self.rerank(query, rows, fused)
         passages = self._passages(rows, fused, depth)[offset:]
         confidence = float(fused[0]) if len(fused) else 0.0
         return Answer(question, confidence >= limit, confidence, limit, passages)
@@ -190,6 +212,20 @@ class Retriever:
         fused = features.T @ np.asarray(astuple(self.weights), dtype=np.float32)
         order = np.argsort(-fused, kind="stable")
         return rows[order], fused[order]
+
+    def rerank(self, question: str, rows: np.ndarray, fused: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first stage's ranking with its best few rescored by the second stage."""
+        assert self.second_stage is not None
+        depth = min(self.second_stage.fusion.depth, len(rows))
+        top = rows[:depth]
+        chunks = self.store.chunks
+        late = [indexed_text(chunks[row]) for row in top]
+        cross = [f"{chunks[row].title}. {text}" for row, text in zip(top, late, strict=True)]
+        order, scores = self.second_stage.rerank(question, fused[:depth], late, cross)
+        return (
+            np.concatenate([top[order], rows[depth:]]),
+            np.concatenate([scores, fused[depth:]]).astype(np.float32),
+        )
 
     def features(self, question: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The candidate rows for a question and their five scores, one row each, in ``Weights`` order.

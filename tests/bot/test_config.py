@@ -41,6 +41,15 @@ def test_every_setting_is_read() -> None:
     assert (config.log_level, config.metrics_port) == ("DEBUG", 9100)
 
 
+def test_the_second_stage_is_on_unless_switched_off_or_pointed_at_a_model_folder(tmp_path: Path) -> None:
+    assert (Config.from_env({}).rerank, Config.from_env({}).late_interaction) == ("on", "on")
+    switched = Config.from_env({"MATCHBOT_RERANK": "OFF", "MATCHBOT_LATE_INTERACTION": "off"})
+    assert (switched.rerank, switched.late_interaction) == ("off", "off")
+    (tmp_path / "model.onnx").write_bytes(b"")
+    (tmp_path / "tokenizer.json").write_text("{}")
+    assert Config.from_env({"MATCHBOT_RERANK": str(tmp_path)}).rerank == str(tmp_path)
+
+
 def test_command_line_folders_win_over_the_environment() -> None:
     config = Config.from_env({"MATCHBOT_DATA": "env-data"}, data_dir="flag-data", seeds_dir="flag-seeds")
     assert (config.data_dir, config.seeds_dir) == (Path("flag-data"), Path("flag-seeds"))
@@ -56,6 +65,8 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("DEV_GUILD_ID", "my-server", "a server ID"),
         ("MATCHBOT_METRICS_PORT", "70000", "a port number from 1 to 65535"),
         ("MATCHBOT_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+        ("MATCHBOT_RERANK", "/no/such/model", "on, off, or a folder holding model.onnx"),
+        ("MATCHBOT_LATE_INTERACTION", "maybe", "on, off, or a folder holding model.onnx"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(name: str, value: str, says: str) -> None:

@@ -249,6 +249,23 @@ def test_calibration_cuts_midway_where_off_topic_and_answerable_separate_best() 
     assert (found.below, found.above) == ("off 4", "right 2")
 
 
+def test_calibration_can_keep_wrong_declines_under_a_limit() -> None:
+    questions = [
+        EvalQuestion("off 1"),
+        EvalQuestion("right 1", ("x",)),
+        EvalQuestion("off 2"),
+        EvalQuestion("off 3"),
+        EvalQuestion("right 2", ("x",)),
+        EvalQuestion("right 3", ("x",)),
+    ]
+    answers = [confident(q, c) for q, c in zip(questions, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], strict=True)]
+
+    assert calibrate(questions, answers).threshold == pytest.approx(0.45)  # Youden: all off-topic, 1 wrong
+    limited = calibrate(questions, answers, max_wrong=0.0)
+    assert limited.threshold == pytest.approx(0.15)  # only "off 1" can go without declining "right 1"
+    assert (limited.declined_off_topic, limited.declined_answerable) == (pytest.approx(1 / 3), 0.0)
+
+
 def test_calibration_needs_both_kinds_of_question() -> None:
     answerable = [EvalQuestion("right", ("x",)), EvalQuestion("also right", ("x",))]
     with pytest.raises(MatchbotError, match="both answerable and off-topic"):
