@@ -1,7 +1,8 @@
 """The Discord client: ``MatchBot``, handed its library and settings, and ``run``, behind ``matchbot run``.
 
-``run`` builds the model, the library and the settings store, logs in (so a bad token fails before any
-slow indexing), opens the index in a worker thread, then connects to the gateway.
+``run`` opens the settings database, builds the model and the library, logs in (so a bad token fails
+before any slow indexing), opens the index in a worker thread, then connects to the gateway. With
+``SHARD_COUNT`` the bot is a ``ShardedMatchBot`` over the shards of ``SHARD_IDS``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -20,8 +22,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.articles import Articles
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
+from bot.database import PostgresDatabase, SQLiteDatabase
 from bot.metrics import Metrics
 from bot.settings import GuildSettings, SettingsStore
 from index.embedding import Embedder
@@ -55,6 +59,7 @@ class MatchBot(commands.Bot):
         library: Library,
         settings: SettingsStore,
         metrics: Metrics | None = None,
+        **options: object,
     ) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice, no warning
         intents = discord.Intents.default()
@@ -64,10 +69,12 @@ class MatchBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.config = config
         self.library = library
         self.settings = settings
+        self.articles = Articles(library, settings)
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
         self.tree.error(self.on_app_command_error)
@@ -79,7 +86,10 @@ class MatchBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        if self.config.syncs_commands:
+            await self.sync_commands()
+        else:
+            log.info("Slash commands are synced by the process that runs shard 0, not this one.")
 
     async def on_message(self, message: discord.Message) -> None:
         """No text commands: mention questions are handled by the ask cog's listener."""
@@ -142,13 +152,51 @@ class MatchBot(commands.Bot):
         await self.report_error(interaction, error)
 
 
-async def build(config: Config, embedder: Embedder, metrics: Metrics | None = None) -> MatchBot:
+class ShardedMatchBot(MatchBot, commands.AutoShardedBot):
+    """MatchBot over the shards ``SHARD_IDS`` of ``SHARD_COUNT``: one gateway connection per shard.
+
+    Discord sends each shard the events of its servers only (``(guild_id >> 22) % SHARD_COUNT``),
+    and direct messages to shard 0; the processes share their state through the database.
+    """
+
+    def __init__(self, *, config: Config, **dependencies: Any) -> None:
+        shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
+        super().__init__(config=config, shard_count=config.shard_count, shard_ids=shard_ids, **dependencies)
+
+    async def on_ready(self) -> None:
+        log.info(
+            "Connected as %s to %d server(s) on shard(s) %s of %d.",
+            self.user,
+            len(self.guilds),
+            ", ".join(str(shard) for shard in sorted(self.shards)),
+            self.shard_count,
+        )
+
+
+async def open_settings(config: Config) -> SettingsStore:
+    """The settings store: PostgreSQL at DATABASE_URL when it is set, else SQLite in the data folder."""
+    if config.database_url:
+        database: PostgresDatabase | SQLiteDatabase = PostgresDatabase(config.database_url)
+    else:
+        database = SQLiteDatabase(config.data_dir / SETTINGS_FILE)
+    settings = await SettingsStore.open(database, GuildSettings(k=config.k, threshold=None))
+    log.info("Settings database: %s", database.where)
+    return settings
+
+
+async def build(
+    config: Config,
+    embedder: Embedder,
+    metrics: Metrics | None = None,
+    *,
+    settings: SettingsStore | None = None,
+) -> MatchBot:
     """Wire a MatchBot from ``config``: its Library (not opened yet) and its settings store."""
     library = Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
-    settings = await SettingsStore.open(
-        config.data_dir / SETTINGS_FILE, GuildSettings(k=config.k, threshold=None)
-    )
-    return MatchBot(config=config, library=library, settings=settings, metrics=metrics)
+    if settings is None:
+        settings = await open_settings(config)
+    kind = ShardedMatchBot if config.shard_count else MatchBot
+    return kind(config=config, library=library, settings=settings, metrics=metrics)
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
@@ -158,18 +206,24 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
     """
     token = config.require_token()
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
-    if embedder is None:
-        embedder = await asyncio.to_thread(Embedder.load, config.model)
-    bot = await build(config, embedder, metrics)
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
-        log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
+    settings = await open_settings(config)  # before the model: a wrong DATABASE_URL fails in seconds
     try:
+        if embedder is None:
+            embedder = await asyncio.to_thread(Embedder.load, config.model)
+        bot = await build(config, embedder, metrics, settings=settings)
+        if config.metrics_port:
+            metrics.serve(config.metrics_port)
+            log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
         async with bot:
             await bot.login(token)
-            report = await asyncio.to_thread(bot.library.open)
+            report = await bot.articles.open()
             log.info("Index ready: %s", report.summary())
-            await bot.connect()
+            following = asyncio.create_task(bot.articles.follow()) if bot.articles.follows else None
+            try:
+                await bot.connect()
+            finally:
+                if following is not None:
+                    following.cancel()
     except discord.LoginFailure as exc:
         raise ConfigError(
             "Discord rejected DISCORD_TOKEN: copy the token again (Developer Portal → your "
@@ -185,6 +239,8 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
             f"Cannot reach Discord at {config.api_base} ({exc}): check the network, "
             "or DISCORD_API_BASE / DISCORD_GATEWAY_URL."
         ) from exc
+    finally:
+        await settings.close()
 
 
 def run(config: Config) -> None:
