@@ -41,19 +41,10 @@ class PostgresServer:
             os.chown(self.folder, account.pw_uid, account.pw_gid)
 
     def start(self) -> None:
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            ROLE,
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--no-locale",
-        )
+        """Create the cluster (the first time) and start the server."""
+        if not self.data.exists():
+            cluster = ["-U", ROLE, "-A", "trust", "-E", "UTF8", "--no-sync", "--no-locale"]
+            self._run("initdb", "-D", str(self.data), *cluster)
         options = (
             f"-k {self.folder} -c listen_addresses='' -p {PORT} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
@@ -61,9 +52,14 @@ class PostgresServer:
         wait = ["-w", "-t", str(START_TIMEOUT)]
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, *wait, "start")
 
-    def stop(self) -> None:
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, closing every connection; ``start`` brings it back with its data."""
         if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def stop(self) -> None:
+        """Stop the server at once and delete its folder."""
+        self.halt("immediate")
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:

@@ -78,17 +78,19 @@ def test_bad_settings_stop_the_bot_with_one_line(tmp_path: Path, settings: dict[
     assert len(result.stderr.strip().splitlines()) == 1 and PASSWORD not in result.stderr
 
 
-async def test_a_server_that_goes_away_fails_a_call_in_one_line_not_forever() -> None:
+async def test_a_server_that_goes_away_fails_calls_in_one_line_until_it_is_back() -> None:
     server = PostgresServer()
     try:
         server.start()
         store = await SettingsStore.open(PostgresDatabase(server.new_database()), GuildSettings(3, None))
         await store.update(1, k=4)
-        server.stop()
+        server.halt()
         with pytest.raises(SettingsError) as failed:
             await store.get(1)
         assert str(failed.value).startswith("Cannot reach the database at postgresql://matchbot@/")
         assert "\n" not in str(failed.value)
+        server.start()
+        assert (await store.get(1)).k == 4  # the pool reconnects: no restart of the bot needed
         await store.close()
     finally:
         server.stop()
