@@ -22,11 +22,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
-from bot.articles import Articles
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
 from bot.database import PostgresDatabase, SQLiteDatabase
 from bot.metrics import Metrics
+from bot.registry import ArticleRegistry
 from bot.settings import GuildSettings, SettingsStore
 from index.embedding import Embedder
 from index.errors import MatchbotError
@@ -58,6 +58,7 @@ class MatchBot(commands.Bot):
         config: Config,
         library: Library,
         settings: SettingsStore,
+        registry: ArticleRegistry,
         metrics: Metrics | None = None,
         **options: object,
     ) -> None:
@@ -74,7 +75,7 @@ class MatchBot(commands.Bot):
         self.config = config
         self.library = library
         self.settings = settings
-        self.articles = Articles(library, settings)
+        self.registry = registry
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
         self.tree.error(self.on_app_command_error)
@@ -191,12 +192,13 @@ async def build(
     *,
     settings: SettingsStore | None = None,
 ) -> MatchBot:
-    """Wire a MatchBot from ``config``: its Library (not opened yet) and its settings store."""
+    """Wire a MatchBot from ``config``: its Library (not opened yet), settings store and registry."""
     library = Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
     if settings is None:
         settings = await open_settings(config)
+    registry = ArticleRegistry(library, settings)
     kind = ShardedMatchBot if config.shard_count else MatchBot
-    return kind(config=config, library=library, settings=settings, metrics=metrics)
+    return kind(config=config, library=library, settings=settings, registry=registry, metrics=metrics)
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
@@ -216,9 +218,9 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
             log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
         async with bot:
             await bot.login(token)
-            report = await bot.articles.open()
+            report = await bot.registry.open()
             log.info("Index ready: %s", report.summary())
-            following = asyncio.create_task(bot.articles.follow()) if bot.articles.follows else None
+            following = asyncio.create_task(bot.registry.follow()) if bot.registry.follows else None
             try:
                 await bot.connect()
             finally:

@@ -194,7 +194,7 @@ class Library:
         a ``.jsonl`` file is left, with a warning: that file is edited by hand. If the index cannot
         be updated, the folder is put back as it was.
         """
-        if not self.seeds_dir.is_dir():
+        if (put or drop) and not self.seeds_dir.is_dir():
             raise ArticleError(
                 f"Articles can be shared only through a folder, and the seeds setting is the file "
                 f"{self.seeds_dir}: point MATCHBOT_SEEDS at a folder."

@@ -1,6 +1,6 @@
 """``/matchbot``: what moderators (Manage Server) use to curate articles, reindex, set and watch the bot.
 
-Every reply is private. Changes to articles go through ``bot.articles`` (the Library, which writes the
+Every reply is private. Changes to articles go through ``bot.registry`` (the Library, which writes the
 seeds folder and updates the index while questions keep being answered from the current one, and the
 registry that carries the change to the other processes).
 """
@@ -91,7 +91,7 @@ class Moderation(
             title, text, date, url = await read_upload(file, title=title, date=date, url=url)
         if not title:
             raise ArticleError("Give the article a title.")
-        info, report = await self.bot.articles.add(
+        info, report = await self.bot.registry.add(
             title=title, text=text or "", date=date, url=url, by=interaction.user.id
         )
         added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
@@ -102,7 +102,7 @@ class Moderation(
     async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         article_id = await asyncio.to_thread(self.article_id, article)
-        report = await self.bot.articles.remove(article_id, by=interaction.user.id)
+        report = await self.bot.registry.remove(article_id, by=interaction.user.id)
         await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
 
     @articles_remove.autocomplete("article")

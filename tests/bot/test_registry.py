@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.articles import Articles
 from bot.database import PostgresDatabase, SQLiteDatabase
+from bot.registry import ArticleRegistry
 from bot.settings import GuildSettings, SettingsError, SettingsStore
 from index.library import Library
 
@@ -26,26 +26,26 @@ FANS = {
 }
 MODERATOR = 42
 
-Process = Callable[[str], "asyncio.Future[Articles]"]
+Process = Callable[[str], "asyncio.Future[ArticleRegistry]"]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
-def best_article(articles: Articles, question: str) -> str:
+def best_article(articles: ArticleRegistry, question: str) -> str:
     return articles.library.retriever.search(question, 1).passages[0].article
 
 
 @pytest.fixture
 async def processes(tmp_path: Path, fake_embedder, request: pytest.FixtureRequest) -> AsyncIterator[Process]:
-    """``start(name)``: a bot process's Articles, with its own seeds and data folders (ARTICLES), over
+    """``start(name)``: a bot process's ArticleRegistry, with its own seeds and data folders (ARTICLES), over
     one database: PostgreSQL by default, SQLite with ``@pytest.mark.parametrize("backend", ...)``."""
     backend = getattr(request, "param", "postgresql")
     url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     stores: list[SettingsStore] = []
 
-    async def start(name: str) -> Articles:
+    async def start(name: str) -> ArticleRegistry:
         seeds = tmp_path / name / "seeds"
         seeds.mkdir(parents=True)
         for file, text in ARTICLES.items():
@@ -53,7 +53,7 @@ async def processes(tmp_path: Path, fake_embedder, request: pytest.FixtureReques
         database = PostgresDatabase(url) if url else SQLiteDatabase(tmp_path / "matchbot.sqlite3")
         store = await SettingsStore.open(database, GuildSettings(k=3, threshold=None))
         stores.append(store)
-        articles = Articles(Library(seeds, tmp_path / name / "data", fake_embedder), store)
+        articles = ArticleRegistry(Library(seeds, tmp_path / name / "data", fake_embedder), store)
         await articles.open()
         return articles
 

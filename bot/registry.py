@@ -27,8 +27,8 @@ FOLLOW_EVERY = 3.0  # seconds between two looks at the registry's revision (one 
 T = TypeVar("T")
 
 
-class Articles:
-    """The Library's articles, kept in step with the registry in the store."""
+class ArticleRegistry:
+    """The Library's articles, changed through the registry in the store and kept in step with it."""
 
     def __init__(self, library: Library, store: SettingsStore) -> None:
         self.library = library
