@@ -85,6 +85,7 @@ class ArticleRegistry:
                         date=article.date,
                         url=article.url,
                         by=by,
+                        replace=not self.follows,  # one process: the folder, not the record, is right
                     ),
                 )
                 if not added:

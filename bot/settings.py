@@ -205,11 +205,20 @@ class SettingsStore:
     # -- the article registry ---------------------------------------------------------------
 
     async def record_added(
-        self, *, id: str, title: str, text: str, date: str | None, url: str | None, by: int | None
+        self,
+        *,
+        id: str,
+        title: str,
+        text: str,
+        date: str | None,
+        url: str | None,
+        by: int | None,
+        replace: bool = False,
     ) -> bool:
-        """Record an added article; False if the registry already holds a live article with its id."""
+        """Record an added article; False if the registry already holds a live article with its id
+        (unless ``replace``)."""
         row = (id, title, date, url, text, by, time.time())
-        return await asyncio.to_thread(self._record_added, row)
+        return await asyncio.to_thread(self._record_added, row, replace)
 
     async def record_removed(self, *, id: str, title: str, by: int | None) -> None:
         """Record that an article was removed (one the registry holds, or one from a seeds folder)."""
@@ -332,10 +341,10 @@ class SettingsStore:
         bumped = db.execute("UPDATE registry_revision SET revision = revision + 1 RETURNING revision")
         return int(bumped.fetchone()[0])
 
-    def _record_added(self, row: tuple[Any, ...]) -> bool:
+    def _record_added(self, row: tuple[Any, ...], replace: bool) -> bool:
         with self.database.transaction() as db:
             live = db.execute("SELECT 1 FROM articles WHERE id = ? AND removed = 0", (row[0],)).fetchone()
-            if live is not None:
+            if live is not None and not replace:
                 return False
             revision = self._next_revision(db)
             written = db.execute(
@@ -344,8 +353,8 @@ class SettingsStore:
                 " title = excluded.title, date = excluded.date, url = excluded.url, text = excluded.text,"
                 " added_by = excluded.added_by, added_at = excluded.added_at, removed = 0,"
                 " removed_by = NULL, removed_at = NULL, revision = excluded.revision"
-                " WHERE articles.removed = 1",
-                (*row, revision),
+                " WHERE articles.removed = 1 OR ? = 1",
+                (*row, revision, int(replace)),
             ).rowcount
         return written == 1  # 0: another process added a live article with this id meanwhile
 

@@ -150,3 +150,9 @@ async def test_with_sqlite_the_registry_is_a_record_and_nothing_is_followed(proc
     await one.remove("semi", by=MODERATOR)
     changes = await one.store.registry_changes()
     assert [(entry.id, entry.removed) for entry in changes] == [("fans_in_doha", False), ("semi", True)]
+
+    (one.library.seeds_dir / "fans_in_doha.txt").unlink()  # deleted by hand, as today
+    await asyncio.to_thread(one.library.reindex)
+    again, _ = await one.add(**(FANS | {"text": "The fans sang again at the airport."}), by=MODERATOR)
+    assert again.id == "fans_in_doha"
+    assert (await one.store.registry_changes(changes[-1].revision))[0].text.startswith("The fans sang again")
