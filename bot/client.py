@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
 SETTINGS_FILE = "matchbot.sqlite3"
 COMMANDS_HASH_FILE = "commands.sha256"
+SHARD_REFUSALS = {4010: "invalid shard", 4011: "the bot is in too many servers for one shard"}
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -235,6 +236,14 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
         raise ConfigError(
             "Discord refused the Message Content intent: enable it in the Developer Portal "
             "(your application → Bot → Privileged Gateway Intents → Message Content Intent)."
+        ) from exc
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARD_REFUSALS:
+            raise
+        raise ConfigError(
+            f"Discord refused the shards ({SHARD_REFUSALS[exc.code]}): set SHARD_COUNT to at least the "
+            "number of shards Discord recommends for the bot, the same in every process, and SHARD_IDS "
+            "within it."
         ) from exc
     except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
         raise MatchbotError(

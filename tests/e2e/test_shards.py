@@ -3,7 +3,9 @@ each get their own shard's guilds and events, as from Discord."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -11,6 +13,9 @@ import pytest
 import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
+
+from bot.client import serve
+from bot.config import Config, ConfigError
 
 from .shards import ShardedStandIn
 from .standin import restore_discord_endpoints
@@ -70,3 +75,37 @@ async def test_each_shard_gets_only_its_guilds_and_their_events(sharded: Sharded
             headers = {"Authorization": f"Bot {sharded.bot_token}"}
             async with session.get(f"{sharded.api_base}/gateway/bot", headers=headers) as response:
                 assert (await response.json())["shards"] == 2
+
+
+class ShardingRequired(ShardedStandIn):
+    """Discord's answer to a bot in too many servers for its shards: close code 4011."""
+
+    async def _identify(self, connection, data) -> None:
+        await connection.ws.close(code=4011, message=b"Sharding required.")
+
+
+async def test_discord_refusing_the_shards_is_one_line(
+    tmp_path: Path, fake_embedder, seeds_dir: Path
+) -> None:
+    standin = ShardingRequired(shard_count=2)
+    await standin.start()
+    config = Config(
+        data_dir=tmp_path / "data",
+        seeds_dir=seeds_dir,
+        model=None,
+        k=3,
+        threshold=None,
+        token=standin.bot_token,
+        api_base=standin.api_base,
+        gateway_url=standin.gateway_url,
+        shard_count=1,
+    )
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await asyncio.wait_for(serve(config, embedder=fake_embedder), 30)
+    finally:
+        await standin.stop()
+        restore_discord_endpoints()
+    message = str(refused.value)
+    assert message.startswith("Discord refused the shards (the bot is in too many servers for one shard)")
+    assert "SHARD_COUNT" in message and "\n" not in message
