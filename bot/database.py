@@ -166,7 +166,11 @@ class PostgresDatabase(Database):
             name="matchbot",
             open=True,
         )
-        super().create(schema, version)
+        try:
+            super().create(schema, version)
+        except BaseException:
+            self.close()  # a refused schema leaves no connection behind
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
