@@ -1,7 +1,8 @@
 """The Discord client: ``MatchBot``, handed its library and settings, and ``run``, behind ``matchbot run``.
 
-``run`` builds the model, the library and the settings store, logs in (so a bad token fails before any
-slow indexing), opens the index in a worker thread, then connects to the gateway.
+``run`` opens the settings database, builds the model and the library, logs in (so a bad token fails
+before any slow indexing), opens the index in a worker thread, then connects to the gateway. With
+``SHARD_COUNT`` the bot is a ``ShardedMatchBot`` over the shards of ``SHARD_IDS``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -22,7 +24,9 @@ from discord.ext import commands
 from bot import render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
+from bot.database import PostgresDatabase, SQLiteDatabase
 from bot.metrics import Metrics
+from bot.registry import ArticleRegistry
 from bot.settings import GuildSettings, SettingsStore
 from index.embedding import Embedder
 from index.errors import MatchbotError
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
 SETTINGS_FILE = "matchbot.sqlite3"
 COMMANDS_HASH_FILE = "commands.sha256"
+SHARD_REFUSALS = {4010: "invalid shard", 4011: "the bot is in too many servers for one shard"}
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -54,7 +59,9 @@ class MatchBot(commands.Bot):
         config: Config,
         library: Library,
         settings: SettingsStore,
+        registry: ArticleRegistry,
         metrics: Metrics | None = None,
+        **options: object,
     ) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice, no warning
         intents = discord.Intents.default()
@@ -64,10 +71,12 @@ class MatchBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.config = config
         self.library = library
         self.settings = settings
+        self.registry = registry
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
         self.tree.error(self.on_app_command_error)
@@ -79,7 +88,10 @@ class MatchBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        if self.config.syncs_commands:
+            await self.sync_commands()
+        else:
+            log.info("Slash commands are synced by the process that runs shard 0, not this one.")
 
     async def on_message(self, message: discord.Message) -> None:
         """No text commands: mention questions are handled by the ask cog's listener."""
@@ -142,13 +154,52 @@ class MatchBot(commands.Bot):
         await self.report_error(interaction, error)
 
 
-async def build(config: Config, embedder: Embedder, metrics: Metrics | None = None) -> MatchBot:
-    """Wire a MatchBot from ``config``: its Library (not opened yet) and its settings store."""
+class ShardedMatchBot(MatchBot, commands.AutoShardedBot):
+    """MatchBot over the shards ``SHARD_IDS`` of ``SHARD_COUNT``: one gateway connection per shard.
+
+    Discord sends each shard the events of its servers only (``(guild_id >> 22) % SHARD_COUNT``),
+    and direct messages to shard 0; the processes share their state through the database.
+    """
+
+    def __init__(self, *, config: Config, **dependencies: Any) -> None:
+        shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
+        super().__init__(config=config, shard_count=config.shard_count, shard_ids=shard_ids, **dependencies)
+
+    async def on_ready(self) -> None:
+        log.info(
+            "Connected as %s to %d server(s) on shard(s) %s of %d.",
+            self.user,
+            len(self.guilds),
+            ", ".join(str(shard) for shard in sorted(self.shards)),
+            self.shard_count,
+        )
+
+
+async def open_settings(config: Config) -> SettingsStore:
+    """The settings store: PostgreSQL at DATABASE_URL when it is set, else SQLite in the data folder."""
+    if config.database_url:
+        database: PostgresDatabase | SQLiteDatabase = PostgresDatabase(config.database_url)
+    else:
+        database = SQLiteDatabase(config.data_dir / SETTINGS_FILE)
+    settings = await SettingsStore.open(database, GuildSettings(k=config.k, threshold=None))
+    log.info("Settings database: %s", database.where)
+    return settings
+
+
+async def build(
+    config: Config,
+    embedder: Embedder,
+    metrics: Metrics | None = None,
+    *,
+    settings: SettingsStore | None = None,
+) -> MatchBot:
+    """Wire a MatchBot from ``config``: its Library (not opened yet), settings store and registry."""
     library = Library(config.seeds_dir, config.data_dir, embedder, threshold=config.threshold)
-    settings = await SettingsStore.open(
-        config.data_dir / SETTINGS_FILE, GuildSettings(k=config.k, threshold=None)
-    )
-    return MatchBot(config=config, library=library, settings=settings, metrics=metrics)
+    if settings is None:
+        settings = await open_settings(config)
+    registry = ArticleRegistry(library, settings)
+    kind = ShardedMatchBot if config.shard_count else MatchBot
+    return kind(config=config, library=library, settings=settings, registry=registry, metrics=metrics)
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
@@ -158,18 +209,24 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
     """
     token = config.require_token()
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
-    if embedder is None:
-        embedder = await asyncio.to_thread(Embedder.load, config.model)
-    bot = await build(config, embedder, metrics)
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
-        log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
+    settings = await open_settings(config)  # before the model: a wrong DATABASE_URL fails in seconds
     try:
+        if embedder is None:
+            embedder = await asyncio.to_thread(Embedder.load, config.model)
+        bot = await build(config, embedder, metrics, settings=settings)
+        if config.metrics_port:
+            metrics.serve(config.metrics_port)
+            log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
         async with bot:
             await bot.login(token)
-            report = await asyncio.to_thread(bot.library.open)
+            report = await bot.registry.open()
             log.info("Index ready: %s", report.summary())
-            await bot.connect()
+            following = asyncio.create_task(bot.registry.follow()) if bot.registry.follows else None
+            try:
+                await bot.connect()
+            finally:
+                if following is not None:
+                    following.cancel()
     except discord.LoginFailure as exc:
         raise ConfigError(
             "Discord rejected DISCORD_TOKEN: copy the token again (Developer Portal → your "
@@ -180,11 +237,21 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
             "Discord refused the Message Content intent: enable it in the Developer Portal "
             "(your application → Bot → Privileged Gateway Intents → Message Content Intent)."
         ) from exc
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARD_REFUSALS:
+            raise
+        raise ConfigError(
+            f"Discord refused the shards ({SHARD_REFUSALS[exc.code]}): set SHARD_COUNT to at least the "
+            "number of shards Discord recommends for the bot, the same in every process, and SHARD_IDS "
+            "within it."
+        ) from exc
     except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
         raise MatchbotError(
             f"Cannot reach Discord at {config.api_base} ({exc}): check the network, "
             "or DISCORD_API_BASE / DISCORD_GATEWAY_URL."
         ) from exc
+    finally:
+        await settings.close()
 
 
 def run(config: Config) -> None:

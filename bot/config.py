@@ -6,8 +6,9 @@ Every setting is listed, with a one-line comment, in ``.env.example``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from index.errors import MatchbotError
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 MAX_K = 10
+MAX_SHARDS = 100_000
 Number = TypeVar("Number", int, float)
 
 
@@ -40,6 +42,9 @@ class Config:
     gateway_url: str = DEFAULT_GATEWAY_URL
     log_level: str = "INFO"
     metrics_port: int | None = None  # serve Prometheus metrics on this port; None means no metrics
+    database_url: str | None = field(default=None, repr=False)  # PostgreSQL; None means SQLite
+    shard_count: int | None = None  # None: one gateway connection, no sharding
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
 
     @classmethod
     def from_env(
@@ -72,7 +77,14 @@ class Config:
             gateway_url=env.get("DISCORD_GATEWAY_URL", DEFAULT_GATEWAY_URL),
             log_level=_log_level(env),
             metrics_port=_port(env, "MATCHBOT_METRICS_PORT"),
+            database_url=_database_url(env),
+            **_shards(env),
         )
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process syncs the slash commands: only the one that runs shard 0 does."""
+        return self.shard_count is None or 0 in (self.shard_ids or (0,))
 
     def require_token(self) -> str:
         """The Discord bot token, or a ConfigError saying where to put it."""
@@ -122,3 +134,56 @@ def _log_level(env: Mapping[str, str]) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"MATCHBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}.")
     return level
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    from bot.database import redact  # the one redaction, shared with the database's messages
+
+    url = env.get("DATABASE_URL")
+    if url is None:
+        return None
+    problem = None
+    if not re.match(r"postgres(ql)?://", url):
+        problem = "it must start with postgresql://"
+    else:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            port = conninfo_to_dict(url).get("port")
+        except Exception:
+            problem = "it cannot be read"
+        else:
+            if port is not None and not all(part.isdigit() for part in str(port).split(",")):
+                problem = "its port is not a number"
+    if problem:
+        raise ConfigError(
+            f"DATABASE_URL {redact(url)!r} is not a PostgreSQL URL ({problem}): write it as "
+            "postgresql://USER:PASSWORD@HOST:5432/DATABASE, or leave it empty to use SQLite."
+        )
+    return url
+
+
+def _shards(env: Mapping[str, str]) -> dict[str, object]:
+    """``shard_count`` and ``shard_ids`` from SHARD_COUNT and SHARD_IDS (``0,1``, ``2-3``, ``0,4-5``)."""
+    count = _number(
+        env, "SHARD_COUNT", int, low=1, high=MAX_SHARDS, what=f"a whole number from 1 to {MAX_SHARDS}"
+    )
+    raw = env.get("SHARD_IDS")
+    if raw is None:
+        return {"shard_count": count, "shard_ids": None}
+    if count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT: set SHARD_COUNT to the number of shards of the bot.")
+    ids: list[int] = []
+    for part in raw.replace(" ", "").split(","):
+        matched = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if matched is None or (matched[2] is not None and int(matched[2]) < int(matched[1])):
+            raise ConfigError(f"SHARD_IDS must list shard numbers like 0,1 or 2-3, not {raw!r}.")
+        first, last = int(matched[1]), int(matched[2] or matched[1])
+        ids += range(first, last + 1)
+    if max(ids) >= count:
+        raise ConfigError(
+            f"SHARD_IDS {raw!r} names a shard past SHARD_COUNT {count}: shards are 0 to {count - 1}."
+        )
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"SHARD_IDS {raw!r} names a shard twice: list each shard once.")
+    return {"shard_count": count, "shard_ids": tuple(ids)}

@@ -1,60 +1,82 @@
-"""Per-server settings, the log of answers (for stats and "More passages") and votes, in SQLite.
+"""Per-server settings, the log of answers (for stats and "More passages"), votes, and the registry of
+the articles moderators added or removed, in the database (``bot/database.py``).
 
-One small database file in the data folder. Every call opens its own connection in a worker thread
-(``asyncio.to_thread``), so the event loop never waits on the disk and no connection crosses threads.
+SQLite in the data folder is the default; with ``DATABASE_URL`` it is PostgreSQL, shared by every bot
+process. Nothing is cached: every question reads its server's settings, so a change made through one
+process is the next question's setting in all of them. Every public method is a coroutine that runs
+the database work in a worker thread (``asyncio.to_thread``), so the event loop never waits on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from index.errors import MatchbotError
+from bot.database import Database, SettingsError, Transaction
+
+__all__ = [
+    "AnswerRecord",
+    "GuildSettings",
+    "RegistryEntry",
+    "SettingsError",
+    "SettingsStore",
+    "Stats",
+]
 
 DEFAULT_COOLDOWN = 10  # seconds between two questions from one member
 MAX_COOLDOWN = 3600
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the article registry
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS guild_settings (
-    guild_id  INTEGER PRIMARY KEY,
-    channels  TEXT NOT NULL DEFAULT '[]',  -- JSON list of channel IDs; empty = everywhere
-    mentions  INTEGER,                     -- NULL = the default (on)
-    threshold REAL,                        -- NULL = the retriever's calibrated default
-    cooldown  INTEGER,                     -- NULL = DEFAULT_COOLDOWN
-    k         INTEGER                      -- NULL = MATCHBOT_K
-);
-CREATE TABLE IF NOT EXISTS answers (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    guild_id   INTEGER,                    -- NULL in direct messages
-    channel_id INTEGER,
-    user_id    INTEGER NOT NULL,
-    question   TEXT NOT NULL,
-    answered   INTEGER NOT NULL,
-    k          INTEGER NOT NULL,
-    threshold  REAL,                       -- what the question was asked with (NULL = default)
-    asked_at   REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS answers_by_guild ON answers (guild_id, answered);
-CREATE TABLE IF NOT EXISTS votes (
-    answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
-    user_id   INTEGER NOT NULL,
-    vote      INTEGER NOT NULL CHECK (vote IN (-1, 1)),
-    voted_at  REAL NOT NULL,
-    PRIMARY KEY (answer_id, user_id)
-);
-"""
-
-
-class SettingsError(MatchbotError):
-    """The settings database cannot be opened or written."""
+# Portable SQL (see bot/database.py): {id}, {bigint} and {float} are each backend's types.
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS guild_settings (
+        guild_id  {bigint} PRIMARY KEY,
+        channels  TEXT NOT NULL DEFAULT '[]',  -- JSON list of channel IDs; empty = everywhere
+        mentions  INTEGER,                     -- NULL = the default (on)
+        threshold {float},                     -- NULL = the retriever's calibrated default
+        cooldown  INTEGER,                     -- NULL = DEFAULT_COOLDOWN
+        k         INTEGER                      -- NULL = MATCHBOT_K
+    )""",
+    """CREATE TABLE IF NOT EXISTS answers (
+        id         {id},
+        guild_id   {bigint},                   -- NULL in direct messages
+        channel_id {bigint},
+        user_id    {bigint} NOT NULL,
+        question   TEXT NOT NULL,
+        answered   INTEGER NOT NULL,
+        k          INTEGER NOT NULL,
+        threshold  {float},                    -- what the question was asked with (NULL = default)
+        asked_at   {float} NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS answers_by_guild ON answers (guild_id, answered)",
+    """CREATE TABLE IF NOT EXISTS votes (
+        answer_id {bigint} NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+        user_id   {bigint} NOT NULL,
+        vote      INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        voted_at  {float} NOT NULL,
+        PRIMARY KEY (answer_id, user_id)
+    )""",
+    # The articles moderators added (text kept) or removed, so that every process sharing the
+    # database holds the same ones; ``revision`` orders the changes (see registry_revision).
+    """CREATE TABLE IF NOT EXISTS articles (
+        id         TEXT PRIMARY KEY,
+        title      TEXT NOT NULL,
+        date       TEXT,
+        url        TEXT,
+        text       TEXT NOT NULL,              -- '' for a removed article the registry never held
+        added_by   {bigint},
+        added_at   {float},
+        removed    INTEGER NOT NULL DEFAULT 0,
+        removed_by {bigint},
+        removed_at {float},
+        revision   {bigint} NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS registry_revision (revision {bigint} NOT NULL)",
+    "INSERT INTO registry_revision (revision) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM registry_revision)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +119,41 @@ class Stats:
     down: int
 
 
-class SettingsStore:
-    """The SQLite file behind settings, answers and votes; every public method is a coroutine."""
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    """An article a moderator added (``removed`` False) or removed, as the registry holds it."""
 
-    def __init__(self, path: Path, defaults: GuildSettings) -> None:
-        self.path = path
+    id: str
+    title: str
+    text: str
+    date: str | None
+    url: str | None
+    removed: bool
+    revision: int
+
+
+class SettingsStore:
+    """Settings, answers, votes and the article registry in one database; every public method is a
+    coroutine."""
+
+    def __init__(self, database: Database, defaults: GuildSettings) -> None:
+        self.database = database
         self.defaults = defaults
 
     @classmethod
-    async def open(cls, path: Path, defaults: GuildSettings) -> SettingsStore:
-        """Create the database (and its folder) if needed."""
-        store = cls(path, defaults)
-        await asyncio.to_thread(store._create)
+    async def open(cls, database: Database, defaults: GuildSettings) -> SettingsStore:
+        """Reach the database and create what is missing of the schema."""
+        store = cls(database, defaults)
+        await asyncio.to_thread(database.create, SCHEMA, SCHEMA_VERSION)
         return store
+
+    @property
+    def shared(self) -> bool:
+        """Whether other bot processes may share this database (PostgreSQL)."""
+        return self.database.shared
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.database.close)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -121,6 +165,9 @@ class SettingsStore:
 
     async def update(self, guild_id: int, **changes: Any) -> GuildSettings:
         """Change some settings (``k``, ``threshold``, ``cooldown``, ``mentions``, ``channels``)."""
+        unknown = set(changes) - {"k", "threshold", "cooldown", "mentions", "channels"}
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
         return await asyncio.to_thread(self._update, guild_id, changes)
 
     # -- answers and votes ------------------------------------------------------------------
@@ -155,39 +202,47 @@ class SettingsStore:
         """Counts for one server."""
         return await asyncio.to_thread(self._stats, guild_id, top)
 
+    # -- the article registry ---------------------------------------------------------------
+
+    async def record_added(
+        self,
+        *,
+        id: str,
+        title: str,
+        text: str,
+        date: str | None,
+        url: str | None,
+        by: int | None,
+        replace: bool = False,
+    ) -> bool:
+        """Record an added article; False if the registry already holds a live article with its id
+        (unless ``replace``)."""
+        row = (id, title, date, url, text, by, time.time())
+        return await asyncio.to_thread(self._record_added, row, replace)
+
+    async def record_removed(self, *, id: str, title: str, by: int | None) -> None:
+        """Record that an article was removed (one the registry holds, or one from a seeds folder)."""
+        await asyncio.to_thread(self._record_removed, id, title, by, time.time())
+
+    async def registry_revision(self) -> int:
+        """The revision of the registry's latest change: cheap enough to poll."""
+        return await asyncio.to_thread(self._registry_revision)
+
+    async def registry_changes(self, since: int = 0) -> list[RegistryEntry]:
+        """The entries changed after revision ``since``, oldest change first."""
+        return await asyncio.to_thread(self._registry_changes, since)
+
     # -- blocking work, run in a worker thread -------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            connection = sqlite3.connect(self.path, timeout=10)
-        except sqlite3.Error as exc:
-            raise SettingsError(f"Cannot open the settings database {self.path}: {exc}") from exc
-        try:
-            connection.execute("PRAGMA foreign_keys = ON")
-            with connection:  # one transaction: committed on success, rolled back on error
-                yield connection
-        except sqlite3.Error as exc:
-            raise SettingsError(f"The settings database {self.path} failed: {exc}") from exc
-        finally:
-            connection.close()
-
-    def _create(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SettingsError(f"Cannot create the data folder {self.path.parent}: {exc}") from exc
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
     def _get(self, guild_id: int) -> GuildSettings:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT channels, mentions, threshold, cooldown, k FROM guild_settings WHERE guild_id = ?",
-                (guild_id,),
-            ).fetchone()
+        with self.database.transaction() as db:
+            return self._read_settings(db, guild_id)
+
+    def _read_settings(self, db: Transaction, guild_id: int) -> GuildSettings:
+        row = db.execute(
+            "SELECT channels, mentions, threshold, cooldown, k FROM guild_settings WHERE guild_id = ?",
+            (guild_id,),
+        ).fetchone()
         if row is None:
             return self.defaults
         channels, mentions, threshold, cooldown, k = row
@@ -201,38 +256,38 @@ class SettingsStore:
         )
 
     def _update(self, guild_id: int, changes: dict[str, Any]) -> GuildSettings:
-        unknown = set(changes) - {"k", "threshold", "cooldown", "mentions", "channels"}
-        if unknown:
-            raise ValueError(f"unknown settings: {sorted(unknown)}")
-        current = replace(self._get(guild_id), **changes)
-        with self._connect() as db:
+        # Read and write in one transaction; the row lock (PostgreSQL) or the write lock (SQLite)
+        # keeps two processes' changes to one server from overwriting each other.
+        with self.database.transaction() as db:
+            db.execute("INSERT INTO guild_settings (guild_id) VALUES (?) ON CONFLICT DO NOTHING", (guild_id,))
+            db.execute("UPDATE guild_settings SET k = k WHERE guild_id = ?", (guild_id,))  # locks the row
+            current = replace(self._read_settings(db, guild_id), **changes)
             db.execute(
-                "INSERT INTO guild_settings (guild_id, channels, mentions, threshold, cooldown, k)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET"
-                " channels = excluded.channels, mentions = excluded.mentions,"
-                " threshold = excluded.threshold, cooldown = excluded.cooldown, k = excluded.k",
+                "UPDATE guild_settings SET channels = ?, mentions = ?, threshold = ?, cooldown = ?, k = ?"
+                " WHERE guild_id = ?",
                 (
-                    guild_id,
                     json.dumps(sorted(current.channels)),
                     int(current.mentions),
                     current.threshold,
                     current.cooldown,
                     current.k,
+                    guild_id,
                 ),
             )
         return current
 
     def _insert_answer(self, row: tuple[Any, ...]) -> int:
-        with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO answers (guild_id, channel_id, user_id, question, answered, k,"
-                " threshold, asked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
+        with self.database.transaction() as db:
+            return int(
+                db.execute(
+                    "INSERT INTO answers (guild_id, channel_id, user_id, question, answered, k,"
+                    " threshold, asked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    row,
+                ).fetchone()[0]
             )
-            return int(cursor.lastrowid or 0)
 
     def _answer(self, answer_id: int) -> AnswerRecord | None:
-        with self._connect() as db:
+        with self.database.transaction() as db:
             row = db.execute(
                 "SELECT id, guild_id, question, answered, k, threshold FROM answers WHERE id = ?",
                 (answer_id,),
@@ -242,7 +297,7 @@ class SettingsStore:
         return AnswerRecord(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
     def _vote(self, answer_id: int, user_id: int, vote: int) -> bool:
-        with self._connect() as db:
+        with self.database.transaction() as db:
             if db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
                 return False
             db.execute(
@@ -254,7 +309,7 @@ class SettingsStore:
         return True
 
     def _stats(self, guild_id: int, top: int) -> Stats:
-        with self._connect() as db:
+        with self.database.transaction() as db:
             asked, answered = db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(answered), 0) FROM answers WHERE guild_id = ?",
                 (guild_id,),
@@ -266,14 +321,66 @@ class SettingsStore:
                 (guild_id, top),
             ).fetchall()
             up, down = db.execute(
-                "SELECT COALESCE(SUM(v.vote = 1), 0), COALESCE(SUM(v.vote = -1), 0)"
+                "SELECT COALESCE(SUM(CASE WHEN v.vote = 1 THEN 1 ELSE 0 END), 0),"
+                " COALESCE(SUM(CASE WHEN v.vote = -1 THEN 1 ELSE 0 END), 0)"
                 " FROM votes v JOIN answers a ON a.id = v.answer_id WHERE a.guild_id = ?",
                 (guild_id,),
             ).fetchone()
         return Stats(
-            asked=asked,
-            answered=answered,
-            top_declined=[(question, count) for question, count in declined],
-            up=up,
-            down=down,
+            asked=int(asked),
+            answered=int(answered),
+            top_declined=[(question, int(count)) for question, count in declined],
+            up=int(up),
+            down=int(down),
         )
+
+    @staticmethod
+    def _next_revision(db: Transaction) -> int:
+        # One row, updated in the change's transaction: concurrent changes wait for each other, so
+        # they commit in revision order and a reader that saw revision N has seen every change <= N.
+        bumped = db.execute("UPDATE registry_revision SET revision = revision + 1 RETURNING revision")
+        return int(bumped.fetchone()[0])
+
+    def _record_added(self, row: tuple[Any, ...], replace: bool) -> bool:
+        with self.database.transaction() as db:
+            live = db.execute("SELECT 1 FROM articles WHERE id = ? AND removed = 0", (row[0],)).fetchone()
+            if live is not None and not replace:
+                return False
+            revision = self._next_revision(db)
+            written = db.execute(
+                "INSERT INTO articles (id, title, date, url, text, added_by, added_at, revision)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " title = excluded.title, date = excluded.date, url = excluded.url, text = excluded.text,"
+                " added_by = excluded.added_by, added_at = excluded.added_at, removed = 0,"
+                " removed_by = NULL, removed_at = NULL, revision = excluded.revision"
+                " WHERE articles.removed = 1 OR ? = 1",
+                (*row, revision, int(replace)),
+            ).rowcount
+        return written == 1  # 0: another process added a live article with this id meanwhile
+
+    def _record_removed(self, article_id: str, title: str, by: int | None, now: float) -> None:
+        with self.database.transaction() as db:
+            revision = self._next_revision(db)
+            db.execute(
+                "INSERT INTO articles (id, title, text, removed, removed_by, removed_at, revision)"
+                " VALUES (?, ?, '', 1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET removed = 1,"
+                " removed_by = excluded.removed_by, removed_at = excluded.removed_at,"
+                " revision = excluded.revision",
+                (article_id, title, by, now, revision),
+            )
+
+    def _registry_revision(self) -> int:
+        with self.database.transaction() as db:
+            return int(db.execute("SELECT revision FROM registry_revision").fetchone()[0])
+
+    def _registry_changes(self, since: int) -> list[RegistryEntry]:
+        with self.database.transaction() as db:
+            rows = db.execute(
+                "SELECT id, title, text, date, url, removed, revision FROM articles"
+                " WHERE revision > ? ORDER BY revision",
+                (since,),
+            ).fetchall()
+        return [
+            RegistryEntry(id, title, text, date, url, bool(removed), int(revision))
+            for id, title, text, date, url, removed, revision in rows
+        ]

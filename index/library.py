@@ -10,11 +10,18 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.articles import Article, format_text_article, parse_text_article, read_seeds
+from index.articles import (
+    BULK_SUFFIX,
+    TEXT_SUFFIXES,
+    Article,
+    format_text_article,
+    parse_text_article,
+    read_seeds,
+)
 from index.embedding import Embedder
 from index.errors import ArticleError, StoreError
 from index.retriever import Retriever
@@ -63,6 +70,11 @@ class Library:
         return self._retriever
 
     @property
+    def loaded(self) -> bool:
+        """Whether the index is open (questions can be answered)."""
+        return self._retriever is not None
+
+    @property
     def busy(self) -> bool:
         return self._lock.locked()
 
@@ -99,9 +111,19 @@ class Library:
         ]
 
     def add_article(
-        self, *, title: str, text: str, date: str | None = None, url: str | None = None
+        self,
+        *,
+        title: str,
+        text: str,
+        date: str | None = None,
+        url: str | None = None,
+        record: Callable[[Article], None] | None = None,
     ) -> tuple[ArticleInfo, IndexReport]:
-        """Save a new article as a text file in the seeds folder and index it."""
+        """Save a new article as a text file in the seeds folder and index it.
+
+        ``record``, when given, is called with the article once it is indexed; if it raises, the
+        article is taken out again, so the folder and the index are as they were.
+        """
         title = " ".join(title.split())
         if not title:
             raise ArticleError("The article needs a title.")
@@ -120,11 +142,24 @@ class Library:
         except Exception:
             path.unlink(missing_ok=True)  # leave the folder as it was before the failed add
             raise
+        if record is not None:
+            try:
+                record(article)
+            except Exception:
+                path.unlink(missing_ok=True)
+                self.reindex()
+                raise
         info = next(info for info in self.articles() if info.id == article_id)
         return info, report
 
-    def remove_article(self, article_id: str) -> IndexReport:
-        """Delete an article's file from the seeds folder and drop it from the index."""
+    def remove_article(
+        self, article_id: str, record: Callable[[ArticleInfo], None] | None = None
+    ) -> IndexReport:
+        """Delete an article's file from the seeds folder and drop it from the index.
+
+        ``record``, when given, is called with what the index held about the article once it is
+        dropped; if it raises, the article is put back.
+        """
         entry = self.retriever.store.articles.get(article_id)
         if entry is None:
             raise ArticleError(f"There is no article {article_id!r}: see /matchbot articles list.")
@@ -133,6 +168,7 @@ class Library:
             raise ArticleError(
                 f"{article_id!r} is one line of {entry['source']}: edit that file to remove it."
             )
+        info = next(info for info in self.articles() if info.id == article_id)
         aside = path.with_name(f".{path.name}.removed")
         path.rename(aside)
         try:
@@ -140,7 +176,58 @@ class Library:
         except Exception:
             aside.rename(path)
             raise
+        if record is not None:
+            try:
+                record(info)
+            except Exception:
+                aside.rename(path)
+                self.reindex()
+                raise
         aside.unlink(missing_ok=True)
+        return report
+
+    def apply(self, put: Sequence[Article] = (), drop: Sequence[str] = ()) -> IndexReport | None:
+        """Make the seeds folder hold the articles ``put`` (as text files) and none of the ids
+        ``drop``, then update the index once; None when the folder already was so.
+
+        What another copy of matchbot added or removed arrives here. An id to drop that comes from
+        a ``.jsonl`` file is left, with a warning: that file is edited by hand. If the index cannot
+        be updated, the folder is put back as it was.
+        """
+        if (put or drop) and not self.seeds_dir.is_dir():
+            raise ArticleError(
+                f"Articles can be shared only through a folder, and the seeds setting is the file "
+                f"{self.seeds_dir}: point MATCHBOT_SEEDS at a folder."
+            )
+        undo: list[Callable[[], None]] = []
+        asides: list[Path] = []
+        for article in put:
+            path = self.seeds_dir / f"{article.id}.txt"
+            text = format_text_article(article)
+            before = path.read_text(encoding="utf-8") if path.is_file() else None
+            if before != text:
+                _write_atomically(path, text)
+                undo.append(
+                    (lambda p=path: p.unlink(missing_ok=True))
+                    if before is None
+                    else (lambda p=path, b=before: _write_atomically(p, b))
+                )
+        for article_id in drop:
+            for path in self._files_of(article_id):
+                aside = path.with_name(f".{path.name}.removed")
+                path.rename(aside)
+                asides.append(aside)
+                undo.append(lambda a=aside, p=path: a.rename(p))
+        if not undo and self._retriever is not None:
+            return None
+        try:
+            report = self.reindex()
+        except Exception:
+            for step in reversed(undo):
+                step()
+            raise
+        for aside in asides:
+            aside.unlink(missing_ok=True)
         return report
 
     def _saved_store(self) -> Store | None:
@@ -156,6 +243,19 @@ class Library:
                 f"matchbot is set to use {self.embedder.name!r}: run `matchbot index --rebuild`."
             )
         return store
+
+    def _files_of(self, article_id: str) -> list[Path]:
+        """The text files in the seeds folder that hold the article ``article_id``."""
+        files = [self.seeds_dir / f"{article_id}{suffix}" for suffix in TEXT_SUFFIXES]
+        found = [path for path in files if path.is_file()]
+        entry = self._retriever.store.articles.get(article_id) if self._retriever is not None else None
+        if entry is not None:
+            source = self.seeds_dir / entry["source"]
+            if source.suffix.lower() == BULK_SUFFIX:
+                log.warning("%r is one line of %s: edit that file to remove it.", article_id, entry["source"])
+            elif source.is_file() and source not in found:
+                found.append(source)
+        return found
 
     def _free_id(self, stem: str) -> str:
         taken = {path.stem for path in self.seeds_dir.iterdir()}

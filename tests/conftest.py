@@ -1,14 +1,16 @@
-"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once."""
+"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once,
+and a throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pgserver import PostgresServer
 
 from index.embedding import Embedder
 from index.library import Library
@@ -113,3 +115,26 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
     library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), embedder)
     library.open()
     return library
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session, on a unix socket in a temporary folder.
+
+    A server that cannot be started fails the tests that need it: it is never a skip.
+    """
+    try:
+        server = PostgresServer()
+        server.start()
+    except Exception as exc:
+        pytest.fail(f"Could not start a PostgreSQL server for the tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The DATABASE_URL of a new, empty database on the session's server."""
+    return postgres_server.new_database()

@@ -1,7 +1,8 @@
 """``/matchbot``: what moderators (Manage Server) use to curate articles, reindex, set and watch the bot.
 
-Every reply is private. Changes to articles go through the Library, which writes the seeds folder and
-updates the index while questions keep being answered from the current one.
+Every reply is private. Changes to articles go through ``bot.registry`` (the Library, which writes the
+seeds folder and updates the index while questions keep being answered from the current one, and the
+registry that carries the change to the other processes).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from index.errors import ArticleError, MatchbotError
 
 if TYPE_CHECKING:
     from bot.client import MatchBot
-    from index.library import IndexReport
 
 T = TypeVar("T")
 MAX_UPLOAD_BYTES = 1_000_000
@@ -91,8 +91,8 @@ class Moderation(
             title, text, date, url = await read_upload(file, title=title, date=date, url=url)
         if not title:
             raise ArticleError("Give the article a title.")
-        info, report = await asyncio.to_thread(
-            self.bot.library.add_article, title=title, text=text or "", date=date, url=url
+        info, report = await self.bot.registry.add(
+            title=title, text=text or "", date=date, url=url, by=interaction.user.id
         )
         added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
         await interaction.edit_original_response(content=render.report_line(added + "Index", report))
@@ -101,7 +101,8 @@ class Moderation(
     @app_commands.describe(article="The article to remove.")
     async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await asyncio.to_thread(self.remove_blocking, article)
+        article_id = await asyncio.to_thread(self.article_id, article)
+        report = await self.bot.registry.remove(article_id, by=interaction.user.id)
         await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
 
     @articles_remove.autocomplete("article")
@@ -112,8 +113,8 @@ class Moderation(
             return []
         return render.article_choices(await asyncio.to_thread(self.bot.library.articles), typed)
 
-    def remove_blocking(self, typed: str) -> IndexReport:
-        """Remove the article picked or typed: an id, the start of one (ids are cut at 100), a title."""
+    def article_id(self, typed: str) -> str:
+        """The id of the article picked or typed: an id, the start of one (ids are cut at 100), a title."""
         infos = self.bot.library.articles()
         for match in (
             lambda a: a.id == typed,
@@ -122,8 +123,8 @@ class Moderation(
         ):
             found = [info for info in infos if match(info)]
             if len(found) == 1:
-                return self.bot.library.remove_article(found[0].id)
-        return self.bot.library.remove_article(typed)  # unknown: the Library says so
+                return found[0].id
+        return typed  # unknown: the Library says so
 
     @app_commands.command(name="reindex", description="Re-read the articles folder and update the index.")
     @app_commands.describe(rebuild="Re-embed every article, not only the changed ones.")

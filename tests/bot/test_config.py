@@ -76,3 +76,40 @@ def test_dotenv_is_read_without_overriding_the_environment(
     config = Config.from_env()
     assert config.token == "from-file"
     assert config.k == 2
+
+
+def test_shards_and_the_database_are_read() -> None:
+    url = "postgresql://matchbot:s3cret@db.example:5432/matchbot"
+    config = Config.from_env({"SHARD_COUNT": "6", "SHARD_IDS": "0, 2-4", "DATABASE_URL": url})
+    assert (config.shard_count, config.shard_ids, config.database_url) == (6, (0, 2, 3, 4), url)
+    assert config.syncs_commands
+    assert "s3cret" not in repr(config)
+    other = Config.from_env({"SHARD_COUNT": "6", "SHARD_IDS": "5"})
+    assert other.database_url is None and not other.syncs_commands  # shard 0's process syncs
+    every = Config.from_env({"SHARD_COUNT": "2"})
+    assert (every.shard_count, every.shard_ids, every.syncs_commands) == (2, None, True)
+    unsharded = Config.from_env({})
+    assert (unsharded.shard_count, unsharded.shard_ids, unsharded.syncs_commands) == (None, None, True)
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be a whole number from 1 to"),
+        ({"SHARD_COUNT": "two"}, "SHARD_COUNT must be a whole number from 1 to"),
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "names a shard past SHARD_COUNT 2: shards are 0 to 1"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "1-3,2"}, "names a shard twice"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "must list shard numbers like 0,1 or 2-3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "one"}, "must list shard numbers like 0,1 or 2-3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "-1"}, "must list shard numbers like 0,1 or 2-3"),
+        ({"DATABASE_URL": "mysql://u:s3cret@h/db"}, "must start with postgresql://"),
+        ({"DATABASE_URL": "postgresql://u:s3cret@h:port/db"}, "its port is not a number"),
+        ({"DATABASE_URL": "postgresql://u:s3cret@h/db?nonsense"}, "it cannot be read"),
+    ],
+)
+def test_bad_shard_or_database_settings_are_one_line(environ: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(environ)
+    message = str(caught.value)
+    assert says in message and "\n" not in message and "s3cret" not in message

@@ -1,21 +1,36 @@
-"""Per-server settings, the answers log and votes in SQLite."""
+"""Per-server settings, the answers log, votes and the article registry, in SQLite and in PostgreSQL:
+every test runs against both backends."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from bot.settings import GuildSettings, SettingsStore
+from bot.database import Database, PostgresDatabase, SQLiteDatabase
+from bot.settings import GuildSettings, SettingsError, SettingsStore
 
 DEFAULTS = GuildSettings(k=3, threshold=None)
 GUILD = 111
 OTHER_GUILD = 222
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """A function that returns a new Database object on one and the same database, each time."""
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "matchbot.sqlite3"
+        return lambda: SQLiteDatabase(path)
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresDatabase(url)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> SettingsStore:
-    return await SettingsStore.open(tmp_path / "data" / "matchbot.sqlite3", DEFAULTS)
+async def store(connect) -> SettingsStore:
+    store = await SettingsStore.open(connect(), DEFAULTS)
+    yield store
+    await store.close()
 
 
 async def test_unconfigured_servers_and_dms_get_the_defaults(store: SettingsStore) -> None:
@@ -23,15 +38,36 @@ async def test_unconfigured_servers_and_dms_get_the_defaults(store: SettingsStor
     assert await store.get(None) == DEFAULTS
 
 
-async def test_changes_are_kept_per_server_and_survive_reopening(store: SettingsStore) -> None:
+async def test_changes_are_kept_per_server_and_survive_reopening(store: SettingsStore, connect) -> None:
     await store.update(GUILD, k=5, cooldown=30, mentions=False, threshold=0.5, channels=frozenset({7, 8}))
     await store.update(GUILD, cooldown=0)
-    reopened = await SettingsStore.open(store.path, DEFAULTS)
+    reopened = await SettingsStore.open(connect(), DEFAULTS)
     settings = await reopened.get(GUILD)
     assert settings == GuildSettings(
         k=5, threshold=0.5, cooldown=0, mentions=False, channels=frozenset({7, 8})
     )
     assert await reopened.get(OTHER_GUILD) == DEFAULTS
+    await reopened.close()
+
+
+async def test_a_change_through_one_store_is_read_at_once_through_another(
+    store: SettingsStore, connect
+) -> None:
+    other = await SettingsStore.open(connect(), DEFAULTS)  # as a second bot process would
+    assert await other.get(GUILD) == DEFAULTS
+    await store.update(GUILD, k=7)
+    assert (await other.get(GUILD)).k == 7
+    await other.update(GUILD, mentions=False)
+    assert await store.get(GUILD) == GuildSettings(k=7, threshold=None, mentions=False)
+    await other.close()
+
+
+async def test_concurrent_changes_to_one_server_are_all_kept(store: SettingsStore, connect) -> None:
+    other = await SettingsStore.open(connect(), DEFAULTS)
+    changes = [{"k": 4}, {"cooldown": 0}, {"mentions": False}, {"threshold": 0.25}] * 3
+    await asyncio.gather(*((store, other)[n % 2].update(GUILD, **c) for n, c in enumerate(changes)))
+    assert await store.get(GUILD) == GuildSettings(k=4, threshold=0.25, cooldown=0, mentions=False)
+    await other.close()
 
 
 async def test_unknown_settings_are_refused(store: SettingsStore) -> None:
@@ -84,3 +120,35 @@ async def test_one_vote_per_member_per_answer_and_stats(store: SettingsStore) ->
     assert [count for _, count in stats.top_declined] == [2, 1]
     empty = await store.stats(333)
     assert (empty.asked, empty.answered, empty.top_declined, empty.up, empty.down) == (0, 0, [], 0, 0)
+
+
+async def test_the_registry_records_added_and_removed_articles_in_order(store: SettingsStore) -> None:
+    assert await store.registry_revision() == 0
+    assert await store.registry_changes() == []
+    added = dict(title="Fans in Doha", text="Fans sang.", date="2022-12-15", url=None, by=9)
+    assert await store.record_added(id="fans_in_doha", **added)
+    assert not await store.record_added(id="fans_in_doha", **added)  # a live article has that id
+    await store.record_removed(id="the_semi", title="The semi", by=9)  # from a seeds folder
+    first = await store.registry_revision()
+    changes = await store.registry_changes()
+    assert [(c.id, c.removed, c.text) for c in changes] == [
+        ("fans_in_doha", False, "Fans sang."),
+        ("the_semi", True, ""),
+    ]
+    assert changes[-1].revision == first
+    assert await store.registry_changes(since=first) == []
+
+    await store.record_removed(id="fans_in_doha", title="Fans in Doha", by=10)
+    assert await store.record_added(id="fans_in_doha", **(added | {"text": "Fans sang all night."}))
+    again = await store.registry_changes(since=first)
+    assert [(c.id, c.removed) for c in again] == [("fans_in_doha", False)]  # its latest state only
+    assert again[0].text == "Fans sang all night." and again[0].revision > first
+
+
+async def test_a_newer_schema_is_refused_in_one_line(store: SettingsStore, connect) -> None:
+    database: Database = connect()
+    await asyncio.to_thread(database.create, (), 99)  # as a newer matchbot would leave it
+    with pytest.raises(SettingsError) as refused:
+        await SettingsStore.open(connect(), DEFAULTS)
+    assert "newer than this matchbot's" in str(refused.value) and "\n" not in str(refused.value)
+    database.close()

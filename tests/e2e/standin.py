@@ -331,6 +331,11 @@ class _Session:
     session_id: str
     intents: int
     seq: int = 0
+    shard: tuple[int, int] | None = None  # [shard_id, num_shards] from IDENTIFY; None: not sharded
+
+    def holds(self, guild_id: int | None) -> bool:
+        """Whether this session's shard gets the guild's events (direct messages go to shard 0)."""
+        return self.shard is None or ((guild_id or 0) >> 22) % self.shard[1] == self.shard[0]
 
 
 class _GatewayConnection:
@@ -674,16 +679,17 @@ class DiscordStandIn:
 
     async def dispatch(self, event: str, data: JSON) -> None:
         """Send a gateway DISPATCH ``event`` to the connected client."""
-        await self._live_connection(event).dispatch(event, data)
+        guild_id = data.get("guild_id")
+        await self._live_connection(event, int(guild_id) if guild_id else None).dispatch(event, data)
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT: the client reconnects to ``resume_gateway_url`` and RESUMEs."""
         await self._live_connection("RECONNECT").send({"op": Op.RECONNECT, "d": None})
 
-    def _live_connection(self, what: str) -> _GatewayConnection:
-        connection = self._connection
-        if connection is None or connection.session is None:
-            raise RuntimeError(f"cannot send {what}: no client is connected")
+    def _live_connection(self, what: str, guild_id: int | None = None) -> _GatewayConnection:
+        connection = self._connection_for(guild_id)
+        if connection is None:
+            raise RuntimeError(f"cannot send {what}: no client is connected (for guild {guild_id})")
         return connection
 
     async def slash(
@@ -883,13 +889,13 @@ class DiscordStandIn:
             channel = self._channel(channel_id or self.channel_general)
             permissions = self.permissions_of(member)
             payload.update(
-                guild_id=str(self.guild_id),
-                guild={"id": str(self.guild_id), "locale": "en-US", "features": []},
+                guild_id=channel["guild_id"],
+                guild={"id": channel["guild_id"], "locale": "en-US", "features": []},
                 guild_locale="en-US",
                 channel_id=channel["id"],
                 channel={**channel, "permissions": str(permissions)},
                 member={**member, "permissions": str(permissions)},
-                authorizing_integration_owners={"0": str(self.guild_id)},
+                authorizing_integration_owners={"0": channel["guild_id"]},
                 context=0,
             )
         else:
@@ -1136,7 +1142,7 @@ class DiscordStandIn:
 
     async def _deliver_message_create(self, message: JSON, *, member: JSON | None) -> None:
         """Dispatch MESSAGE_CREATE as Discord would, given the client's intents."""
-        connection = self._connection
+        connection = self._connection_for(int(message["guild_id"]) if "guild_id" in message else None)
         if connection is None or connection.session is None:
             return
         intents = connection.session.intents
@@ -1160,8 +1166,10 @@ class DiscordStandIn:
             await self._deliver_message_create(
                 message, member=self.bot_member if "guild_id" in message else None
             )
-        elif self._connection is not None and self._connection.session is not None:
-            await self._connection.dispatch(event, message)
+        else:
+            connection = self._connection_for(int(message["guild_id"]) if "guild_id" in message else None)
+            if connection is not None:
+                await connection.dispatch(event, message)
 
     # ------------------------------------------------------------------ gateway
 
@@ -1213,14 +1221,28 @@ class DiscordStandIn:
         if not self._token_ok(data.get("token")):
             await connection.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = _Session(session_id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
+        shard = data.get("shard")
+        if shard is not None and not (len(shard) == 2 and 0 <= int(shard[0]) < int(shard[1])):
+            await connection.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        include_members = bool(int(data.get("intents") or 0) & INTENT_GUILD_MEMBERS)
+        guilds = [
+            guild
+            for guild in self._guild_payloads(include_members=include_members)
+            if shard is None or (int(guild["id"]) >> 22) % int(shard[1]) == int(shard[0])
+        ]
+        session = _Session(
+            session_id=secrets.token_hex(16),
+            intents=int(data.get("intents") or 0),
+            shard=(int(shard[0]), int(shard[1])) if shard is not None else None,
+        )
         self._sessions[session.session_id] = session
         connection.session = session
         self._connection = connection
         ready: JSON = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": guild["id"], "unavailable": True} for guild in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1237,8 +1259,8 @@ class DiscordStandIn:
         if "shard" in data:
             ready["shard"] = data["shard"]
         await connection.dispatch("READY", ready)
-        include_members = bool(session.intents & INTENT_GUILD_MEMBERS)
-        await connection.dispatch("GUILD_CREATE", self._guild_payload(include_members=include_members))
+        for guild in guilds:
+            await connection.dispatch("GUILD_CREATE", guild)
         self._ready.set()
 
     async def _resume(self, connection: _GatewayConnection, data: JSON) -> None:
@@ -1275,6 +1297,21 @@ class DiscordStandIn:
         if data.get("presences"):
             chunk["presences"] = []
         await connection.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    # ------------------------------------------------------------------ shards
+
+    shard_count = 1  # what GET /gateway/bot recommends (see tests/e2e/shards.py for more guilds)
+
+    def _guild_payloads(self, *, include_members: bool) -> list[JSON]:
+        """GUILD_CREATE of every guild the bot is in; IDENTIFY with a shard gets that shard's."""
+        return [self._guild_payload(include_members=include_members)]
+
+    def _connection_for(self, guild_id: int | None) -> _GatewayConnection | None:
+        """The identified connection that gets ``guild_id``'s events (DMs': ``None``), if any."""
+        for connection in [self._connection, *self._connections]:
+            if connection is not None and connection.session and connection.session.holds(guild_id):
+                return connection
+        return None
 
     def _guild_payload(self, *, include_members: bool) -> JSON:
         members = list(self.members.values()) if include_members else [self.bot_member]
@@ -1484,7 +1521,7 @@ class DiscordStandIn:
     async def _get_gateway_bot(self, call: RecordedCall) -> Any:
         return {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.shard_count,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 999,

@@ -1,0 +1,208 @@
+"""Two ``matchbot run`` processes, each running one shard of two, against one Discord stand-in and one
+PostgreSQL database: both answer in the servers of their shard, and what a moderator changes through
+one (an article, a setting) reaches the other.
+
+The processes are real (``python -m bot run``, configured by environment variables) and load the real
+model. To keep their start short they are handed a copy of an index already built from the seeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from index.library import Library
+
+from .shards import ShardedStandIn
+from .standin import RecordedCall, restore_discord_endpoints
+from .test_bot import bold_sentences, moderation, payload_problems, shown_text
+
+pytestmark = [pytest.mark.model, pytest.mark.timeout(420)]
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 180  # seconds for a process to load the model and connect, on a busy machine
+CHANGE_TIMEOUT = 60  # seconds for a change to reach the other process (it looks every 3 s)
+FANS = "Thousands of Moroccan fans sang in the Doha metro for hours after the final whistle."
+
+
+class BotProcess:
+    """``matchbot run`` in a child process, with its own seeds and data folders."""
+
+    def __init__(self, name: str, folder: Path, environment: dict[str, str]) -> None:
+        self.name = name
+        self.folder = folder
+        self.environment = environment
+        self.log = folder / f"{name}.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, shard_ids: str) -> None:
+        environment = self.environment | {
+            "SHARD_IDS": shard_ids,
+            "MATCHBOT_DATA": str(self.folder / "data"),
+            "MATCHBOT_SEEDS": str(self.folder / "seeds"),
+        }
+        with self.log.open("a") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=self.folder, env=environment, stdout=log, stderr=log
+            )
+
+    @property
+    def exited(self) -> bool:
+        return self.process is not None and self.process.returncode is not None
+
+    async def stop(self) -> None:
+        if self.process is None or self.exited:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+    def tail(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return f"--- {self.name} ---\n{text[-3000:]}"
+
+
+@pytest_asyncio.fixture
+async def sharded() -> AsyncIterator[ShardedStandIn]:
+    server = ShardedStandIn(shard_count=2)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        restore_discord_endpoints()
+
+
+@pytest_asyncio.fixture
+async def processes(
+    sharded: ShardedStandIn, postgres_url: str, seed_library: Library, tmp_path: Path
+) -> AsyncIterator[list[BotProcess]]:
+    """Two processes (not started), each with a copy of the seeds and of the seeds' index."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DISCORD_", "MATCHBOT_", "SHARD_", "DATABASE_"))
+    }
+    environment |= {
+        "DISCORD_TOKEN": sharded.bot_token,
+        "DISCORD_API_BASE": sharded.api_base,
+        "DISCORD_GATEWAY_URL": sharded.gateway_url,
+        "DATABASE_URL": postgres_url,
+        "SHARD_COUNT": "2",
+        "PYTHONPATH": str(REPO),
+        "OMP_NUM_THREADS": "1",  # two processes on a shared machine: no thread oversubscription
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    started = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        shutil.copytree(REPO / "seeds", folder / "seeds")
+        shutil.copytree(seed_library.index_dir, folder / "data" / "index")
+        started.append(BotProcess(name, folder, environment))
+    try:
+        yield started
+    finally:
+        for process in started:
+            await process.stop()
+
+
+async def until_connected(sharded: ShardedStandIn, shards: Iterable[int], running: list[BotProcess]) -> None:
+    """Wait until each shard has a connection, failing at once if a process dies meanwhile."""
+    wanted = list(shards)
+
+    async def connected() -> None:
+        while not all(sharded._connection_for(sharded.guild_by_shard[s]) for s in wanted):
+            dead = [p for p in running if p.exited]
+            if dead:
+                pytest.fail("a bot process stopped:\n" + "\n".join(p.tail() for p in dead))
+            await asyncio.sleep(0.2)
+
+    try:
+        await asyncio.wait_for(connected(), START_TIMEOUT)
+    except TimeoutError:
+        pytest.fail(f"shards {wanted} did not connect:\n" + "\n".join(p.tail() for p in running))
+
+
+async def command(
+    sharded: ShardedStandIn, shard: int, name: str, options: list[dict], **how: Any
+) -> RecordedCall:
+    """Run a slash command in the server of ``shard`` and return the reply members see."""
+    interaction = await sharded.slash(name, options, channel_id=sharded.channel_by_shard[shard], **how)
+    return await sharded.wait_for_reply(interaction, timeout=60)
+
+
+async def ask(sharded: ShardedStandIn, shard: int, question: str) -> RecordedCall:
+    return await command(sharded, shard, "ask", [{"name": "question", "value": question}])
+
+
+async def moderate(sharded: ShardedStandIn, shard: int, *path: str, **options: Any) -> str:
+    group, leaf = (None, *path) if len(path) == 1 else path
+    reply = await command(
+        sharded, shard, "matchbot", moderation(group, leaf, **options), user=sharded.moderator
+    )
+    return shown_text(reply)
+
+
+async def until_listed(sharded: ShardedStandIn, shard: int, title: str, *, listed: bool) -> None:
+    """Look at ``/matchbot articles list`` in the server of ``shard`` until ``title`` is (not) in it."""
+
+    async def look() -> None:
+        while (title in await moderate(sharded, shard, "articles", "list")) != listed:
+            await asyncio.sleep(0.5)
+
+    await asyncio.wait_for(look(), CHANGE_TIMEOUT)
+
+
+async def test_two_processes_split_the_shards_and_share_articles_and_settings(
+    sharded: ShardedStandIn, processes: list[BotProcess]
+) -> None:
+    first, second = processes
+    await asyncio.gather(first.start("0"), second.start("1"))
+    await until_connected(sharded, [0, 1], processes)
+    assert sharded.connected_shards() == [(0, 2), (1, 2)]
+    assert sharded.syncs == 1  # only the process that runs shard 0 syncs the slash commands
+
+    for shard in (0, 1):  # each process answers in the server of its shard
+        await moderate(sharded, shard, "settings", cooldown=0)
+        reply = await ask(sharded, shard, "how did the semi end")
+        assert any("2-0 loss" in sentence for sentence in bold_sentences(reply)), shown_text(reply)
+
+    added = await moderate(sharded, 0, "articles", "add", title="Fans in Doha", text=FANS, date="2022-12-15")
+    assert added.startswith("Added **Fans in Doha**")
+    await until_listed(sharded, 1, "Fans in Doha", listed=True)
+    reply = await ask(sharded, 1, "where did the Moroccan fans sing after the match")
+    assert "Fans in Doha" in shown_text(reply)
+
+    removed = await moderate(sharded, 1, "articles", "remove", article="fans_in_doha")
+    assert removed.startswith("Removed. Index: 0 added, 0 changed, 1 removed")
+    await until_listed(sharded, 0, "Fans in Doha", listed=False)
+    assert "Fans in Doha" not in shown_text(await ask(sharded, 0, "where did the Moroccan fans sing"))
+
+    # The first process's server changes a setting; then the second takes over both shards.
+    shown = await moderate(sharded, 0, "settings", passages=2)
+    assert "Passages per answer\n2" in shown
+    await asyncio.gather(first.stop(), second.stop())
+    await asyncio.wait_for(until_gone(sharded), 30)
+    await second.start("0,1")
+    await until_connected(sharded, [0, 1], [second])
+    assert "Passages per answer\n2" in await moderate(sharded, 0, "settings")
+    assert len(bold_sentences(await ask(sharded, 0, "how did the semi end"))) == 2
+    assert len(bold_sentences(await ask(sharded, 1, "how did the semi end"))) == 3
+
+    assert payload_problems(sharded.calls) == []
+
+
+async def until_gone(sharded: ShardedStandIn) -> None:
+    while sharded.connected_shards():
+        await asyncio.sleep(0.1)
