@@ -1,17 +1,21 @@
-"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once."""
+"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once, and a
+news site on 127.0.0.1 with a fetcher allowed to read it."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from news_site import NewsSite
 
 from index.embedding import Embedder
 from index.library import Library
+from index.web import Fetcher, FetchPolicy
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO / "seeds"
@@ -113,3 +117,22 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
     library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), embedder)
     library.open()
     return library
+
+
+LOCAL_ONLY = FetchPolicy(allow_private=(ipaddress.ip_network("127.0.0.1/32"),), timeout=15)
+
+
+@pytest.fixture
+def news_site() -> Iterator[NewsSite]:
+    """The pages of tests/data/web served on 127.0.0.1 (see tests/news_site.py), stopped afterwards."""
+    site = NewsSite().start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture
+def fetcher() -> Fetcher:
+    """A Fetcher that may read 127.0.0.1 (and no other private address), as MATCHBOT_FETCH_ALLOW_PRIVATE."""
+    return Fetcher(LOCAL_ONLY)
