@@ -22,16 +22,17 @@ from discord.ext import commands
 from bot import render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
+from bot.feeds import FeedPoller
 from bot.metrics import Metrics
-from bot.settings import GuildSettings, SettingsStore
+from bot.settings import SETTINGS_FILE, GuildSettings, SettingsStore
 from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
+from index.web import Fetcher
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
-SETTINGS_FILE = "matchbot.sqlite3"
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation", "bot.cogs.feeds")
 COMMANDS_HASH_FILE = "commands.sha256"
 
 
@@ -55,6 +56,7 @@ class MatchBot(commands.Bot):
         library: Library,
         settings: SettingsStore,
         metrics: Metrics | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice, no warning
         intents = discord.Intents.default()
@@ -70,6 +72,8 @@ class MatchBot(commands.Bot):
         self.settings = settings
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
+        self.fetcher = fetcher or Fetcher(config.fetch)
+        self.feeds = FeedPoller(settings, library, self.fetcher, interval=config.feed_interval)
         self.tree.error(self.on_app_command_error)
 
     async def login(self, token: str) -> None:
@@ -148,7 +152,8 @@ async def build(config: Config, embedder: Embedder, metrics: Metrics | None = No
     settings = await SettingsStore.open(
         config.data_dir / SETTINGS_FILE, GuildSettings(k=config.k, threshold=None)
     )
-    return MatchBot(config=config, library=library, settings=settings, metrics=metrics)
+    fetcher = Fetcher(config.fetch)
+    return MatchBot(config=config, library=library, settings=settings, metrics=metrics, fetcher=fetcher)
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:

@@ -91,8 +91,6 @@ class FeedPoller:
         feed = await self.settings.follow_feed(
             guild_id, link, keywords, title=reading.title, added_by=added_by
         )
-        now = self.clock()
-        await self.settings.lease_feed(feed, now=now, due_before=now)
         return await self._take_entries(feed, reading, page, progress)
 
     async def unfollow(

@@ -232,7 +232,7 @@ class SettingsStore:
     async def follow_feed(
         self, guild_id: int, url: str, keywords: tuple[str, ...], *, title: str | None, added_by: int | None
     ) -> Feed:
-        """Follow a feed, or change the keywords of one already followed."""
+        """Follow a feed, or change the keywords of one already followed; it counts as polled now."""
         row = (guild_id, url, json.dumps(list(keywords)), title, added_by, time.time())
         return await asyncio.to_thread(self._follow_feed, row)
 
@@ -422,11 +422,12 @@ class SettingsStore:
     def _follow_feed(self, row: tuple[Any, ...]) -> Feed:
         guild_id, url = row[0], row[1]
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO feeds (guild_id, url, keywords, title, added_by, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, url) DO UPDATE SET"
-                " keywords = excluded.keywords, title = COALESCE(excluded.title, feeds.title)",
-                row,
+            db.execute(  # polled_at is set too: the caller polls it now, not the background poller
+                "INSERT INTO feeds (guild_id, url, keywords, title, added_by, added_at, polled_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, url) DO UPDATE SET"
+                " keywords = excluded.keywords, title = COALESCE(excluded.title, feeds.title),"
+                " polled_at = excluded.polled_at",
+                (*row, row[-1]),
             )
             found = db.execute(
                 f"SELECT {self._FEED_COLUMNS} FROM feeds WHERE guild_id = ? AND url = ?", (guild_id, url)

@@ -4,18 +4,17 @@ news site on 127.0.0.1 with a fetcher allowed to read it."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
-from news_site import NewsSite
+from news_site import LOCAL_ONLY, NewsSite
 
 from index.embedding import Embedder
 from index.library import Library
-from index.web import Fetcher, FetchPolicy
+from index.web import Fetcher
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO / "seeds"
@@ -117,9 +116,6 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
     library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), embedder)
     library.open()
     return library
-
-
-LOCAL_ONLY = FetchPolicy(allow_private=(ipaddress.ip_network("127.0.0.1/32"),), timeout=15)
 
 
 @pytest.fixture

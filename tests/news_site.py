@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
+from index.web import FetchPolicy
+
 PAGES = Path(__file__).resolve().parent / "data" / "web"
+# What MATCHBOT_FETCH_ALLOW_PRIVATE=127.0.0.1 gives: this site may be read, no other private address.
+LOCAL_ONLY = FetchPolicy(allow_private=(ipaddress.ip_network("127.0.0.1/32"),), timeout=15)
 ROBOTS_TXT = """\
 User-agent: *
 Disallow: /private/

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -132,10 +133,13 @@ async def test_only_one_of_two_pollers_polls_a_feed_that_is_due(
     poller: FeedPoller, news_site: NewsSite
 ) -> None:
     await poller.settings.follow_feed(GUILD, news_site.url(RSS), KEYWORDS, title=None, added_by=None)
+    assert await poller.poll_due() == []  # following it counts as polling it
+    later = time.time() + poller.interval
+    poller.clock = lambda: later
     first, second = await asyncio.gather(poller.poll_due(), poller.poll_due())
     assert len(first) + len(second) == 1
     assert await poller.poll_due() == []  # polled just now: not due for another 30 minutes
-    poller.clock = lambda: 10**10
+    poller.clock = lambda: later + poller.interval
     assert len(await poller.poll_due()) == 1
 
 
