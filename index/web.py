@@ -18,7 +18,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import socket
-import ssl
 import threading
 import time
 import urllib.robotparser
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-import certifi
 import httpx
 
 from index.articles import title_from_name
@@ -159,7 +157,7 @@ class Fetcher:
     def __init__(self, policy: FetchPolicy | None = None, *, resolve: Resolver | None = None) -> None:
         self.policy = policy or FetchPolicy()
         self._resolve = resolve or _getaddrinfo
-        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        self._ssl = httpx.create_ssl_context()  # certifi's CAs (or SSL_CERT_FILE), made once
         self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
         self._robots_lock = threading.Lock()
 

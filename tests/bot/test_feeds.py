@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from news_site import NewsSite
 
-from bot.feeds import MAX_ADDS_PER_POLL, FeedPoller
+from bot.feeds import MAX_ADDS_PER_POLL, MAX_FEEDS, FeedPoller
 from bot.settings import ENTRY_ATTEMPTS, STALE_CLAIM, Feed, GuildSettings, SettingsStore
 from index.errors import WebError
 from index.library import Library
@@ -294,3 +294,32 @@ async def test_unfollowing_keeps_the_articles_unless_asked(
     assert await poller.settings.feeds(GUILD) == [] and await poller.settings.feed_entries(GUILD) == []
     with pytest.raises(WebError, match="is followed here"):
         await poller.unfollow(GUILD, news_site.url(RSS))
+
+
+async def test_an_article_removed_by_a_moderator_is_not_brought_back(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    await asyncio.to_thread(poller.library.remove_article, MBAPPE_ID)
+    news_site.served[RSS] = "feeds/football-early.rss"  # the feed changed: read in full
+    [poll] = await poller.poll_now()
+    assert not poll.added and f"{MBAPPE_ID}.txt" not in {path.name for path in seeds.iterdir()}
+
+
+async def test_following_again_changes_the_keywords_and_a_server_follows_25_feeds_at_most(
+    poller: FeedPoller, news_site: NewsSite
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), ("Murray",))
+    again = await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    assert [feed.keywords for feed in await poller.settings.feeds(GUILD)] == [KEYWORDS]
+    assert len(again.added) == 2
+    for number in range(MAX_FEEDS - 1):
+        await poller.settings.follow_feed(
+            GUILD, f"https://news.example/{number}.rss", KEYWORDS, title=None, added_by=None
+        )
+    since = len(news_site.requests)
+    with pytest.raises(WebError, match=f"A server can follow {MAX_FEEDS} feeds at most: remove one first"):
+        await poller.follow(GUILD, news_site.url(ATOM), KEYWORDS)
+    assert news_site.requests[since:] == []
+    assert len(await poller.settings.feeds(GUILD)) == MAX_FEEDS
+    assert not (await poller.follow(GUILD, news_site.url(RSS), ("Mbappe",))).added  # one followed already
