@@ -420,7 +420,7 @@ def _lines_within(lines: Sequence[str], limit: int) -> str:
 def _duration(seconds: float) -> str:
     minutes = round(seconds / 60)
     if seconds < 60:
-        return f"{seconds:g} seconds"
+        return f"{seconds:g} second{'s' if seconds != 1 else ''}"
     if minutes % 60 == 0:
         hours = minutes // 60
         return f"{hours} hour{'s' if hours != 1 else ''}"

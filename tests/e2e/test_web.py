@@ -201,7 +201,7 @@ async def test_a_followed_feed_adds_its_matching_entries_once_now_and_in_the_bac
     followed, _ = await command(standin, "feeds", "add", url=news_site.url(RSS), keywords="Morocco, Mbappe")
     assert followed.content.startswith(
         f"Following **Matchday News – Football** (<{news_site.url(RSS)}>) for *Morocco, Mbappe*; it is "
-        "checked every 1 seconds.\n1 added now:\n• **Regragui: Morocco ran out of legs, but we will be back**"
+        "checked every 1 second.\n1 added now:\n• **Regragui: Morocco ran out of legs, but we will be back**"
     )
     assert f"{REGRAGUI_ID}.txt" in files(seeds)
 
@@ -220,7 +220,7 @@ async def test_a_followed_feed_adds_its_matching_entries_once_now_and_in_the_bac
     ]
 
     listing = shown_text(await moderate(standin, "feeds", "list"))
-    assert "1 feed followed; each checked every 1 seconds" in listing
+    assert "1 feed followed; each checked every 1 second" in listing
     assert f"added `{MBAPPE_ID}`: Mbappé: we are proud, now we want to win the final" in listing
     assert f"added `{REGRAGUI_ID}`: Regragui: Morocco ran out of legs, but we will be back" in listing
 
