@@ -111,9 +111,12 @@ class Moderation(
         """Fetch the page, extract its article and add it; a slow fetch shows its progress."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         progress = Progress(render.web_stage_line("fetching"))
-        say = lambda stage: progress.say(render.web_stage_line(stage))  # noqa: E731 (called from a thread)
+
+        def stage(name: str) -> None:  # called from the worker thread
+            progress.say(render.web_stage_line(name))
+
         work = asyncio.to_thread(
-            add_page, self.bot.library, self.bot.fetcher, url, title=title, date=date, progress=say
+            add_page, self.bot.library, self.bot.fetcher, url, title=title, date=date, progress=stage
         )
         added = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
         await interaction.edit_original_response(content=render.page_added(added))
