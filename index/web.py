@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -436,6 +437,9 @@ def _reason(error: BaseException | None) -> str:
 def extract_article(page: Page) -> WebArticle:
     """The main text, title, date and canonical link of an HTML page, or a WebError if it has none."""
     import trafilatura  # imported when first needed: it takes a moment
+
+    # its warnings ("discarding data: URL") say less than the WebError below, which the user sees
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
     html: str | bytes = page.body
     if page.encoding:
