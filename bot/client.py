@@ -24,18 +24,18 @@ from discord.ext import commands
 from bot import render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
-from bot.database import PostgresDatabase, SQLiteDatabase
+from bot.feeds import FeedPoller
 from bot.metrics import Metrics
 from bot.registry import ArticleRegistry
-from bot.settings import GuildSettings, SettingsStore
+from bot.settings import SettingsStore, open_settings
 from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
+from index.web import Fetcher
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
-SETTINGS_FILE = "matchbot.sqlite3"
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation", "bot.cogs.feeds")
 COMMANDS_HASH_FILE = "commands.sha256"
 SHARD_REFUSALS = {4010: "invalid shard", 4011: "the bot is in too many servers for one shard"}
 
@@ -61,6 +61,7 @@ class MatchBot(commands.Bot):
         settings: SettingsStore,
         registry: ArticleRegistry,
         metrics: Metrics | None = None,
+        fetcher: Fetcher | None = None,
         **options: object,
     ) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice, no warning
@@ -79,6 +80,8 @@ class MatchBot(commands.Bot):
         self.registry = registry
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
+        self.fetcher = fetcher or Fetcher(config.fetch)
+        self.feeds = FeedPoller(settings, library, self.fetcher, interval=config.feed_interval)
         self.tree.error(self.on_app_command_error)
 
     async def login(self, token: str) -> None:
@@ -175,17 +178,6 @@ class ShardedMatchBot(MatchBot, commands.AutoShardedBot):
         )
 
 
-async def open_settings(config: Config) -> SettingsStore:
-    """The settings store: PostgreSQL at DATABASE_URL when it is set, else SQLite in the data folder."""
-    if config.database_url:
-        database: PostgresDatabase | SQLiteDatabase = PostgresDatabase(config.database_url)
-    else:
-        database = SQLiteDatabase(config.data_dir / SETTINGS_FILE)
-    settings = await SettingsStore.open(database, GuildSettings(k=config.k, threshold=None))
-    log.info("Settings database: %s", database.where)
-    return settings
-
-
 async def build(
     config: Config,
     embedder: Embedder,
@@ -199,7 +191,14 @@ async def build(
         settings = await open_settings(config)
     registry = ArticleRegistry(library, settings)
     kind = ShardedMatchBot if config.shard_count else MatchBot
-    return kind(config=config, library=library, settings=settings, registry=registry, metrics=metrics)
+    return kind(
+        config=config,
+        library=library,
+        settings=settings,
+        registry=registry,
+        metrics=metrics,
+        fetcher=Fetcher(config.fetch),
+    )
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:

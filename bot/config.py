@@ -5,6 +5,7 @@ Every setting is listed, with a one-line comment, in ``.env.example``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -15,11 +16,13 @@ from typing import TypeVar
 from dotenv import load_dotenv
 
 from index.errors import MatchbotError
+from index.web import FetchPolicy
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 MAX_K = 10
 MAX_SHARDS = 100_000
+DEFAULT_FEED_MINUTES = 30
 Number = TypeVar("Number", int, float)
 
 
@@ -45,6 +48,8 @@ class Config:
     database_url: str | None = field(default=None, repr=False)  # PostgreSQL; None means SQLite
     shard_count: int | None = None  # None: one gateway connection, no sharding
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
+    feed_interval: float = DEFAULT_FEED_MINUTES * 60.0  # seconds between two polls of a feed
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)  # what fetching a link or a feed may do
 
     @classmethod
     def from_env(
@@ -78,6 +83,13 @@ class Config:
             log_level=_log_level(env),
             metrics_port=_port(env, "MATCHBOT_METRICS_PORT"),
             database_url=_database_url(env),
+            feed_interval=60.0
+            * _integer(env, "MATCHBOT_FEED_INTERVAL", default=DEFAULT_FEED_MINUTES, low=1, high=1440),
+            fetch=FetchPolicy(
+                max_bytes=1_000_000 * _integer(env, "MATCHBOT_FETCH_MAX_MB", default=5, low=1, high=100),
+                timeout=float(_integer(env, "MATCHBOT_FETCH_TIMEOUT", default=20, low=1, high=300)),
+                allow_private=_networks(env, "MATCHBOT_FETCH_ALLOW_PRIVATE"),
+            ),
             **_shards(env),
         )
 
@@ -127,6 +139,21 @@ def _snowflake(env: Mapping[str, str], name: str) -> int | None:
 
 def _port(env: Mapping[str, str], name: str) -> int | None:
     return _number(env, name, int, low=1, high=65535, what="a port number from 1 to 65535")
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of addresses or networks (``127.0.0.1, 10.0.0.0/8``); empty when unset."""
+    networks = []
+    for part in env.get(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name} must be addresses or networks separated by commas (e.g. 127.0.0.1, "
+                    f"10.0.0.0/8), not {part.strip()!r}."
+                ) from None
+    return tuple(networks)
 
 
 def _log_level(env: Mapping[str, str]) -> str:

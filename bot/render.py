@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.settings import ENTRY_ATTEMPTS
 from index.errors import MatchbotError
 
 if TYPE_CHECKING:
-    from bot.settings import GuildSettings, Stats
+    from bot.feeds import FeedPoll
+    from bot.settings import Feed, FeedEntry, GuildSettings, Stats
     from index.library import ArticleInfo, IndexReport
     from index.retriever import Answer, Passage
+    from index.web import PageAdded
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -271,6 +274,158 @@ def stats_embed(stats: Stats) -> discord.Embed:
         inline=False,
     )
     return embed
+
+
+# -- articles from links and feeds -------------------------------------------------------------
+
+WEB_STAGES = {
+    "fetching": "Fetching the page…",
+    "reading": "Reading the article out of the page…",
+    "indexing": "Adding the article to the index…",
+}
+FEED_READING = "Reading the feed…"
+ENTRY_WORDS = {
+    "claimed": "being added",
+    "added": "added",
+    "duplicate": "already an article",
+    "failed": "not added",
+    "retry": "not added yet",
+}
+
+
+def link(url: str | None) -> str:
+    """A link shown as is, without a preview (``<…>``); empty for anything that is not an http(s) URL."""
+    if not url or not _URL.match(url) or len(url) > 500:
+        return ""
+    return "<" + url.replace(">", "%3E") + ">"
+
+
+def web_stage_line(stage: str) -> str:
+    """The progress of ``/matchbot articles add url:``, shown when a fetch is slow."""
+    return WEB_STAGES.get(stage, "Working…")
+
+
+def page_added(added: PageAdded) -> str:
+    """What was added from a link: title, date, passages, id, link, and its first lines."""
+    info = added.info
+    facts = ", ".join([*([info.date] if info.date else []), f"{info.chunks} passages", f"`{info.id}`"])
+    head = f"Added **{fit(info.title, 200)}** ({facts}) from {link(info.url) or 'the page'}. It begins:"
+    return line(f"{head}\n> {fit(added.excerpt, 600)}")
+
+
+def feed_progress_line(done: int, total: int, title: str) -> str:
+    """``Adding 2 of 3: *Title*…`` while a feed's entries are added."""
+    return f"Adding {done + 1} of {total}: *{fit(title, 150)}*…"
+
+
+def feed_followed(poll: FeedPoll, *, interval: float) -> str:
+    """The reply to following a feed: what it is, what it matches, and what it added now."""
+    feed = poll.feed
+    name = fit(feed.title or feed.url, 100)
+    where = f" ({link(feed.url)})" if len(feed.url) <= 150 and link(feed.url) else ""
+    keywords = fit(", ".join(feed.keywords), 150)
+    head = f"Following **{name}**{where} for *{keywords}*; it is checked every {_duration(interval)}."
+    return line(f"{head}\n{poll_summary(poll)}")
+
+
+def poll_summary(poll: FeedPoll, *, shown: int = 5) -> str:
+    """What one poll did, in a few lines (at most about 1,400 characters)."""
+    if poll.error:
+        return "The feed could not be read: " + fit(poll.error, 300)
+    parts = []
+    if poll.added:
+        titles = [f"• **{fit(a.info.title, 80)}** (`{clip(a.info.id, 80)}`)" for a in poll.added[:shown]]
+        more = [f"…and {len(poll.added) - shown} more."] if len(poll.added) > shown else []
+        parts.append(f"{len(poll.added)} added now:\n" + "\n".join(titles + more))
+    elif not poll.matching:
+        parts.append("No entry matches the keywords yet; new ones are added as they appear.")
+    else:
+        parts.append("Nothing new to add.")
+    if poll.duplicates:
+        parts.append(f"{len(poll.duplicates)} already among the articles.")
+    for item, message in poll.failed[:2]:
+        parts.append(f"Not added: *{fit(item.title, 80)}* — {fit(message, 150)}")
+    if len(poll.failed) > 2:
+        parts.append(f"…and {len(poll.failed) - 2} more not added.")
+    if poll.waiting:
+        parts.append(f"{poll.waiting} more matching entries will be added at the next check.")
+    return "\n".join(parts)
+
+
+def feed_removed(feed: Feed, removed: Sequence[str]) -> str:
+    """The reply to removing a feed."""
+    name = fit(feed.title or feed.url, 150)
+    if removed:
+        ids = ", ".join(f"`{article_id}`" for article_id in removed)
+        return line(f"No longer following **{name}**; removed the {len(removed)} articles it added: {ids}.")
+    return line(f"No longer following **{name}**. The articles it added are kept.")
+
+
+def feeds_embed(feeds: Sequence[Feed], entries: Sequence[FeedEntry], *, interval: float) -> discord.Embed:
+    """A server's feeds, and the entries taken from them (newest first), each with when."""
+    lines = []
+    for feed in feeds:
+        checked = f"checked <t:{int(feed.polled_at)}:R>" if feed.polled_at else "not checked yet"
+        lines.append(
+            f"• **{fit(feed.title or feed.url, 120)}** {link(feed.url)}\n"
+            f"  keywords *{fit(', '.join(feed.keywords), 200)}* · {checked}"
+            + (f"\n  ⚠ {fit(feed.poll_error, 300)}" if feed.poll_error else "")
+        )
+    description = "\n".join(lines) or "No feeds yet: follow one with `/matchbot feeds add`."
+    embed = discord.Embed(
+        title=f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} followed; each checked every "
+        + _duration(interval),
+        description=clip(description, EMBED_DESCRIPTION_LIMIT - 1000),
+        colour=INFO_COLOUR,
+    )
+    taken = []
+    for entry in entries:
+        when = f"<t:{int(entry.settled_at or entry.claimed_at)}:R>"
+        gave_up = entry.status == "retry" and entry.attempts >= ENTRY_ATTEMPTS
+        what = ENTRY_WORDS["failed" if gave_up else entry.status]
+        article = f" `{entry.article_id}`" if entry.article_id else ""
+        why = f" — {fit(entry.message, 160)}" if entry.message else ""
+        taken.append(f"{when} {what}{article}: {fit(entry.title, 90)}{why}")
+    if taken:
+        value = _lines_within(taken, EMBED_FIELD_VALUE_LIMIT)
+        embed.add_field(name="Taken from the feeds, newest first", value=value, inline=False)
+    return embed.set_footer(
+        text="Remove an article with /matchbot articles remove, a feed with /matchbot feeds remove."
+    )
+
+
+def feed_choices(feeds: Iterable[Feed], typed: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for a followed feed: its title and link, its link (cut at 100) as value."""
+    needle = typed.casefold().strip()
+    found = [f for f in feeds if needle in f.url.casefold() or needle in (f.title or "").casefold()]
+    return [
+        app_commands.Choice(
+            name=clip(f"{f.title} — {f.url}" if f.title else f.url, CHOICE_NAME_LIMIT),
+            value=f.url[:CHOICE_VALUE_LIMIT],
+        )
+        for f in found[:CHOICES_MAX]
+    ]
+
+
+def _lines_within(lines: Sequence[str], limit: int) -> str:
+    """As many of ``lines`` as fit in ``limit`` characters, then how many were left out."""
+    shown: list[str] = []
+    for number, entry in enumerate(lines):
+        rest = f"…and {len(lines) - number} more."
+        if sum(len(part) + 1 for part in shown) + len(entry) + len(rest) + 1 > limit:
+            return "\n".join([*shown, rest])
+        shown.append(entry)
+    return "\n".join(shown)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 # -- one-line replies --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Per-server settings, the log of answers (for stats and "More passages"), votes, and the registry of
-the articles moderators added or removed, in the database (``bot/database.py``).
+"""Per-server settings, the log of answers (for stats and "More passages"), votes, the registry of the
+articles added or removed, and followed feeds with their entries, in the database (``bot/database.py``).
 
 SQLite in the data folder is the default; with ``DATABASE_URL`` it is PostgreSQL, shared by every bot
 process. Nothing is cached: every question reads its server's settings, so a change made through one
@@ -11,24 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.database import Database, SettingsError, Transaction
+from bot.database import Database, PostgresDatabase, SettingsError, SQLiteDatabase, Transaction
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AnswerRecord",
+    "Feed",
+    "FeedEntry",
     "GuildSettings",
     "RegistryEntry",
     "SettingsError",
     "SettingsStore",
     "Stats",
+    "open_settings",
 ]
 
+SETTINGS_FILE = "matchbot.sqlite3"  # in the data folder, when DATABASE_URL is not set
 DEFAULT_COOLDOWN = 10  # seconds between two questions from one member
 MAX_COOLDOWN = 3600
-SCHEMA_VERSION = 2  # 2: the article registry
+SCHEMA_VERSION = 3  # 2: the article registry; 3: followed feeds and their entries
+ENTRY_ATTEMPTS = 3  # an entry whose fetch failed for a passing reason is tried this many times in all
+STALE_CLAIM = 600.0  # seconds after which an unsettled claim is taken as left by a stopped process
 
 # Portable SQL (see bot/database.py): {id}, {bigint} and {float} are each backend's types.
 SCHEMA = (
@@ -76,6 +88,37 @@ SCHEMA = (
     )""",
     "CREATE TABLE IF NOT EXISTS registry_revision (revision {bigint} NOT NULL)",
     "INSERT INTO registry_revision (revision) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM registry_revision)",
+    # Feeds a server follows, and every entry taken from them: its key is unique per feed, so an entry
+    # is claimed (INSERT … ON CONFLICT DO NOTHING) by one poller only, whatever the number of processes.
+    """CREATE TABLE IF NOT EXISTS feeds (
+        guild_id      {bigint} NOT NULL,       -- 0: followed from the command line
+        url           TEXT NOT NULL,
+        keywords      TEXT NOT NULL,           -- JSON list; an entry is added when one matches
+        title         TEXT,                    -- the feed's own title, as last read
+        added_by      {bigint},
+        added_at      {float} NOT NULL,
+        polled_at     {float},                 -- when the last poll began; taken as a lease
+        poll_error    TEXT,                    -- the last poll's one-line error; NULL when it went well
+        etag          TEXT,
+        last_modified TEXT,
+        PRIMARY KEY (guild_id, url)
+    )""",
+    """CREATE TABLE IF NOT EXISTS feed_entries (
+        guild_id   {bigint} NOT NULL,
+        feed_url   TEXT NOT NULL,
+        entry_key  TEXT NOT NULL,              -- the entry's id (guid), else its link
+        link       TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        status     TEXT NOT NULL,              -- claimed, added, duplicate, failed, retry
+        article_id TEXT,                       -- the article added (or already there, for duplicate)
+        message    TEXT,                       -- why it failed
+        attempts   INTEGER NOT NULL,
+        claimed_at {float} NOT NULL,
+        settled_at {float},
+        UNIQUE (guild_id, feed_url, entry_key),
+        FOREIGN KEY (guild_id, feed_url) REFERENCES feeds (guild_id, url) ON DELETE CASCADE
+    )""",
+    "CREATE INDEX IF NOT EXISTS feed_entries_by_time ON feed_entries (guild_id, claimed_at)",
 )
 
 
@@ -132,9 +175,42 @@ class RegistryEntry:
     revision: int
 
 
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed a server follows."""
+
+    guild_id: int
+    url: str
+    keywords: tuple[str, ...]
+    title: str | None = None
+    added_by: int | None = None
+    added_at: float = 0.0
+    polled_at: float | None = None
+    poll_error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """An entry taken from a feed, and what became of it."""
+
+    guild_id: int
+    feed_url: str
+    key: str
+    link: str
+    title: str
+    status: str  # claimed, added, duplicate, failed, retry
+    article_id: str | None
+    message: str | None
+    attempts: int
+    claimed_at: float
+    settled_at: float | None
+
+
 class SettingsStore:
-    """Settings, answers, votes and the article registry in one database; every public method is a
-    coroutine."""
+    """Settings, answers, votes, the article registry and feeds in one database; every public method
+    is a coroutine."""
 
     def __init__(self, database: Database, defaults: GuildSettings) -> None:
         self.database = database
@@ -231,6 +307,64 @@ class SettingsStore:
     async def registry_changes(self, since: int = 0) -> list[RegistryEntry]:
         """The entries changed after revision ``since``, oldest change first."""
         return await asyncio.to_thread(self._registry_changes, since)
+
+    # -- feeds (the poller's state; the blocking halves are below, under "feeds, blocking") ----
+
+    async def follow_feed(
+        self, guild_id: int, url: str, keywords: tuple[str, ...], *, title: str | None, added_by: int | None
+    ) -> Feed:
+        """Follow a feed, or change the keywords of one already followed; it counts as polled now."""
+        row = (guild_id, url, json.dumps(list(keywords)), title, added_by, time.time())
+        return await asyncio.to_thread(self._follow_feed, row)
+
+    async def unfollow_feed(self, guild_id: int, url: str) -> bool:
+        """Stop following a feed and forget its entries; False if it was not followed."""
+        return await asyncio.to_thread(self._unfollow_feed, guild_id, url)
+
+    async def feeds(self, guild_id: int | None = None) -> list[Feed]:
+        """The feeds a server follows (every server's, with None), oldest first."""
+        return await asyncio.to_thread(self._feeds, guild_id)
+
+    async def feed_entries(
+        self, guild_id: int | None, feed_url: str | None = None, *, limit: int = 100
+    ) -> list[FeedEntry]:
+        """Entries taken from a server's feeds (or one feed's), newest first."""
+        return await asyncio.to_thread(self._feed_entries, guild_id, feed_url, limit)
+
+    async def lease_feed(self, feed: Feed, *, now: float, due_before: float) -> bool:
+        """Take the right to poll a feed last polled before ``due_before``; False if another took it."""
+        return await asyncio.to_thread(self._lease_feed, feed.guild_id, feed.url, now, due_before)
+
+    async def feed_polled(
+        self,
+        feed: Feed,
+        *,
+        error: str | None,
+        title: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        """Record how a poll went, and the validators to send with the next request (None: none)."""
+        row = (error, title, etag, last_modified, feed.guild_id, feed.url)
+        await asyncio.to_thread(self._feed_polled, row)
+
+    async def claim_feed_entry(self, feed: Feed, key: str, *, link: str, title: str, now: float) -> bool:
+        """Take an entry to add it: True for one caller only, unless its last try failed for a passing
+        reason (then up to ENTRY_ATTEMPTS tries) or its claim went stale (its process stopped)."""
+        return await asyncio.to_thread(self._claim_feed_entry, feed, key, link, title, now)
+
+    async def settle_feed_entry(
+        self,
+        feed: Feed,
+        key: str,
+        *,
+        status: str,
+        article_id: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record what became of a claimed entry: added, duplicate, failed, or retry (a passing failure)."""
+        row = (status, article_id, message, time.time(), feed.guild_id, feed.url, key)
+        await asyncio.to_thread(self._settle_feed_entry, row)
 
     # -- blocking work, run in a worker thread -------------------------------------------------
 
@@ -384,3 +518,117 @@ class SettingsStore:
             RegistryEntry(id, title, text, date, url, bool(removed), int(revision))
             for id, title, text, date, url, removed, revision in rows
         ]
+
+    # -- feeds, blocking ---------------------------------------------------------------------------
+
+    _FEED_COLUMNS = (
+        "guild_id, url, keywords, title, added_by, added_at, polled_at, poll_error, etag, last_modified"
+    )
+    _ENTRY_COLUMNS = (
+        "guild_id, feed_url, entry_key, link, title, status, article_id, message, attempts, claimed_at,"
+        " settled_at"
+    )
+
+    def _follow_feed(self, row: tuple[Any, ...]) -> Feed:
+        guild_id, url = row[0], row[1]
+        with self.database.transaction() as db:
+            db.execute(  # polled_at is set too: the caller polls it now, not the background poller
+                "INSERT INTO feeds (guild_id, url, keywords, title, added_by, added_at, polled_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, url) DO UPDATE SET"
+                " keywords = excluded.keywords, title = COALESCE(excluded.title, feeds.title),"
+                " polled_at = excluded.polled_at",
+                (*row, row[-1]),
+            )
+            found = db.execute(
+                f"SELECT {self._FEED_COLUMNS} FROM feeds WHERE guild_id = ? AND url = ?", (guild_id, url)
+            ).fetchone()
+        return _feed(found)
+
+    def _unfollow_feed(self, guild_id: int, url: str) -> bool:
+        with self.database.transaction() as db:
+            db.execute("DELETE FROM feed_entries WHERE guild_id = ? AND feed_url = ?", (guild_id, url))
+            cursor = db.execute("DELETE FROM feeds WHERE guild_id = ? AND url = ?", (guild_id, url))
+            return cursor.rowcount == 1
+
+    def _feeds(self, guild_id: int | None) -> list[Feed]:
+        where, params = ("WHERE guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
+        with self.database.transaction() as db:
+            rows = db.execute(
+                f"SELECT {self._FEED_COLUMNS} FROM feeds {where} ORDER BY added_at, url", params
+            ).fetchall()
+        return [_feed(row) for row in rows]
+
+    def _feed_entries(self, guild_id: int | None, feed_url: str | None, limit: int) -> list[FeedEntry]:
+        clauses, params = [], []
+        for column, value in (("guild_id", guild_id), ("feed_url", feed_url)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.database.transaction() as db:
+            rows = db.execute(
+                f"SELECT {self._ENTRY_COLUMNS} FROM feed_entries {where}"
+                " ORDER BY COALESCE(settled_at, claimed_at) DESC, entry_key LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [FeedEntry(*row[:8], attempts=row[8], claimed_at=row[9], settled_at=row[10]) for row in rows]
+
+    def _lease_feed(self, guild_id: int, url: str, now: float, due_before: float) -> bool:
+        with self.database.transaction() as db:
+            cursor = db.execute(
+                "UPDATE feeds SET polled_at = ? WHERE guild_id = ? AND url = ?"
+                " AND (polled_at IS NULL OR polled_at <= ?)",
+                (now, guild_id, url, due_before),
+            )
+            return cursor.rowcount == 1
+
+    def _feed_polled(self, row: tuple[Any, ...]) -> None:
+        with self.database.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET poll_error = ?, title = COALESCE(?, title), etag = ?, last_modified = ?"
+                " WHERE guild_id = ? AND url = ?",
+                row,
+            )
+
+    def _claim_feed_entry(self, feed: Feed, key: str, link: str, title: str, now: float) -> bool:
+        with self.database.transaction() as db:
+            inserted = db.execute(
+                "INSERT INTO feed_entries (guild_id, feed_url, entry_key, link, title, status, attempts,"
+                " claimed_at) SELECT ?, ?, ?, ?, ?, 'claimed', 1, ?"
+                " WHERE EXISTS (SELECT 1 FROM feeds WHERE guild_id = ? AND url = ?)"
+                " ON CONFLICT (guild_id, feed_url, entry_key) DO NOTHING",
+                (feed.guild_id, feed.url, key, link, title, now, feed.guild_id, feed.url),
+            )
+            if inserted.rowcount == 1:
+                return True
+            retaken = db.execute(
+                "UPDATE feed_entries SET status = 'claimed', attempts = attempts + 1, claimed_at = ?,"
+                " link = ?, title = ? WHERE guild_id = ? AND feed_url = ? AND entry_key = ?"
+                " AND attempts < ? AND (status = 'retry' OR (status = 'claimed' AND claimed_at < ?))",
+                (now, link, title, feed.guild_id, feed.url, key, ENTRY_ATTEMPTS, now - STALE_CLAIM),
+            )
+            return retaken.rowcount == 1
+
+    def _settle_feed_entry(self, row: tuple[Any, ...]) -> None:
+        with self.database.transaction() as db:
+            db.execute(
+                "UPDATE feed_entries SET status = ?, article_id = ?, message = ?, settled_at = ?"
+                " WHERE guild_id = ? AND feed_url = ? AND entry_key = ?",
+                row,
+            )
+
+
+def _feed(row: tuple[Any, ...]) -> Feed:
+    guild_id, url, keywords, *rest = row
+    return Feed(guild_id, url, tuple(json.loads(keywords)), *rest)
+
+
+async def open_settings(config: Config) -> SettingsStore:
+    """The store of ``config``: PostgreSQL at DATABASE_URL when it is set, else SQLite in the data folder."""
+    if config.database_url:
+        database: Database = PostgresDatabase(config.database_url)
+    else:
+        database = SQLiteDatabase(config.data_dir / SETTINGS_FILE)
+    settings = await SettingsStore.open(database, GuildSettings(k=config.k, threshold=None))
+    log.info("Settings database: %s", database.where)
+    return settings

@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from index.errors import ArticleError, SeedsError
 
@@ -144,6 +145,22 @@ def format_text_article(article: Article) -> str:
     if article.url:
         header.append(f"url {article.url}")
     return "\n".join(header) + "\n\n" + article.text.strip() + "\n"
+
+
+def link_key(url: str) -> str:
+    """The form two links to the same page share: no scheme, host in lower case, no default port,
+    no fragment, no ``utm_*`` tracking parameters, no trailing slash."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    if port is not None and (parts.scheme.lower(), port) not in {("http", 80), ("https", 443)}:
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    return urlunsplit(("", host, parts.path.rstrip("/"), urlencode(query), ""))
 
 
 def decode_text(data: bytes, name: str) -> str:

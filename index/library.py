@@ -19,11 +19,12 @@ from index.articles import (
     TEXT_SUFFIXES,
     Article,
     format_text_article,
+    link_key,
     parse_text_article,
     read_seeds,
 )
 from index.embedding import Embedder
-from index.errors import ArticleError, StoreError
+from index.errors import ArticleError, DuplicateArticleError, SeedsError, StoreError
 from index.retriever import Retriever
 from index.store import IndexReport, Store
 
@@ -62,6 +63,7 @@ class Library:
         self.threshold = threshold
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
+        self._adding = threading.Lock()  # one add at a time: its name and its link are checked, then used
 
     @property
     def retriever(self) -> Retriever:
@@ -110,6 +112,11 @@ class Library:
             for article_id, entry in self.retriever.store.articles.items()
         ]
 
+    def article_with_url(self, url: str) -> ArticleInfo | None:
+        """The indexed article published at ``url`` (compared by ``link_key``), if any."""
+        key = link_key(url)
+        return next((info for info in self.articles() if info.url and link_key(info.url) == key), None)
+
     def add_article(
         self,
         *,
@@ -117,13 +124,44 @@ class Library:
         text: str,
         date: str | None = None,
         url: str | None = None,
+        unique_url: bool = False,
         record: Callable[[Article], None] | None = None,
     ) -> tuple[ArticleInfo, IndexReport]:
         """Save a new article as a text file in the seeds folder and index it.
 
-        ``record``, when given, is called with the article once it is indexed; if it raises, the
-        article is taken out again, so the folder and the index are as they were.
+        With ``unique_url``, an article whose ``url`` is already in the seeds folder (another process
+        may have added it) raises DuplicateArticleError instead. ``record``, when given, is called with
+        the article once it is indexed; if it raises, the article is taken out again, so the folder and
+        the index are as they were.
         """
+        with self._adding:
+            if unique_url and url:
+                self._refuse_duplicate(url)
+            return self._add_article(title=title, text=text, date=date, url=url, record=record)
+
+    def _refuse_duplicate(self, url: str) -> None:
+        key = link_key(url)
+        try:
+            on_disk = read_seeds(self.seeds_dir).articles
+        except SeedsError:
+            on_disk = []
+        for article in on_disk:
+            if article.url and link_key(article.url) == key:
+                raise DuplicateArticleError(
+                    f"That page was added before, as {article.title!r} ({article.id}): "
+                    "remove that article first to add it again.",
+                    article.id,
+                )
+
+    def _add_article(
+        self,
+        *,
+        title: str,
+        text: str,
+        date: str | None,
+        url: str | None,
+        record: Callable[[Article], None] | None,
+    ) -> tuple[ArticleInfo, IndexReport]:
         title = " ".join(title.split())
         if not title:
             raise ArticleError("The article needs a title.")

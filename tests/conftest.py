@@ -1,5 +1,5 @@
-"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once,
-and a throwaway PostgreSQL server."""
+"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once, a
+throwaway PostgreSQL server, and a news site on 127.0.0.1 with a fetcher allowed to read it."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from news_site import LOCAL_ONLY, NewsSite
 from pgserver import PostgresServer
 
 from index.embedding import Embedder
 from index.library import Library
+from index.web import Fetcher
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO / "seeds"
@@ -138,3 +140,19 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The DATABASE_URL of a new, empty database on the session's server."""
     return postgres_server.new_database()
+
+
+@pytest.fixture
+def news_site() -> Iterator[NewsSite]:
+    """The pages of tests/data/web served on 127.0.0.1 (see tests/news_site.py), stopped afterwards."""
+    site = NewsSite().start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture
+def fetcher() -> Fetcher:
+    """A Fetcher that may read 127.0.0.1 (and no other private address), as MATCHBOT_FETCH_ALLOW_PRIVATE."""
+    return Fetcher(LOCAL_ONLY)

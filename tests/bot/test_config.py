@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
 
 from bot.config import DEFAULT_API_BASE, Config, ConfigError
+from index.web import FetchPolicy
 
 
 def test_defaults_need_nothing_but_a_token_to_run() -> None:
@@ -14,6 +16,8 @@ def test_defaults_need_nothing_but_a_token_to_run() -> None:
     assert (config.data_dir, config.seeds_dir, config.k) == (Path("data"), Path("seeds"), 3)
     assert config.model is None and config.threshold is None and config.dev_guild_id is None
     assert config.api_base == DEFAULT_API_BASE
+    assert config.feed_interval == 30 * 60
+    assert config.fetch == FetchPolicy(max_bytes=5_000_000, timeout=20.0, allow_private=())
     with pytest.raises(ConfigError, match=r"DISCORD_TOKEN is not set: copy \.env\.example to \.env"):
         config.require_token()
 
@@ -32,6 +36,10 @@ def test_every_setting_is_read() -> None:
             "DISCORD_GATEWAY_URL": "ws://127.0.0.1:8080/gateway",
             "MATCHBOT_LOG_LEVEL": "debug",
             "MATCHBOT_METRICS_PORT": "9100",
+            "MATCHBOT_FEED_INTERVAL": "5",
+            "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1, 10.0.0.0/8,::1",
+            "MATCHBOT_FETCH_MAX_MB": "2",
+            "MATCHBOT_FETCH_TIMEOUT": "8",
         }
     )
     assert config.require_token() == "abc"
@@ -39,6 +47,12 @@ def test_every_setting_is_read() -> None:
     assert (config.model, config.k, config.threshold, config.dev_guild_id) == ("/models/mini", 5, 0.3, 123)
     assert config.api_base == "http://127.0.0.1:8080/api/v10"
     assert (config.log_level, config.metrics_port) == ("DEBUG", 9100)
+    assert config.feed_interval == 5 * 60
+    assert config.fetch == FetchPolicy(
+        max_bytes=2_000_000,
+        timeout=8.0,
+        allow_private=tuple(ipaddress.ip_network(n) for n in ("127.0.0.1/32", "10.0.0.0/8", "::1/128")),
+    )
 
 
 def test_command_line_folders_win_over_the_environment() -> None:
@@ -56,6 +70,11 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("DEV_GUILD_ID", "my-server", "a server ID"),
         ("MATCHBOT_METRICS_PORT", "70000", "a port number from 1 to 65535"),
         ("MATCHBOT_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+        ("MATCHBOT_FEED_INTERVAL", "0", "a whole number from 1 to 1440"),
+        ("MATCHBOT_FETCH_MAX_MB", "0.5", "a whole number from 1 to 100"),
+        ("MATCHBOT_FETCH_TIMEOUT", "forever", "a whole number from 1 to 300"),
+        ("MATCHBOT_FETCH_ALLOW_PRIVATE", "127.0.0.1, localhost", "addresses or networks"),
+        ("MATCHBOT_FETCH_ALLOW_PRIVATE", "yes", "addresses or networks"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(name: str, value: str, says: str) -> None:

@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from index.errors import ArticleError, StoreError
+from index.errors import ArticleError, DuplicateArticleError, StoreError
 from index.library import Library
 from index.store import FORMAT_VERSION, Store
 
@@ -362,3 +362,28 @@ def test_the_index_package_never_imports_discord() -> None:
     offenders = {path.name: found for path in modules if (found := discord_imports(path.read_text()))}
 
     assert offenders == {}
+
+
+def test_an_article_with_a_link_already_in_the_seeds_folder_is_refused_when_asked(
+    library: Library, seeds: Path
+) -> None:
+    # written by another process: this library's index does not know it yet
+    (seeds / "casablanca.txt").write_text(
+        "title Casablanca turns red\nurl https://news.example/casablanca?utm_source=rss\n\n"
+        "Fans sang all night.\n"
+    )
+    before = sorted(path.name for path in seeds.iterdir())
+    with pytest.raises(DuplicateArticleError) as caught:
+        library.add_article(
+            title="Casablanca", text="Fans sang.", url="http://news.example/casablanca/", unique_url=True
+        )
+    assert caught.value.article_id == "casablanca"
+    assert str(caught.value) == (
+        "That page was added before, as 'Casablanca turns red' (casablanca): remove that article first "
+        "to add it again."
+    )
+    assert sorted(path.name for path in seeds.iterdir()) == before
+    info, _ = library.add_article(
+        title="Casablanca", text="Fans sang.", url="http://news.example/casablanca/"
+    )
+    assert info.url == "http://news.example/casablanca/"  # without unique_url, as before

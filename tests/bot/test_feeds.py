@@ -1,0 +1,326 @@
+"""Following feeds: each matching entry is added once, across polls, restarts and racing pollers.
+
+The feeds and pages come from the news site on 127.0.0.1; the state is a real SQLite settings store,
+the articles a real Library (with the model-free embedder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from news_site import NewsSite
+
+from bot.database import SQLiteDatabase
+from bot.feeds import MAX_ADDS_PER_POLL, MAX_FEEDS, FeedPoller
+from bot.settings import ENTRY_ATTEMPTS, STALE_CLAIM, Feed, GuildSettings, SettingsStore
+from index.errors import WebError
+from index.library import Library
+from index.web import Fetcher
+
+GUILD = 111
+OTHER_GUILD = 222
+KEYWORDS = ("Morocco", "Mbappe")
+RSS = "/feeds/football.rss"
+ATOM = "/feeds/world-cup.atom"
+REGRAGUI = "/2022/12/15/regragui-press-conference.html"
+MBAPPE = "/2022/12/15/mbappe-proud-of-france.html"
+CASABLANCA = "/2022/12/15/morocco-fans-casablanca.html"
+NOT_MATCHING = ("arsenal", "cricket", "murray", "six-nations")
+REGRAGUI_ID = "regragui_morocco_ran_out_of_legs_but_we_will_be_back"
+MBAPPE_ID = "mbappé_we_are_proud_now_we_want_to_win_the_final"
+
+
+class Bot:
+    """One bot process's view: its own settings store object, library and poller, on shared files."""
+
+    def __init__(self, tmp_path: Path, fetcher: Fetcher, embedder, *, name: str = "one") -> None:
+        self.tmp_path, self.fetcher, self.embedder, self.name = tmp_path, fetcher, embedder, name
+
+    async def start(self) -> FeedPoller:
+        store = await SettingsStore.open(
+            SQLiteDatabase(self.tmp_path / "matchbot.sqlite3"), GuildSettings(k=3, threshold=None)
+        )
+        library = Library(self.tmp_path / "seeds", self.tmp_path / f"data-{self.name}", self.embedder)
+        await asyncio.to_thread(library.open)
+        return FeedPoller(store, library, self.fetcher, interval=1800)
+
+
+@pytest.fixture
+def seeds(tmp_path: Path, seed_file: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(seed_file, folder)
+    return folder
+
+
+@pytest.fixture
+async def poller(tmp_path: Path, seeds: Path, fetcher: Fetcher, fake_embedder) -> FeedPoller:
+    return await Bot(tmp_path, fetcher, fake_embedder).start()
+
+
+def articles(seeds: Path) -> list[str]:
+    return sorted(path.stem for path in seeds.iterdir())
+
+
+def fetched_pages(site: NewsSite, since: int = 0) -> list[str]:
+    """The article pages requested (not robots.txt, not feeds), query strings left out."""
+    return [
+        path.split("?")[0] for path in site.paths()[since:] if not path.startswith(("/robots.txt", "/feeds/"))
+    ]
+
+
+async def test_polled_twice_a_feed_adds_each_matching_entry_once(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    news_site.served[RSS] = "feeds/football-early.rss"  # the feed as it was at first
+    first = await poller.follow(GUILD, news_site.url(RSS), KEYWORDS, added_by=7)
+    assert [added.info.id for added in first.added] == [REGRAGUI_ID]
+    assert first.matching == 1 and not first.failed and not first.duplicates
+    assert first.feed.title == "Matchday News – Football" and first.feed.added_by == 7
+
+    del news_site.served[RSS]  # two new entries: one matches, one does not
+    [second] = await poller.poll_now(GUILD)
+    assert [added.info.id for added in second.added] == [MBAPPE_ID]
+    assert second.matching == 2
+
+    [third] = await poller.poll_now(GUILD)
+    assert third.not_modified and not third.added  # the feed had not changed: 304
+    assert fetched_pages(news_site) == [REGRAGUI, MBAPPE]  # no entry fetched twice, no other entry at all
+    assert not any(word in path for path in news_site.paths() for word in NOT_MATCHING)
+    assert articles(seeds) == sorted([MBAPPE_ID, REGRAGUI_ID, "world_cup_2022_semi-final_france_2-0_morocco"])
+
+    answer = poller.library.retriever.search("which defenders were injured before the semi-final", k=1)
+    assert answer.passages[0].article == REGRAGUI_ID
+
+
+async def test_after_a_restart_nothing_is_added_again(
+    tmp_path: Path, poller: FeedPoller, news_site: NewsSite, seeds: Path, fetcher: Fetcher, fake_embedder
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    added = articles(seeds)
+    since = len(news_site.requests)
+    news_site.served[RSS] = "feeds/football-early.rss"  # changed since: read in full, not a 304
+
+    restarted = await Bot(tmp_path, Fetcher(fetcher.policy), fake_embedder, name="restarted").start()
+    [poll] = await restarted.poll_now()
+    assert not poll.not_modified and poll.matching == 1
+    assert not poll.added and not poll.failed and not poll.duplicates
+    assert fetched_pages(news_site, since) == []
+    assert articles(seeds) == added
+
+
+async def test_two_pollers_racing_add_each_entry_once(
+    tmp_path: Path, poller: FeedPoller, news_site: NewsSite, seeds: Path, fetcher: Fetcher, fake_embedder
+) -> None:
+    await poller.settings.follow_feed(GUILD, news_site.url(RSS), KEYWORDS, title=None, added_by=None)
+    other = await Bot(tmp_path, Fetcher(fetcher.policy), fake_embedder, name="two").start()
+    polls = await asyncio.gather(poller.poll_now(), other.poll_now())
+    added = sorted(added.info.id for done in polls for poll in done for added in poll.added)
+    assert added == sorted([REGRAGUI_ID, MBAPPE_ID])
+    assert sorted(fetched_pages(news_site)) == sorted([REGRAGUI, MBAPPE])
+    assert articles(seeds) == sorted([MBAPPE_ID, REGRAGUI_ID, "world_cup_2022_semi-final_france_2-0_morocco"])
+    entries = await poller.settings.feed_entries(GUILD)
+    assert sorted((entry.status, entry.article_id) for entry in entries) == [
+        ("added", MBAPPE_ID),
+        ("added", REGRAGUI_ID),
+    ]
+
+
+async def test_only_one_of_two_pollers_polls_a_feed_that_is_due(
+    poller: FeedPoller, news_site: NewsSite
+) -> None:
+    await poller.settings.follow_feed(GUILD, news_site.url(RSS), KEYWORDS, title=None, added_by=None)
+    assert await poller.poll_due() == []  # following it counts as polling it
+    later = time.time() + poller.interval
+    poller.clock = lambda: later
+    first, second = await asyncio.gather(poller.poll_due(), poller.poll_due())
+    assert len(first) + len(second) == 1
+    assert await poller.poll_due() == []  # polled just now: not due for another 30 minutes
+    poller.clock = lambda: later + poller.interval
+    assert len(await poller.poll_due()) == 1
+
+
+async def test_a_page_linked_by_two_feeds_is_added_once(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    rss = await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    atom = await poller.follow(GUILD, news_site.url(ATOM), KEYWORDS)
+    assert [a.info.id for a in rss.added] == [MBAPPE_ID, REGRAGUI_ID]
+    assert [a.info.title for a in atom.added] == [
+        "Morocco's fans turn Casablanca red after semi-final defeat"
+    ]
+    assert [(item.link, article_id) for item, article_id in atom.duplicates] == [
+        (news_site.url(REGRAGUI), REGRAGUI_ID)
+    ]
+    assert len(articles(seeds)) == 4
+    listed = await poller.settings.feed_entries(GUILD, news_site.url(ATOM))
+    assert sorted(entry.status for entry in listed) == ["added", "duplicate"]
+
+
+async def test_each_server_follows_its_own_feeds_and_they_share_the_articles(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    other = await poller.follow(OTHER_GUILD, news_site.url(RSS), ("Regragui",))
+    assert not other.added and [article_id for _, article_id in other.duplicates] == [REGRAGUI_ID]
+    assert [feed.keywords for feed in await poller.settings.feeds(GUILD)] == [KEYWORDS]
+    assert [feed.keywords for feed in await poller.settings.feeds(OTHER_GUILD)] == [("Regragui",)]
+    assert len(articles(seeds)) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (CASABLANCA, "is not an RSS or Atom feed (it is text/html)"),
+        ("/match-stats.pdf", "is not an RSS or Atom feed (it is application/pdf)"),
+        ("/missing.rss", "answered 404 Not Found"),
+        ("/loop/a", "redirects in a loop"),
+    ],
+)
+async def test_a_link_that_is_not_a_feed_is_one_line_and_nothing_is_followed(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path, path: str, expected: str
+) -> None:
+    before = articles(seeds)
+    with pytest.raises(WebError) as caught:
+        await poller.follow(GUILD, news_site.url(path), KEYWORDS)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+    assert await poller.settings.feeds(GUILD) == []
+    assert articles(seeds) == before
+
+
+async def test_a_private_feed_is_refused_by_default(
+    tmp_path: Path, seeds: Path, fake_embedder, news_site
+) -> None:
+    poller = await Bot(tmp_path, Fetcher(), fake_embedder).start()
+    with pytest.raises(WebError, match=r"127\.0\.0\.1 is a private or local address"):
+        await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    assert news_site.requests == [] and await poller.settings.feeds(GUILD) == []
+
+
+async def test_an_entry_without_an_article_is_recorded_once_and_not_fetched_again(
+    poller: FeedPoller, news_site: NewsSite, tmp_path: Path, seeds: Path
+) -> None:
+    gallery = tmp_path / "site"
+    shutil.copytree(news_site.pages, gallery)
+    rss = (gallery / "feeds/football.rss").read_text()
+    rss = rss.replace("/2022/12/15/mbappe-proud-of-france.html", "/app-shell.html")
+    (gallery / "feeds/football.rss").write_text(rss)
+    news_site.pages = gallery
+    first = await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    [(item, message)] = first.failed
+    assert item.title.startswith("Mbappé") and message.startswith("No article text found at")
+    [second] = await poller.poll_now()
+    assert not second.failed and not second.added
+    assert fetched_pages(news_site).count("/app-shell.html") == 1
+    entries = {entry.title[:7]: entry for entry in await poller.settings.feed_entries(GUILD)}
+    assert entries["Mbappé:"].status == "failed" and entries["Mbappé:"].message == message
+
+
+async def test_an_entry_that_fails_for_a_passing_reason_is_tried_again_a_few_times(
+    poller: FeedPoller, news_site: NewsSite, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(news_site.pages, site)
+    early = (site / "feeds/football-early.rss").read_text()
+    (site / "feeds/football-early.rss").write_text(early.replace(REGRAGUI, "/unavailable.html"))
+    news_site.pages = site
+    news_site.served[RSS] = "feeds/football-early.rss"
+    polls = [await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)]
+    polls += [(await poller.poll_now())[0] for _ in range(ENTRY_ATTEMPTS)]
+    tries = [len(poll.failed) for poll in polls]
+    assert tries == [1] * ENTRY_ATTEMPTS + [0]
+    assert "answered 503 Service Unavailable: try again later." in polls[0].failed[0][1]
+    assert fetched_pages(news_site).count("/unavailable.html") == ENTRY_ATTEMPTS
+    [entry] = await poller.settings.feed_entries(GUILD)
+    assert (entry.status, entry.attempts) == ("retry", ENTRY_ATTEMPTS)
+
+
+async def claim(store: SettingsStore, feed: Feed, now: float) -> bool:
+    return await store.claim_feed_entry(feed, "entry-1", link="https://news.example/1", title="One", now=now)
+
+
+async def test_a_claim_left_by_a_stopped_process_is_taken_over_later(poller: FeedPoller) -> None:
+    store = poller.settings
+    feed = await store.follow_feed(GUILD, "https://news.example/feed", KEYWORDS, title=None, added_by=None)
+    assert await claim(store, feed, now=1000.0)
+    assert not await claim(store, feed, now=1000.0 + STALE_CLAIM / 2)  # still being added
+    assert await claim(store, feed, now=1000.0 + STALE_CLAIM + 1)  # its poller must have stopped
+    await store.settle_feed_entry(feed, "entry-1", status="added", article_id="one")
+    assert not await claim(store, feed, now=10.0**10)
+
+
+async def test_an_entry_of_a_feed_no_longer_followed_cannot_be_claimed(poller: FeedPoller) -> None:
+    assert not await claim(poller.settings, Feed(GUILD, "https://news.example/feed", KEYWORDS), now=1.0)
+
+
+async def test_no_more_than_a_few_entries_are_added_per_poll(
+    poller: FeedPoller, news_site: NewsSite, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(news_site.pages, site)
+    items = "".join(
+        f"<item><title>Mbappe, part {n}</title><guid>part-{n}</guid>"
+        f"<link>$BASE{MBAPPE}?part={n}</link></item>"
+        for n in range(MAX_ADDS_PER_POLL + 2)
+    )
+    (site / "feeds/parts.rss").write_text(
+        f'<rss version="2.0"><channel><title>Parts</title>{items}</channel></rss>'
+    )
+    news_site.pages = site
+    first = await poller.follow(GUILD, news_site.url("/feeds/parts.rss"), ("Mbappe",))
+    assert len(first.added) == 1  # every part is the same page: one article, the others known
+    assert len(first.added) + len(first.duplicates) == MAX_ADDS_PER_POLL and first.waiting == 2
+    [second] = await poller.poll_now()
+    assert len(second.duplicates) == 2 and second.waiting == 0
+
+
+async def test_unfollowing_keeps_the_articles_unless_asked(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    await poller.follow(GUILD, news_site.url(ATOM), KEYWORDS)
+    feed, removed = await poller.unfollow(GUILD, news_site.url(ATOM))
+    assert feed.title == "Matchday News – World Cup 2022" and removed == []
+    assert len(articles(seeds)) == 4
+    feed, removed = await poller.unfollow(
+        GUILD, news_site.url(RSS)[:40], remove_articles=True
+    )  # cut, as typed
+    assert sorted(removed) == sorted([REGRAGUI_ID, MBAPPE_ID])
+    assert len(articles(seeds)) == 2
+    assert {info.id for info in poller.library.articles()} == set(articles(seeds))
+    assert await poller.settings.feeds(GUILD) == [] and await poller.settings.feed_entries(GUILD) == []
+    with pytest.raises(WebError, match="is followed here"):
+        await poller.unfollow(GUILD, news_site.url(RSS))
+
+
+async def test_an_article_removed_by_a_moderator_is_not_brought_back(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    await asyncio.to_thread(poller.library.remove_article, MBAPPE_ID)
+    news_site.served[RSS] = "feeds/football-early.rss"  # the feed changed: read in full
+    [poll] = await poller.poll_now()
+    assert not poll.added and f"{MBAPPE_ID}.txt" not in {path.name for path in seeds.iterdir()}
+
+
+async def test_following_again_changes_the_keywords_and_a_server_follows_25_feeds_at_most(
+    poller: FeedPoller, news_site: NewsSite
+) -> None:
+    await poller.follow(GUILD, news_site.url(RSS), ("Murray",))
+    again = await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
+    assert [feed.keywords for feed in await poller.settings.feeds(GUILD)] == [KEYWORDS]
+    assert len(again.added) == 2
+    for number in range(MAX_FEEDS - 1):
+        await poller.settings.follow_feed(
+            GUILD, f"https://news.example/{number}.rss", KEYWORDS, title=None, added_by=None
+        )
+    since = len(news_site.requests)
+    with pytest.raises(WebError, match=f"A server can follow {MAX_FEEDS} feeds at most: remove one first"):
+        await poller.follow(GUILD, news_site.url(ATOM), KEYWORDS)
+    assert news_site.requests[since:] == []
+    assert len(await poller.settings.feeds(GUILD)) == MAX_FEEDS
+    assert not (await poller.follow(GUILD, news_site.url(RSS), ("Mbappe",))).added  # one followed already
