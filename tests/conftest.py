@@ -13,6 +13,7 @@ import pytest
 from news_site import LOCAL_ONLY, NewsSite
 from pgserver import PostgresServer
 
+from bot.database import Database, PostgresDatabase, SQLiteDatabase
 from index.embedding import Embedder
 from index.library import Library
 from index.web import Fetcher
@@ -140,6 +141,17 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The DATABASE_URL of a new, empty database on the session's server."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Database]:
+    """A function that returns a new Database object on one and the same database, each time, as each
+    bot process would: a test that uses it runs once with SQLite and once with PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "matchbot.sqlite3"
+        return lambda: SQLiteDatabase(path)
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresDatabase(url)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Following feeds: each matching entry is added once, across polls, restarts and racing pollers.
 
-The feeds and pages come from the news site on 127.0.0.1; the state is a real SQLite settings store,
-the articles a real Library (with the model-free embedder).
+The feeds and pages come from the news site on 127.0.0.1; the state is a real settings store, and
+every test runs twice: on SQLite, then on a throwaway PostgreSQL server (the ``connect`` fixture). The
+articles are a real Library (with the model-free embedder).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from news_site import NewsSite
 
-from bot.database import SQLiteDatabase
+from bot.database import Database
 from bot.feeds import MAX_ADDS_PER_POLL, MAX_FEEDS, FeedPoller
 from bot.settings import ENTRY_ATTEMPTS, STALE_CLAIM, Feed, GuildSettings, SettingsStore
 from index.errors import WebError
@@ -33,20 +35,7 @@ NOT_MATCHING = ("arsenal", "cricket", "murray", "six-nations")
 REGRAGUI_ID = "regragui_morocco_ran_out_of_legs_but_we_will_be_back"
 MBAPPE_ID = "mbappé_we_are_proud_now_we_want_to_win_the_final"
 
-
-class Bot:
-    """One bot process's view: its own settings store object, library and poller, on shared files."""
-
-    def __init__(self, tmp_path: Path, fetcher: Fetcher, embedder, *, name: str = "one") -> None:
-        self.tmp_path, self.fetcher, self.embedder, self.name = tmp_path, fetcher, embedder, name
-
-    async def start(self) -> FeedPoller:
-        store = await SettingsStore.open(
-            SQLiteDatabase(self.tmp_path / "matchbot.sqlite3"), GuildSettings(k=3, threshold=None)
-        )
-        library = Library(self.tmp_path / "seeds", self.tmp_path / f"data-{self.name}", self.embedder)
-        await asyncio.to_thread(library.open)
-        return FeedPoller(store, library, self.fetcher, interval=1800)
+StartBot = Callable[..., Awaitable[FeedPoller]]
 
 
 @pytest.fixture
@@ -58,8 +47,28 @@ def seeds(tmp_path: Path, seed_file: Path) -> Path:
 
 
 @pytest.fixture
-async def poller(tmp_path: Path, seeds: Path, fetcher: Fetcher, fake_embedder) -> FeedPoller:
-    return await Bot(tmp_path, fetcher, fake_embedder).start()
+async def start_bot(
+    tmp_path: Path, seeds: Path, connect: Callable[[], Database], fake_embedder
+) -> AsyncIterator[StartBot]:
+    """``start(fetcher, name=…)``: one bot process's poller, with its own store object and index, over
+    the one database (SQLite, then PostgreSQL) and the one seeds folder."""
+    stores: list[SettingsStore] = []
+
+    async def start(fetcher: Fetcher, *, name: str = "one") -> FeedPoller:
+        store = await SettingsStore.open(connect(), GuildSettings(k=3, threshold=None))
+        stores.append(store)
+        library = Library(seeds, tmp_path / f"data-{name}", fake_embedder)
+        await asyncio.to_thread(library.open)
+        return FeedPoller(store, library, fetcher, interval=1800)
+
+    yield start
+    for store in stores:
+        await store.close()
+
+
+@pytest.fixture
+async def poller(start_bot: StartBot, fetcher: Fetcher) -> FeedPoller:
+    return await start_bot(fetcher)
 
 
 def articles(seeds: Path) -> list[str]:
@@ -98,14 +107,14 @@ async def test_polled_twice_a_feed_adds_each_matching_entry_once(
 
 
 async def test_after_a_restart_nothing_is_added_again(
-    tmp_path: Path, poller: FeedPoller, news_site: NewsSite, seeds: Path, fetcher: Fetcher, fake_embedder
+    start_bot: StartBot, poller: FeedPoller, news_site: NewsSite, seeds: Path, fetcher: Fetcher
 ) -> None:
     await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
     added = articles(seeds)
     since = len(news_site.requests)
     news_site.served[RSS] = "feeds/football-early.rss"  # changed since: read in full, not a 304
 
-    restarted = await Bot(tmp_path, Fetcher(fetcher.policy), fake_embedder, name="restarted").start()
+    restarted = await start_bot(Fetcher(fetcher.policy), name="restarted")
     [poll] = await restarted.poll_now()
     assert not poll.not_modified and poll.matching == 1
     assert not poll.added and not poll.failed and not poll.duplicates
@@ -114,10 +123,10 @@ async def test_after_a_restart_nothing_is_added_again(
 
 
 async def test_two_pollers_racing_add_each_entry_once(
-    tmp_path: Path, poller: FeedPoller, news_site: NewsSite, seeds: Path, fetcher: Fetcher, fake_embedder
+    start_bot: StartBot, poller: FeedPoller, news_site: NewsSite, seeds: Path, fetcher: Fetcher
 ) -> None:
     await poller.settings.follow_feed(GUILD, news_site.url(RSS), KEYWORDS, title=None, added_by=None)
-    other = await Bot(tmp_path, Fetcher(fetcher.policy), fake_embedder, name="two").start()
+    other = await start_bot(Fetcher(fetcher.policy), name="two")
     polls = await asyncio.gather(poller.poll_now(), other.poll_now())
     added = sorted(added.info.id for done in polls for poll in done for added in poll.added)
     assert added == sorted([REGRAGUI_ID, MBAPPE_ID])
@@ -192,10 +201,8 @@ async def test_a_link_that_is_not_a_feed_is_one_line_and_nothing_is_followed(
     assert articles(seeds) == before
 
 
-async def test_a_private_feed_is_refused_by_default(
-    tmp_path: Path, seeds: Path, fake_embedder, news_site
-) -> None:
-    poller = await Bot(tmp_path, Fetcher(), fake_embedder).start()
+async def test_a_private_feed_is_refused_by_default(start_bot: StartBot, news_site: NewsSite) -> None:
+    poller = await start_bot(Fetcher())
     with pytest.raises(WebError, match=r"127\.0\.0\.1 is a private or local address"):
         await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
     assert news_site.requests == [] and await poller.settings.feeds(GUILD) == []

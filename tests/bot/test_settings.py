@@ -1,29 +1,18 @@
 """Per-server settings, the answers log, votes and the article registry, in SQLite and in PostgreSQL:
-every test runs against both backends."""
+every test runs against both backends (the ``connect`` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
-from bot.database import Database, PostgresDatabase, SQLiteDatabase
-from bot.settings import GuildSettings, SettingsError, SettingsStore
+from bot.database import Database
+from bot.settings import SCHEMA, SCHEMA_VERSION, GuildSettings, SettingsError, SettingsStore
 
 DEFAULTS = GuildSettings(k=3, threshold=None)
 GUILD = 111
 OTHER_GUILD = 222
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def connect(request: pytest.FixtureRequest, tmp_path: Path) -> object:
-    """A function that returns a new Database object on one and the same database, each time."""
-    if request.param == "sqlite":
-        path = tmp_path / "data" / "matchbot.sqlite3"
-        return lambda: SQLiteDatabase(path)
-    url = request.getfixturevalue("postgres_url")
-    return lambda: PostgresDatabase(url)
 
 
 @pytest.fixture
@@ -152,3 +141,19 @@ async def test_a_newer_schema_is_refused_in_one_line(store: SettingsStore, conne
         await SettingsStore.open(connect(), DEFAULTS)
     assert "newer than this matchbot's" in str(refused.value) and "\n" not in str(refused.value)
     database.close()
+
+
+async def test_a_database_from_before_feeds_gets_the_feed_tables_and_keeps_its_data(connect) -> None:
+    database: Database = connect()
+    before_feeds = [statement for statement in SCHEMA if "feed" not in statement]
+    await asyncio.to_thread(database.create, before_feeds, 2)  # as the previous matchbot left it
+    old = SettingsStore(database, DEFAULTS)
+    await old.update(GUILD, k=6)
+    store = await SettingsStore.open(connect(), DEFAULTS)
+    assert (await store.get(GUILD)).k == 6
+    feed = await store.follow_feed(GUILD, "https://news.example/feed", ("Morocco",), title=None, added_by=1)
+    assert await store.feeds(GUILD) == [feed]
+    with database.transaction() as db:
+        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 3
+    database.close()
+    await store.close()
