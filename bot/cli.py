@@ -23,6 +23,7 @@ from index.errors import MatchbotError, QuestionError
 
 if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
     from bot.feeds import FeedPoll, FeedPoller
+    from bot.registry import ArticleRegistry
     from bot.settings import SettingsStore
     from index.evaluation import EvalQuestion, Scores
     from index.library import Library
@@ -230,23 +231,25 @@ def _calibrate(retriever: Retriever, questions: list[EvalQuestion], *, as_json: 
 
 
 def _add(args: argparse.Namespace, config: Config) -> int:
-    from index.web import Fetcher, add_page
+    from index.web import Fetcher
 
-    library, _ = _open_library(config)
-    fetcher = Fetcher(config.fetch)
-    failed = 0
-    for url in args.urls:
-        try:
-            added = add_page(library, fetcher, url)
-        except MatchbotError as exc:
-            print(f"matchbot: {url}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        info = added.info
-        facts = ", ".join([*([info.date] if info.date else []), f"{info.chunks} passages"])
-        print(f"added {info.title!r} ({facts}) as {info.id}, from {info.url}")
-        print(textwrap.fill(added.excerpt, WIDTH, initial_indent="  ", subsequent_indent="  "))
-    return 1 if failed else 0
+    async def add(registry: ArticleRegistry) -> int:
+        fetcher = Fetcher(config.fetch)
+        failed = 0
+        for url in args.urls:
+            try:
+                added = await registry.add_page(fetcher, url)
+            except MatchbotError as exc:
+                print(f"matchbot: {url}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            info = added.info
+            facts = ", ".join([*([info.date] if info.date else []), f"{info.chunks} passages"])
+            print(f"added {info.title!r} ({facts}) as {info.id}, from {info.url}")
+            print(textwrap.fill(added.excerpt, WIDTH, initial_indent="  ", subsequent_indent="  "))
+        return 1 if failed else 0
+
+    return _with_registry(config, add)
 
 
 def _feeds_add(args: argparse.Namespace, config: Config) -> int:
@@ -355,17 +358,32 @@ async def _with_store(config: Config, work: Callable[[SettingsStore], Any]) -> A
         await store.close()
 
 
+def _with_registry(config: Config, work: Callable[[ArticleRegistry], Any]) -> Any:
+    """Run ``work`` with the article registry over the settings store and the library, so that what
+    it adds or removes reaches the bot processes sharing the database, as their own changes do."""
+    from bot.registry import ArticleRegistry
+
+    async def run(store: SettingsStore) -> Any:
+        # the store first: a wrong DATABASE_URL fails before the model loads
+        library, _ = await asyncio.to_thread(_open_library, config)
+        registry = ArticleRegistry(library, store)
+        if registry.follows:
+            await registry.catch_up()
+        return await work(registry)
+
+    return asyncio.run(_with_store(config, run))
+
+
 def _with_feeds(config: Config, work: Callable[[FeedPoller], Any]) -> Any:
-    """Run ``work`` with a FeedPoller over the settings store and the library."""
+    """Run ``work`` with a FeedPoller over the settings store and the article registry."""
     from bot.feeds import FeedPoller
     from index.web import Fetcher
 
-    opened, _ = _open_library(config)
+    async def run(registry: ArticleRegistry) -> Any:
+        poller = FeedPoller(registry.store, registry, Fetcher(config.fetch), interval=config.feed_interval)
+        return await work(poller)
 
-    async def run(store: SettingsStore) -> Any:
-        return await work(FeedPoller(store, opened, Fetcher(config.fetch), interval=config.feed_interval))
-
-    return asyncio.run(_with_store(config, run))
+    return _with_registry(config, run)
 
 
 def _print_poll(poll: FeedPoll) -> None:

@@ -81,7 +81,7 @@ class MatchBot(commands.Bot):
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
         self.fetcher = fetcher or Fetcher(config.fetch)
-        self.feeds = FeedPoller(settings, library, self.fetcher, interval=config.feed_interval)
+        self.feeds = FeedPoller(settings, registry, self.fetcher, interval=config.feed_interval)
         self.tree.error(self.on_app_command_error)
 
     async def login(self, token: str) -> None:

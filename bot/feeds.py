@@ -3,8 +3,9 @@
 Discord-free: the bot's background task (``bot/cogs/feeds.py``), ``/matchbot feeds`` and
 ``matchbot feeds`` all go through ``FeedPoller``. Its state lives in the settings store, so "once"
 holds across restarts and across bot processes: an entry is claimed in the database before it is
-fetched, and a feed is leased before it is polled. Fetching, reading and indexing run in worker
-threads.
+fetched, and a feed is leased before it is polled. Entries are added through the article registry
+(``bot.registry``), so an article a feed adds in one process reaches the others, and a page two
+processes add at once is one article. Fetching, reading and indexing run in worker threads.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from bot.settings import ENTRY_ATTEMPTS, Feed, SettingsStore
 from index.articles import link_key
 from index.errors import DuplicateArticleError, MatchbotError, WebError
 from index.feeds import FeedItem, FeedReading, matches, read_feed
-from index.web import FEED, Fetcher, Page, PageAdded, add_page, check_link
+from index.web import FEED, Fetcher, Page, PageAdded, check_link
 
 if TYPE_CHECKING:
-    from index.library import Library
+    from bot.registry import ArticleRegistry
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +53,19 @@ class FeedPoll:
 
 
 class FeedPoller:
-    """Polls the feeds in ``settings`` and adds what they bring to ``library``."""
+    """Polls the feeds in ``settings`` and adds what they bring through ``registry``."""
 
     def __init__(
         self,
         settings: SettingsStore,
-        library: Library,
+        registry: ArticleRegistry,
         fetcher: Fetcher,
         *,
         interval: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.library = library
+        self.registry = registry
         self.fetcher = fetcher
         self.interval = interval
         self.clock = clock
@@ -94,7 +95,7 @@ class FeedPoller:
         return await self._take_entries(feed, reading, page, progress)
 
     async def unfollow(
-        self, guild_id: int, typed: str, *, remove_articles: bool = False
+        self, guild_id: int, typed: str, *, remove_articles: bool = False, by: int | None = None
     ) -> tuple[Feed, list[str]]:
         """Stop following the feed ``typed`` names (its link, or the start of it); with
         ``remove_articles``, also remove the articles it added that are still in the library.
@@ -105,10 +106,13 @@ class FeedPoller:
         removed: list[str] = []
         if remove_articles:
             entries = await self.settings.feed_entries(guild_id, feed.url, limit=100_000)
-            indexed = {info.id for info in await asyncio.to_thread(self.library.articles)}
+            if self.registry.follows:
+                await self.registry.catch_up()  # what the feed added through other processes too
+            library = self.registry.library
+            indexed = {info.id for info in await asyncio.to_thread(library.articles)}
             for article_id in dict.fromkeys(e.article_id for e in entries if e.status == "added"):
                 if article_id in indexed:
-                    await asyncio.to_thread(self.library.remove_article, article_id)
+                    await self.registry.remove(article_id, by=by)
                     removed.append(article_id)
         await self.settings.unfollow_feed(guild_id, feed.url)
         return feed, removed
@@ -191,7 +195,7 @@ class FeedPoller:
         """Fetch and add one claimed entry, and record what became of it."""
         settle = self.settings.settle_feed_entry
         try:
-            added = await asyncio.to_thread(add_page, self.library, self.fetcher, item.link)
+            added = await self.registry.add_page(self.fetcher, item.link)
         except DuplicateArticleError as exc:
             poll.duplicates.append((item, exc.article_id))
             await settle(feed, item.key, status="duplicate", article_id=exc.article_id)

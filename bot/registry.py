@@ -1,8 +1,9 @@
-"""Moderators' article changes, the same in every bot process that shares the database.
+"""Article changes, the same in every bot process that shares the database.
 
-An article added or removed with ``/matchbot articles`` goes through the Library (the seeds folder and
-the index) and is recorded in the store's registry in the same step: when the registry cannot be
-written, the change is undone and the moderator is told. With a shared store (PostgreSQL), every
+An article added or removed with ``/matchbot articles`` (pasted, uploaded or fetched from a link), or
+added from a followed feed, goes through the Library (the seeds folder and the index) and is recorded
+in the store's registry in the same step: when the registry cannot be written, the change is undone
+and whoever asked for it is told. With a shared store (PostgreSQL), every
 process also follows the registry: when it starts, and then every ``FOLLOW_EVERY`` seconds, it writes
 the articles added elsewhere into its seeds folder, deletes those removed elsewhere, and updates its
 index. With SQLite (one process) the registry is only a record of who changed what.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from bot.settings import SettingsStore
@@ -20,6 +21,7 @@ from index.articles import Article
 from index.errors import ArticleError
 from index.library import ArticleInfo, Library
 from index.store import IndexReport
+from index.web import Fetcher, PageAdded, excerpt, read_page
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +69,21 @@ class ArticleRegistry:
                 log.info("Articles changed through another process: %s", report.summary())
 
     async def add(
-        self, *, title: str, text: str, date: str | None, url: str | None, by: int | None
+        self,
+        *,
+        title: str,
+        text: str,
+        date: str | None,
+        url: str | None,
+        by: int | None,
+        unique_url: bool = False,
     ) -> tuple[ArticleInfo, IndexReport]:
-        """Add an article here and record it in the registry, or neither."""
+        """Add an article here and record it in the registry, or neither.
+
+        With ``unique_url``, an article published at ``url`` that is already here, or (with a shared
+        store) in the registry, is a DuplicateArticleError: two processes adding one page at the same
+        moment get one article.
+        """
         async with self._lock:
             if self.follows:
                 await self._catch_up()  # so that the new article's id is free everywhere
@@ -86,6 +100,7 @@ class ArticleRegistry:
                         url=article.url,
                         by=by,
                         replace=not self.follows,  # one process: the folder, not the record, is right
+                        unique_url=unique_url and self.follows,
                     ),
                 )
                 if not added:
@@ -95,8 +110,42 @@ class ArticleRegistry:
                     )
 
             return await asyncio.to_thread(
-                self.library.add_article, title=title, text=text, date=date, url=url, record=record
+                self.library.add_article,
+                title=title,
+                text=text,
+                date=date,
+                url=url,
+                unique_url=unique_url,
+                record=record,
             )
+
+    async def add_page(
+        self,
+        fetcher: Fetcher,
+        url: str,
+        *,
+        title: str | None = None,
+        date: str | None = None,
+        by: int | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> PageAdded:
+        """Fetch ``url``, take its article out and add it as ``add`` does, its link kept unique.
+
+        ``progress`` is told each stage as it starts (``"fetching"``, ``"reading"``, ``"indexing"``),
+        from a worker thread or from the event loop.
+        """
+        article = await asyncio.to_thread(read_page, self.library, fetcher, url, progress=progress)
+        if progress is not None:
+            progress("indexing")
+        info, report = await self.add(
+            title=title or article.title,
+            text=article.text,
+            date=date or article.date,
+            url=article.url,
+            by=by,
+            unique_url=True,
+        )
+        return PageAdded(info=info, report=report, excerpt=excerpt(article.text))
 
     async def remove(self, article_id: str, *, by: int | None) -> IndexReport:
         """Remove an article here and record its removal in the registry, or neither."""

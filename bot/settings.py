@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.database import Database, PostgresDatabase, SettingsError, SQLiteDatabase, Transaction
+from index.articles import link_key
+from index.errors import DuplicateArticleError
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -290,11 +292,13 @@ class SettingsStore:
         url: str | None,
         by: int | None,
         replace: bool = False,
+        unique_url: bool = False,
     ) -> bool:
         """Record an added article; False if the registry already holds a live article with its id
-        (unless ``replace``)."""
+        (unless ``replace``). With ``unique_url``, a live article published at ``url`` (compared by
+        ``link_key``) is a DuplicateArticleError naming it, and nothing is recorded."""
         row = (id, title, date, url, text, by, time.time())
-        return await asyncio.to_thread(self._record_added, row, replace)
+        return await asyncio.to_thread(self._record_added, row, replace, unique_url)
 
     async def record_removed(self, *, id: str, title: str, by: int | None) -> None:
         """Record that an article was removed (one the registry holds, or one from a seeds folder)."""
@@ -475,22 +479,46 @@ class SettingsStore:
         bumped = db.execute("UPDATE registry_revision SET revision = revision + 1 RETURNING revision")
         return int(bumped.fetchone()[0])
 
-    def _record_added(self, row: tuple[Any, ...], replace: bool) -> bool:
-        with self.database.transaction() as db:
-            live = db.execute("SELECT 1 FROM articles WHERE id = ? AND removed = 0", (row[0],)).fetchone()
-            if live is not None and not replace:
-                return False
-            revision = self._next_revision(db)
-            written = db.execute(
-                "INSERT INTO articles (id, title, date, url, text, added_by, added_at, revision)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                " title = excluded.title, date = excluded.date, url = excluded.url, text = excluded.text,"
-                " added_by = excluded.added_by, added_at = excluded.added_at, removed = 0,"
-                " removed_by = NULL, removed_at = NULL, revision = excluded.revision"
-                " WHERE articles.removed = 1 OR ? = 1",
-                (*row, revision, int(replace)),
-            ).rowcount
-        return written == 1  # 0: another process added a live article with this id meanwhile
+    def _record_added(self, row: tuple[Any, ...], replace: bool, unique_url: bool) -> bool:
+        article_id, url = row[0], row[3]
+        try:
+            with self.database.transaction() as db:
+                # The revision first: its row lock makes concurrent changes wait for each other, so the
+                # checks below see every change committed before this one (and a refusal, rolled back,
+                # leaves the revision as it was).
+                revision = self._next_revision(db)
+                if unique_url and url:  # first: the same page under the same title is a duplicate
+                    self._refuse_published(db, url)
+                live = db.execute(
+                    "SELECT 1 FROM articles WHERE id = ? AND removed = 0", (article_id,)
+                ).fetchone()
+                if live is not None and not replace:
+                    raise _Refused
+                db.execute(
+                    "INSERT INTO articles (id, title, date, url, text, added_by, added_at, revision)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                    " title = excluded.title, date = excluded.date, url = excluded.url,"
+                    " text = excluded.text, added_by = excluded.added_by, added_at = excluded.added_at,"
+                    " removed = 0, removed_by = NULL, removed_at = NULL, revision = excluded.revision",
+                    (*row, revision),
+                )
+        except _Refused:
+            return False
+        return True
+
+    @staticmethod
+    def _refuse_published(db: Transaction, url: str) -> None:
+        key = link_key(url)
+        published = db.execute(
+            "SELECT id, title, url FROM articles WHERE removed = 0 AND url IS NOT NULL"
+        ).fetchall()
+        for known_id, title, known_url in published:
+            if link_key(known_url) == key:
+                raise DuplicateArticleError(
+                    f"That page was added before, as {title!r} ({known_id}): remove that article first "
+                    "to add it again.",
+                    known_id,
+                )
 
     def _record_removed(self, article_id: str, title: str, by: int | None, now: float) -> None:
         with self.database.transaction() as db:
@@ -616,6 +644,10 @@ class SettingsStore:
                 " WHERE guild_id = ? AND feed_url = ? AND entry_key = ?",
                 row,
             )
+
+
+class _Refused(Exception):
+    """Raised inside a transaction to roll it back: the change was refused."""
 
 
 def _feed(row: tuple[Any, ...]) -> Feed:

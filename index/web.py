@@ -7,8 +7,9 @@ cannot lead it elsewhere. robots.txt is honoured on every host, with a User-Agen
 redirects, size and time are bounded, and the content type must be one asked for.
 
 ``extract_article`` finds the main text, title, date and canonical link of an HTML page with
-trafilatura; ``add_page`` fetches, extracts and adds the article to a Library. Every failure is a
-``WebError`` (or an ``ArticleError``) with one line that says what to do.
+trafilatura; ``read_page`` fetches a page and extracts its article, and ``add_page`` adds it to a
+Library as well. Every failure is a ``WebError`` (or an ``ArticleError``) with one line that says what
+to do.
 """
 
 from __future__ import annotations
@@ -505,6 +506,30 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 # -- adding --------------------------------------------------------------------------------------
 
 
+def read_page(
+    library: Library,
+    fetcher: Fetcher,
+    url: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> WebArticle:
+    """Fetch ``url`` and take its article out, unless ``library`` holds it already.
+
+    ``progress`` is told each stage as it starts: ``"fetching"``, ``"reading"``. A page already in the
+    library (by its link, where it led, or its canonical link) is a DuplicateArticleError.
+    """
+    say = progress or (lambda stage: None)
+    link = str(check_link(url))
+    refuse_known(library, link)
+    say("fetching")
+    page = fetcher.fetch(link, accept=HTML)
+    say("reading")
+    article = extract_article(page)
+    for known in (page.url, article.url):
+        refuse_known(library, known)
+    return article
+
+
 def add_page(
     library: Library,
     fetcher: Fetcher,
@@ -517,18 +542,13 @@ def add_page(
     """Fetch ``url``, extract its article and add it to ``library`` (saved in the seeds folder).
 
     ``progress`` is told each stage as it starts: ``"fetching"``, ``"reading"``, ``"indexing"``.
-    A page already in the library (by its link, where it led, or its canonical link) is refused.
+    A page already in the library (by its link, where it led, or its canonical link) is refused. The
+    bot adds pages through its article registry instead (``bot.registry``), which runs ``read_page``
+    and then records the article for the other processes.
     """
-    say = progress or (lambda stage: None)
-    link = str(check_link(url))
-    refuse_known(library, link)
-    say("fetching")
-    page = fetcher.fetch(link, accept=HTML)
-    say("reading")
-    article = extract_article(page)
-    for known in (page.url, article.url):
-        refuse_known(library, known)
-    say("indexing")
+    article = read_page(library, fetcher, url, progress=progress)
+    if progress is not None:
+        progress("indexing")
     info, report = library.add_article(
         title=title or article.title,
         text=article.text,

@@ -31,9 +31,9 @@ PASSAGE_KEYS = {"text", "context", "article", "title", "date", "sentence", "scor
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path: Path) -> None:
-    """No MATCHBOT_* setting and no .env from the developer's machine leaks into a test."""
+    """No matchbot setting and no .env from the developer's machine leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("MATCHBOT_"):
+        if name.startswith(("MATCHBOT_", "DATABASE_URL", "SHARD_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -583,6 +583,26 @@ def test_feeds_add_poll_list_and_remove(run: Run, local_pages, news_site, seeds:
     assert code == 0 and sorted(out.splitlines()[1:]) == sorted([f"  - {MBAPPE_ID}", f"  - {REGRAGUI_ID}"])
     assert snapshot(seeds) == before
     assert run("feeds", "list", *folders)[1].startswith("No feeds are followed")
+
+
+def test_with_a_shared_database_a_page_added_here_reaches_the_bot_processes_and_is_added_once(
+    run: Run, local_pages, news_site, seeds: Path, data: Path, postgres_url: str, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", seeds, "--data", data)
+    assert (code, err) == (0, "") and f"as {CASABLANCA_ID}, from" in out
+
+    elsewhere = tmp_path / "elsewhere"  # a bot process on another machine: its own seeds folder
+    shutil.copytree(seeds, elsewhere / "seeds", ignore=shutil.ignore_patterns(f"{CASABLANCA_ID}.txt"))
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", elsewhere / "seeds", "--data", elsewhere)
+    assert code == 1 and err == (
+        f"matchbot: {news_site.url(ARTICLE)}: That page was added before, as "
+        f'"Morocco\'s fans turn Casablanca red after semi-final defeat" ({CASABLANCA_ID}): remove that '
+        "article first to add it again.\n"
+    )
+    assert (elsewhere / "seeds" / f"{CASABLANCA_ID}.txt").read_text() == (
+        seeds / f"{CASABLANCA_ID}.txt"
+    ).read_text()
 
 
 def test_feeds_bad_input_is_one_line(

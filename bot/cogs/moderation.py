@@ -24,7 +24,6 @@ from bot.settings import MAX_COOLDOWN, GuildSettings
 from index.articles import TEXT_SUFFIXES, decode_text, parse_text_article
 from index.errors import ArticleError, MatchbotError
 from index.feeds import parse_keywords
-from index.web import add_page
 
 if TYPE_CHECKING:
     from bot.client import MatchBot
@@ -112,11 +111,11 @@ class Moderation(
         await interaction.response.defer(ephemeral=True, thinking=True)
         progress = Progress(render.web_stage_line("fetching"))
 
-        def stage(name: str) -> None:  # called from the worker thread
+        def stage(name: str) -> None:  # called from a worker thread, or from the event loop
             progress.say(render.web_stage_line(name))
 
-        work = asyncio.to_thread(
-            add_page, self.bot.library, self.bot.fetcher, url, title=title, date=date, progress=stage
+        work = self.bot.registry.add_page(
+            self.bot.fetcher, url, title=title, date=date, by=interaction.user.id, progress=stage
         )
         added = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
         await interaction.edit_original_response(content=render.page_added(added))
@@ -188,7 +187,7 @@ class Moderation(
     async def feeds_remove(self, interaction: discord.Interaction, feed: str, articles: bool = False) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         unfollowed, removed = await self.bot.feeds.unfollow(
-            guild_of(interaction), feed, remove_articles=articles
+            guild_of(interaction), feed, remove_articles=articles, by=interaction.user.id
         )
         await interaction.edit_original_response(content=render.feed_removed(unfollowed, removed))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,8 +17,9 @@ from pathlib import Path
 import pytest
 from news_site import NewsSite
 
-from bot.database import Database
+from bot.database import Database, PostgresDatabase
 from bot.feeds import MAX_ADDS_PER_POLL, MAX_FEEDS, FeedPoller
+from bot.registry import ArticleRegistry
 from bot.settings import ENTRY_ATTEMPTS, STALE_CLAIM, Feed, GuildSettings, SettingsStore
 from index.errors import WebError
 from index.library import Library
@@ -57,9 +59,9 @@ async def start_bot(
     async def start(fetcher: Fetcher, *, name: str = "one") -> FeedPoller:
         store = await SettingsStore.open(connect(), GuildSettings(k=3, threshold=None))
         stores.append(store)
-        library = Library(seeds, tmp_path / f"data-{name}", fake_embedder)
-        await asyncio.to_thread(library.open)
-        return FeedPoller(store, library, fetcher, interval=1800)
+        registry = ArticleRegistry(Library(seeds, tmp_path / f"data-{name}", fake_embedder), store)
+        await registry.open()
+        return FeedPoller(store, registry, fetcher, interval=1800)
 
     yield start
     for store in stores:
@@ -102,7 +104,8 @@ async def test_polled_twice_a_feed_adds_each_matching_entry_once(
     assert not any(word in path for path in news_site.paths() for word in NOT_MATCHING)
     assert articles(seeds) == sorted([MBAPPE_ID, REGRAGUI_ID, "world_cup_2022_semi-final_france_2-0_morocco"])
 
-    answer = poller.library.retriever.search("which defenders were injured before the semi-final", k=1)
+    library = poller.registry.library
+    answer = library.retriever.search("which defenders were injured before the semi-final", k=1)
     assert answer.passages[0].article == REGRAGUI_ID
 
 
@@ -298,7 +301,7 @@ async def test_unfollowing_keeps_the_articles_unless_asked(
     )  # cut, as typed
     assert sorted(removed) == sorted([REGRAGUI_ID, MBAPPE_ID])
     assert len(articles(seeds)) == 2
-    assert {info.id for info in poller.library.articles()} == set(articles(seeds))
+    assert {info.id for info in poller.registry.library.articles()} == set(articles(seeds))
     assert await poller.settings.feeds(GUILD) == [] and await poller.settings.feed_entries(GUILD) == []
     with pytest.raises(WebError, match="is followed here"):
         await poller.unfollow(GUILD, news_site.url(RSS))
@@ -308,7 +311,7 @@ async def test_an_article_removed_by_a_moderator_is_not_brought_back(
     poller: FeedPoller, news_site: NewsSite, seeds: Path
 ) -> None:
     await poller.follow(GUILD, news_site.url(RSS), KEYWORDS)
-    await asyncio.to_thread(poller.library.remove_article, MBAPPE_ID)
+    await poller.registry.remove(MBAPPE_ID, by=7)
     news_site.served[RSS] = "feeds/football-early.rss"  # the feed changed: read in full
     [poll] = await poller.poll_now()
     assert not poll.added and f"{MBAPPE_ID}.txt" not in {path.name for path in seeds.iterdir()}
@@ -331,3 +334,101 @@ async def test_following_again_changes_the_keywords_and_a_server_follows_25_feed
     assert news_site.requests[since:] == []
     assert len(await poller.settings.feeds(GUILD)) == MAX_FEEDS
     assert not (await poller.follow(GUILD, news_site.url(RSS), ("Mbappe",))).added  # one followed already
+
+
+# -- two bot processes over one PostgreSQL database ------------------------------------------------
+
+
+class Process:
+    """A bot process of its own: its seeds folder, index, store, registry and poller, on its own event
+    loop in its own thread; the processes meet only in the PostgreSQL database (and the news site)."""
+
+    def __init__(
+        self, name: str, tmp_path: Path, seed_file: Path, url: str, fetcher: Fetcher, embedder
+    ) -> None:
+        self.seeds = tmp_path / name / "seeds"
+        self.seeds.mkdir(parents=True)
+        shutil.copy(seed_file, self.seeds)
+        self.data, self.url, self.fetcher, self.embedder = tmp_path / name / "data", url, fetcher, embedder
+
+    def run(self, guild_id: int, together: threading.Barrier) -> tuple[list[str], set[str], str]:
+        """Poll ``guild_id``'s feeds when the other process does, then catch up with the registry.
+
+        Returns the articles this process added, the articles its index holds, and the best article
+        for a question about the Regragui press conference."""
+
+        async def run() -> tuple[list[str], set[str], str]:
+            store = await SettingsStore.open(PostgresDatabase(self.url), GuildSettings(k=3, threshold=None))
+            try:
+                registry = ArticleRegistry(Library(self.seeds, self.data, self.embedder), store)
+                await registry.open()
+                poller = FeedPoller(store, registry, Fetcher(self.fetcher.policy), interval=1800)
+                await asyncio.to_thread(together.wait)
+                polls = await poller.poll_now(guild_id)
+                await asyncio.to_thread(together.wait)  # both are done: what the other added is recorded
+                await registry.catch_up()
+                library = registry.library
+                best = library.retriever.search("which defenders were injured before the semi-final", 1)
+                added = [added.info.id for poll in polls for added in poll.added]
+                return added, {info.id for info in library.articles()}, best.passages[0].article
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
+
+
+async def race(processes: list[Process], guilds: list[int]) -> list[tuple[list[str], set[str], str]]:
+    together = threading.Barrier(len(processes), timeout=60)
+    runs = zip(processes, guilds, strict=True)
+    return await asyncio.gather(*(asyncio.to_thread(process.run, guild, together) for process, guild in runs))
+
+
+@pytest.fixture
+def two_processes(
+    tmp_path: Path, seed_file: Path, postgres_url: str, fetcher: Fetcher, fake_embedder
+) -> list[Process]:
+    return [Process(name, tmp_path, seed_file, postgres_url, fetcher, fake_embedder) for name in ("a", "b")]
+
+
+async def follow_in(url: str, guild_id: int, feed_url: str) -> None:
+    store = await SettingsStore.open(PostgresDatabase(url), GuildSettings(k=3, threshold=None))
+    await store.follow_feed(guild_id, feed_url, KEYWORDS, title=None, added_by=None)
+    await store.close()
+
+
+async def test_two_processes_polling_one_feed_at_once_add_each_entry_once_and_both_answer_from_it(
+    two_processes: list[Process], postgres_url: str, news_site: NewsSite
+) -> None:
+    await follow_in(postgres_url, GUILD, news_site.url(RSS))
+    results = await race(two_processes, [GUILD, GUILD])
+    added = sorted(article_id for mine, _, _ in results for article_id in mine)
+    assert added == sorted([MBAPPE_ID, REGRAGUI_ID])  # each entry once, by one process or the other
+    assert sorted(fetched_pages(news_site)) == sorted([REGRAGUI, MBAPPE])
+    for _, indexed, best in results:  # and both processes answer from both articles
+        assert {MBAPPE_ID, REGRAGUI_ID} <= indexed
+        assert best == REGRAGUI_ID
+    for process in two_processes:
+        assert articles(process.seeds) == sorted(
+            [MBAPPE_ID, REGRAGUI_ID, "world_cup_2022_semi-final_france_2-0_morocco"]
+        )
+
+
+async def test_one_page_brought_by_two_servers_feeds_in_two_processes_at_once_is_one_article(
+    two_processes: list[Process], postgres_url: str, news_site: NewsSite
+) -> None:
+    await follow_in(postgres_url, GUILD, news_site.url(RSS))
+    await follow_in(postgres_url, OTHER_GUILD, news_site.url(RSS))  # its entries are claimed apart
+    results = await race(two_processes, [GUILD, OTHER_GUILD])
+    added = sorted(article_id for mine, _, _ in results for article_id in mine)
+    assert added == sorted([MBAPPE_ID, REGRAGUI_ID])  # not MBAPPE_ID-2, REGRAGUI_ID-2
+    store = await SettingsStore.open(PostgresDatabase(postgres_url), GuildSettings(k=3, threshold=None))
+    entries = await store.feed_entries(None)
+    await store.close()
+    assert sorted((entry.status, entry.article_id) for entry in entries) == [
+        ("added", MBAPPE_ID),
+        ("added", REGRAGUI_ID),
+        ("duplicate", MBAPPE_ID),
+        ("duplicate", REGRAGUI_ID),
+    ]
+    for _, indexed, _ in results:
+        assert {MBAPPE_ID, REGRAGUI_ID} <= indexed and not any(name.endswith("-2") for name in indexed)

@@ -12,6 +12,7 @@ import pytest
 from bot.database import PostgresDatabase, SQLiteDatabase
 from bot.registry import ArticleRegistry
 from bot.settings import GuildSettings, SettingsError, SettingsStore
+from index.errors import DuplicateArticleError
 from index.library import Library
 
 ARTICLES = {
@@ -103,6 +104,21 @@ async def test_the_same_title_added_through_two_processes_gets_two_ids(processes
     assert (first.id, second.id) == ("fans_in_doha", "fans_in_doha-2")
     await one.catch_up()
     assert {a.id for a in one.library.articles()} == {a.id for a in other.library.articles()}
+
+
+async def test_a_page_added_through_one_process_is_refused_in_another_whatever_its_title(
+    processes: Process,
+) -> None:
+    one, other = await processes("one"), await processes("other")
+    page = FANS | {"url": "https://news.example/fans-in-doha"}
+    await one.add(**page, by=MODERATOR, unique_url=True)
+    before = snapshot(other.library.seeds_dir)
+    with pytest.raises(DuplicateArticleError, match=r"added before, as 'Fans in Doha' \(fans_in_doha\)"):
+        await other.add(**(page | {"title": "Doha fans"}), by=MODERATOR, unique_url=True)
+    added = "fans_in_doha.txt"  # brought in from the registry; the refused one is not written
+    assert snapshot(other.library.seeds_dir) == before | {added: snapshot(one.library.seeds_dir)[added]}
+    assert {a.id for a in other.library.articles()} == {"semi", "final", "fans_in_doha"}
+    assert [change.id for change in await other.store.registry_changes()] == ["fans_in_doha"]
 
 
 async def test_following_brings_changes_in_within_a_few_looks(processes: Process) -> None:

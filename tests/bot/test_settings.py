@@ -9,6 +9,7 @@ import pytest
 
 from bot.database import Database
 from bot.settings import SCHEMA, SCHEMA_VERSION, GuildSettings, SettingsError, SettingsStore
+from index.errors import DuplicateArticleError
 
 DEFAULTS = GuildSettings(k=3, threshold=None)
 GUILD = 111
@@ -132,6 +133,29 @@ async def test_the_registry_records_added_and_removed_articles_in_order(store: S
     again = await store.registry_changes(since=first)
     assert [(c.id, c.removed) for c in again] == [("fans_in_doha", False)]  # its latest state only
     assert again[0].text == "Fans sang all night." and again[0].revision > first
+
+
+async def test_the_registry_holds_one_live_article_per_page_whatever_its_title(
+    store: SettingsStore, connect
+) -> None:
+    page = dict(text="Fans sang.", date=None, by=9, unique_url=True)
+    assert await store.record_added(
+        id="fans", title="Fans", url="https://news.example/fans?utm_source=x", **page
+    )
+    other = await SettingsStore.open(connect(), DEFAULTS)  # another process, adding it under a new title
+    revision = await other.registry_revision()
+    with pytest.raises(DuplicateArticleError) as refused:
+        await other.record_added(id="doha", title="Doha", url="http://NEWS.example/fans/", **page)
+    assert refused.value.article_id == "fans"
+    assert str(refused.value) == (
+        "That page was added before, as 'Fans' (fans): remove that article first to add it again."
+    )
+    assert await other.registry_revision() == revision  # nothing recorded
+    assert [change.id for change in await other.registry_changes()] == ["fans"]
+
+    await store.record_removed(id="fans", title="Fans", by=9)
+    assert await other.record_added(id="doha", title="Doha", url="https://news.example/fans", **page)
+    await other.close()
 
 
 async def test_a_newer_schema_is_refused_in_one_line(store: SettingsStore, connect) -> None:
