@@ -256,7 +256,7 @@ class Library:
                 path.rename(aside)
                 asides.append(aside)
                 undo.append(lambda a=aside, p=path: a.rename(p))
-        if not undo and self._retriever is not None:
+        if not undo and self._in_index(put, drop):
             return None
         try:
             report = self.reindex()
@@ -281,6 +281,20 @@ class Library:
                 f"matchbot is set to use {self.embedder.name!r}: run `matchbot index --rebuild`."
             )
         return store
+
+    def _in_index(self, put: Sequence[Article], drop: Sequence[str]) -> bool:
+        """Whether the index holds the articles ``put`` and none of ``drop``: the files may be as they
+        should and the index not, when another process (``matchbot add``) shares the seeds folder."""
+        if self._retriever is None:
+            return False
+        indexed = self._retriever.store.articles
+        return all(article.id in indexed for article in put) and not any(
+            article_id in indexed and not self._source_is_bulk(article_id) for article_id in drop
+        )
+
+    def _source_is_bulk(self, article_id: str) -> bool:
+        entry = self.retriever.store.articles[article_id]
+        return Path(entry["source"]).suffix.lower() == BULK_SUFFIX
 
     def _files_of(self, article_id: str) -> list[Path]:
         """The text files in the seeds folder that hold the article ``article_id``."""

@@ -121,6 +121,25 @@ async def test_a_page_added_through_one_process_is_refused_in_another_whatever_i
     assert [change.id for change in await other.store.registry_changes()] == ["fans_in_doha"]
 
 
+async def test_what_the_command_line_adds_to_a_running_bots_seeds_folder_is_answerable_there(
+    processes: Process, fake_embedder, tmp_path: Path
+) -> None:
+    bot = await processes("bot")
+    command_line = ArticleRegistry(Library(bot.library.seeds_dir, tmp_path / "cli", fake_embedder), bot.store)
+    await command_line.open()
+    await command_line.add(**FANS, by=None)  # matchbot add, run beside the bot on its folders
+    assert "fans_in_doha.txt" in snapshot(bot.library.seeds_dir)
+
+    report = await bot.catch_up()  # the file is there already: the bot's index must take it in
+    assert report is not None and report.added == ["fans_in_doha"]
+    assert best_article(bot, "where did the moroccan fans sing after the match") == "fans_in_doha"
+
+    await command_line.remove("fans_in_doha", by=None)
+    report = await bot.catch_up()
+    assert report is not None and report.removed == ["fans_in_doha"]
+    assert await bot.catch_up() is None
+
+
 async def test_following_brings_changes_in_within_a_few_looks(processes: Process) -> None:
     one, other = await processes("one"), await processes("other")
     following = asyncio.create_task(other.follow(every=0.05))
