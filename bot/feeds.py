@@ -15,16 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from bot.settings import ENTRY_ATTEMPTS, Feed, SettingsStore
+from bot.registry import ArticleIdTaken, ArticleRegistry
+from bot.settings import ENTRY_ATTEMPTS, Feed, SettingsError, SettingsStore
 from index.articles import link_key
 from index.errors import DuplicateArticleError, MatchbotError, WebError
 from index.feeds import FeedItem, FeedReading, matches, read_feed
 from index.web import FEED, Fetcher, Page, PageAdded, check_link
-
-if TYPE_CHECKING:
-    from bot.registry import ArticleRegistry
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +197,7 @@ class FeedPoller:
             poll.duplicates.append((item, exc.article_id))
             await settle(feed, item.key, status="duplicate", article_id=exc.article_id)
         except MatchbotError as exc:
-            transient = isinstance(exc, WebError) and exc.transient
+            transient = passing(exc)
             poll.failed.append((item, str(exc)))
             poll.retrying += transient
             await settle(feed, item.key, status="retry" if transient else "failed", message=str(exc))
@@ -212,6 +209,14 @@ class FeedPoller:
         else:
             poll.added.append(added)
             await settle(feed, item.key, status="added", article_id=added.info.id)
+
+
+def passing(error: MatchbotError) -> bool:
+    """Whether trying again later may work: a slow or failing site, the database, or an article id
+    another process took a moment before."""
+    if isinstance(error, WebError):
+        return error.transient
+    return isinstance(error, SettingsError | ArticleIdTaken)
 
 
 def pick_feed(feeds: list[Feed], typed: str) -> Feed:

@@ -29,6 +29,10 @@ FOLLOW_EVERY = 3.0  # seconds between two looks at the registry's revision (one 
 T = TypeVar("T")
 
 
+class ArticleIdTaken(ArticleError):
+    """Another process recorded an article under the id this one picked, a moment ago."""
+
+
 class ArticleRegistry:
     """The Library's articles, changed through the registry in the store and kept in step with it."""
 
@@ -104,7 +108,7 @@ class ArticleRegistry:
                     ),
                 )
                 if not added:
-                    raise ArticleError(
+                    raise ArticleIdTaken(
                         f"An article {article.id!r} was just added through another copy of matchbot: "
                         "try again in a few seconds."
                     )

@@ -249,6 +249,33 @@ async def test_an_entry_that_fails_for_a_passing_reason_is_tried_again_a_few_tim
     assert (entry.status, entry.attempts) == ("retry", ENTRY_ATTEMPTS)
 
 
+def rename_table(store: SettingsStore, name: str, to: str) -> None:
+    with store.database.transaction() as db:
+        db.execute(f"ALTER TABLE {name} RENAME TO {to}")
+
+
+async def test_an_entry_the_database_could_not_record_is_added_at_the_next_poll(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path
+) -> None:
+    news_site.served[RSS] = "feeds/football-early.rss"
+    await poller.settings.follow_feed(GUILD, news_site.url(RSS), KEYWORDS, title=None, added_by=None)
+    before = articles(seeds)
+    await asyncio.to_thread(rename_table, poller.settings, "articles", "away")  # the registry fails
+    try:
+        [first] = await poller.poll_now()
+    finally:
+        await asyncio.to_thread(rename_table, poller.settings, "away", "articles")
+    [(item, message)] = first.failed
+    assert item.link.startswith(news_site.url(REGRAGUI)) and "articles" in message and "\n" not in message
+    assert first.retrying == 1 and not first.added and articles(seeds) == before  # undone, not lost
+    [entry] = await poller.settings.feed_entries(GUILD)
+    assert (entry.status, entry.message) == ("retry", message)
+
+    [second] = await poller.poll_now()
+    assert [added.info.id for added in second.added] == [REGRAGUI_ID] and not second.failed
+    assert REGRAGUI_ID in articles(seeds)
+
+
 async def claim(store: SettingsStore, feed: Feed, now: float) -> bool:
     return await store.claim_feed_entry(feed, "entry-1", link="https://news.example/1", title="One", now=now)
 
