@@ -115,12 +115,19 @@ class FeedPoller:
         return feed, removed
 
     async def poll_due(self) -> list[FeedPoll]:
-        """Poll every feed whose interval has passed and that no other process is polling."""
+        """Poll every feed whose interval has passed and that no other process is polling.
+
+        A feed the database fails for is logged in one line and left for the next round; the others
+        are polled.
+        """
         now = self.clock()
         polls = []
         for feed in await self.settings.feeds():
-            if await self.settings.lease_feed(feed, now=now, due_before=now - self.interval):
-                polls.append(await self.poll(feed))
+            try:
+                if await self.settings.lease_feed(feed, now=now, due_before=now - self.interval):
+                    polls.append(await self.poll(feed))
+            except SettingsError as exc:
+                log.warning("Feed %s could not be polled: %s", feed.url, exc)
         return polls
 
     async def poll_now(self, guild_id: int | None = None) -> list[FeedPoll]:

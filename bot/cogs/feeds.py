@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from discord.ext import commands, tasks
 
+from index.errors import MatchbotError
+
 if TYPE_CHECKING:
     from bot.client import MatchBot
 
@@ -36,6 +38,9 @@ class FeedPolling(commands.Cog):
     async def poll(self) -> None:
         try:
             polls = await self.bot.feeds.poll_due()
+        except MatchbotError as exc:  # the database is down: one line, and the next round tries again
+            log.warning("Could not poll the feeds: %s", exc)
+            return
         except Exception:  # a failed round must not stop the next ones
             log.exception("Polling the feeds failed")
             return

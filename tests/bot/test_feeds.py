@@ -276,6 +276,30 @@ async def test_an_entry_the_database_could_not_record_is_added_at_the_next_poll(
     assert REGRAGUI_ID in articles(seeds)
 
 
+async def test_a_round_the_database_fails_is_one_line_per_feed_and_the_next_round_polls_them(
+    poller: FeedPoller, news_site: NewsSite, seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for path in (RSS, ATOM):
+        await poller.settings.follow_feed(GUILD, news_site.url(path), KEYWORDS, title=None, added_by=None)
+    later = time.time() + poller.interval
+    poller.clock = lambda: later
+    await asyncio.to_thread(rename_table, poller.settings, "feed_entries", "away")
+    try:
+        assert await poller.poll_due() == []
+    finally:
+        await asyncio.to_thread(rename_table, poller.settings, "away", "feed_entries")
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert [record.getMessage().split(": ")[0] for record in warnings] == [
+        f"Feed {news_site.url(RSS)} could not be polled",
+        f"Feed {news_site.url(ATOM)} could not be polled",
+    ]
+    assert all(record.exc_info is None and "\n" not in record.getMessage() for record in warnings)
+
+    poller.clock = lambda: later + poller.interval
+    polls = await poller.poll_due()
+    assert sorted(len(poll.added) for poll in polls) == [1, 2] and len(articles(seeds)) == 4
+
+
 async def claim(store: SettingsStore, feed: Feed, now: float) -> bool:
     return await store.claim_feed_entry(feed, "entry-1", link="https://news.example/1", title="One", now=now)
 
