@@ -23,7 +23,9 @@ from typing import Any, ClassVar, Protocol
 from index.errors import MatchbotError
 
 CONNECT_TIMEOUT = 10  # seconds to reach the server when opening a connection
-POOL_WAIT = 3  # seconds a question waits for a connection: a server that is down fails it quickly
+# Seconds a call waits for a connection. A server that is down fails the call after this wait, and a
+# slash command that reads the database before it answers has 3 seconds in all to tell the member so.
+POOL_WAIT = 1.5
 POOL_SIZE = 4  # connections per process: the bot's questions are short
 SCHEMA_LOCK = 7_302_912_001  # the advisory lock that serialises schema creation across processes
 

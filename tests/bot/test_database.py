@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,11 @@ async def test_a_server_that_goes_away_fails_calls_in_one_line_until_it_is_back(
         store = await SettingsStore.open(PostgresDatabase(server.new_database()), GuildSettings(3, None))
         await store.update(1, k=4)
         server.halt()
+        began = time.monotonic()
         with pytest.raises(SettingsError) as failed:
             await store.get(1)
+        # soon enough for a slash command that reads its settings first to say so within Discord's 3 s
+        assert time.monotonic() - began < 2.5
         assert str(failed.value).startswith("Cannot reach the database at postgresql://matchbot@/")
         assert "\n" not in str(failed.value)
         server.start()
