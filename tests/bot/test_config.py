@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,23 @@ def test_bad_shard_or_database_settings_are_one_line(environ: dict[str, str], sa
         Config.from_env(environ)
     message = str(caught.value)
     assert says in message and "\n" not in message and "s3cret" not in message
+
+
+def test_every_setting_read_is_in_env_example_and_in_the_readme_table() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    read = set(
+        re.findall(
+            r'"((?:MATCHBOT|DISCORD|DEV|DATABASE|SHARD)_[A-Z_]+)"', (repo / "bot/config.py").read_text()
+        )
+    )
+    assert {
+        "DATABASE_URL",
+        "SHARD_COUNT",
+        "SHARD_IDS",
+        "MATCHBOT_FEED_INTERVAL",
+        "MATCHBOT_FETCH_TIMEOUT",
+    } <= read
+    example = set(re.findall(r"^([A-Z_]+)=", (repo / ".env.example").read_text(), re.MULTILINE))
+    table = set(re.findall(r"^\| `([A-Z_]+)` \|", (repo / "README.md").read_text(), re.MULTILINE))
+    assert read == example
+    assert read <= table
