@@ -1,6 +1,6 @@
 """Two ``matchbot run`` processes, each running one shard of two, against one Discord stand-in and one
 PostgreSQL database: both answer in the servers of their shard, and what a moderator changes through
-one (an article, a setting) reaches the other.
+one (an article pasted or added by its link, a feed followed, a setting) reaches the other.
 
 The processes are real (``python -m bot run``, configured by environment variables) and load the real
 model. To keep their start short they are handed a copy of an index already built from the seeds.
@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from news_site import NewsSite
 
 from index.library import Library
 
 from .shards import ShardedStandIn
 from .standin import RecordedCall, restore_discord_endpoints
 from .test_bot import bold_sentences, moderation, payload_problems, shown_text
+from .test_web import PROGRESS
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(420)]
 
@@ -31,6 +33,10 @@ REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180  # seconds for a process to load the model and connect, on a busy machine
 CHANGE_TIMEOUT = 60  # seconds for a change to reach the other process (it looks every 3 s)
 FANS = "Thousands of Moroccan fans sang in the Doha metro for hours after the final whistle."
+CASABLANCA = "/2022/12/15/morocco-fans-casablanca.html"
+CASABLANCA_TITLE = "Morocco's fans turn Casablanca red after semi-final defeat"
+RSS = "/feeds/football.rss"
+REGRAGUI_TITLE = "Regragui: Morocco ran out of legs, but we will be back"
 
 
 class BotProcess:
@@ -100,6 +106,7 @@ async def processes(
         "DISCORD_GATEWAY_URL": sharded.gateway_url,
         "DATABASE_URL": postgres_url,
         "SHARD_COUNT": "2",
+        "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1",  # the news site of the tests
         "PYTHONPATH": str(REPO),
         "OMP_NUM_THREADS": "1",  # two processes on a shared machine: no thread oversubscription
         "TOKENIZERS_PARALLELISM": "false",
@@ -154,6 +161,22 @@ async def moderate(sharded: ShardedStandIn, shard: int, *path: str, **options: A
     return shown_text(reply)
 
 
+async def moderate_slowly(sharded: ShardedStandIn, shard: int, group: str, leaf: str, **options: Any) -> str:
+    """``moderate`` for a command that may show its progress first: the text of its final reply."""
+    interaction = await sharded.slash(
+        "matchbot",
+        moderation(group, leaf, **options),
+        channel_id=sharded.channel_by_shard[shard],
+        user=sharded.moderator,
+    )
+
+    def final(call: RecordedCall) -> bool:
+        shown = bool(call.content) and not call.content.startswith(PROGRESS)
+        return shown and call.status < 300 and call in sharded.calls_for(interaction)
+
+    return (await sharded.wait_for_call(final, timeout=120)).content or ""
+
+
 async def until_listed(sharded: ShardedStandIn, shard: int, title: str, *, listed: bool) -> None:
     """Look at ``/matchbot articles list`` in the server of ``shard`` until ``title`` is (not) in it."""
 
@@ -165,7 +188,7 @@ async def until_listed(sharded: ShardedStandIn, shard: int, title: str, *, liste
 
 
 async def test_two_processes_split_the_shards_and_share_articles_and_settings(
-    sharded: ShardedStandIn, processes: list[BotProcess]
+    sharded: ShardedStandIn, processes: list[BotProcess], news_site: NewsSite
 ) -> None:
     first, second = processes
     await asyncio.gather(first.start("0"), second.start("1"))
@@ -188,6 +211,18 @@ async def test_two_processes_split_the_shards_and_share_articles_and_settings(
     assert removed.startswith("Removed. Index: 0 added, 0 changed, 1 removed")
     await until_listed(sharded, 0, "Fans in Doha", listed=False)
     assert "Fans in Doha" not in shown_text(await ask(sharded, 0, "where did the Moroccan fans sing"))
+
+    # A page added by its link through one process, and a feed followed through the other, reach both;
+    # the page is not added twice, whichever process is asked.
+    linked = await moderate_slowly(sharded, 0, "articles", "add", url=news_site.url(CASABLANCA))
+    assert linked.startswith(f"Added **{CASABLANCA_TITLE}**"), linked
+    await until_listed(sharded, 1, CASABLANCA_TITLE, listed=True)
+    again = await moderate_slowly(sharded, 1, "articles", "add", url=news_site.url(CASABLANCA))
+    assert again.startswith(f"That page was added before, as {CASABLANCA_TITLE!r}"), again
+    followed = await moderate_slowly(sharded, 1, "feeds", "add", url=news_site.url(RSS), keywords="Regragui")
+    assert f"1 added now:\n• **{REGRAGUI_TITLE}**" in followed, followed
+    await until_listed(sharded, 0, REGRAGUI_TITLE, listed=True)
+    assert REGRAGUI_TITLE in shown_text(await ask(sharded, 0, "who was ruled out during the warm-up"))
 
     # The first process's server changes a setting; then the second takes over both shards.
     shown = await moderate(sharded, 0, "settings", passages=2)
