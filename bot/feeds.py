@@ -26,6 +26,7 @@ from index.web import FEED, Fetcher, Page, PageAdded, check_link
 log = logging.getLogger(__name__)
 
 MAX_FEEDS = 25  # per server
+MAX_FEED_LINK = 1000  # characters: the link is part of a database key, whose size is limited
 MAX_ADDS_PER_POLL = 10  # per feed: more matching entries wait for the next poll
 SETTLED = {"added", "duplicate", "failed"}
 UNEXPECTED = "an unexpected error (it is logged); it will be tried again"
@@ -81,6 +82,10 @@ class FeedPoller:
         The feed is read first: a link that is not a readable feed is refused and nothing is saved.
         """
         link = str(check_link(url))
+        if len(link) > MAX_FEED_LINK:
+            raise WebError(
+                f"That feed link is over {MAX_FEED_LINK:,} characters: give the feed's own address."
+            )
         followed = await self.settings.feeds(guild_id)
         if len(followed) >= MAX_FEEDS and all(feed.url != link for feed in followed):
             raise WebError(f"A server can follow {MAX_FEEDS} feeds at most: remove one first.")

@@ -8,6 +8,7 @@ summary holds it as a whole word or phrase, in any case and with or without acce
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import io
 import re
@@ -22,6 +23,7 @@ from index.web import Page, check_link
 
 MAX_KEYWORDS = 20
 MAX_KEYWORD_CHARS = 60
+MAX_KEY_CHARS = 500  # a longer entry id is kept as its hash: a database index entry has a size limit
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -29,7 +31,7 @@ _TAG = re.compile(r"<[^>]*>")
 class FeedItem:
     """One entry of a feed."""
 
-    key: str  # what identifies the entry for good: its id (guid), else its link
+    key: str  # what identifies the entry for good: its id (guid), else its link; hashed when long
     link: str
     title: str
     summary: str  # plain text
@@ -58,7 +60,7 @@ def read_feed(page: Page) -> FeedReading:
             continue
         items.append(
             FeedItem(
-                key=str(entry.get("id") or link).strip(),
+                key=_key(str(entry.get("id") or link).strip()),
                 link=link,
                 title=_plain(entry.get("title", "")),
                 summary=_plain(entry.get("summary", "")),
@@ -91,6 +93,12 @@ def fold(text: str) -> str:
     """``"Mbappé"`` → ``"mbappe"``: lower case, accents removed."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _key(text: str) -> str:
+    if len(text) <= MAX_KEY_CHARS:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _link(value: object, base: str) -> str | None:

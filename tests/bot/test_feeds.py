@@ -8,6 +8,8 @@ articles are a real Library (with the model-free embedder).
 from __future__ import annotations
 
 import asyncio
+import base64
+import random
 import shutil
 import threading
 import time
@@ -337,6 +339,35 @@ async def test_no_more_than_a_few_entries_are_added_per_poll(
     assert len(first.added) + len(first.duplicates) == MAX_ADDS_PER_POLL and first.waiting == 2
     [second] = await poller.poll_now()
     assert len(second.duplicates) == 2 and second.waiting == 0
+
+
+async def test_an_entry_with_a_very_long_id_is_added_once(
+    poller: FeedPoller, news_site: NewsSite, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(news_site.pages, site)
+    # over 5,000 characters that do not compress: past what a database index entry may hold
+    guid = "urn:matchday-news:" + base64.urlsafe_b64encode(random.Random(7).randbytes(4000)).decode()
+    item = f"<item><title>Mbappe speaks</title><guid>{guid}</guid><link>$BASE{MBAPPE}</link></item>"
+    (site / "feeds/long.rss").write_text(
+        f'<rss version="2.0"><channel><title>Long</title>{item}</channel></rss>'
+    )
+    news_site.pages = site
+    first = await poller.follow(GUILD, news_site.url("/feeds/long.rss"), ("Mbappe",))
+    assert [added.info.id for added in first.added] == [MBAPPE_ID] and not first.failed
+    [again] = await poller.poll_now()
+    assert not again.added and not again.failed and not again.duplicates
+    assert fetched_pages(news_site).count(MBAPPE) == 1
+
+
+async def test_a_feed_link_too_long_to_keep_is_refused_in_one_line(
+    poller: FeedPoller, news_site: NewsSite
+) -> None:
+    with pytest.raises(
+        WebError, match="That feed link is over 1,000 characters: give the feed's own address"
+    ):
+        await poller.follow(GUILD, news_site.url(RSS) + "?page=" + "9" * 1000, KEYWORDS)
+    assert news_site.requests == [] and await poller.settings.feeds(GUILD) == []
 
 
 async def test_unfollowing_keeps_the_articles_unless_asked(
