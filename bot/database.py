@@ -186,9 +186,9 @@ class PostgresDatabase(Database):
                 yield _Placeholders(connection)
         except PoolTimeout:
             raise SettingsError(self._unreachable(None)) from None
-        except psycopg.OperationalError as exc:
-            raise SettingsError(self._unreachable(exc)) from None
         except psycopg.Error as exc:
+            if _lost(exc):
+                raise SettingsError(self._unreachable(exc)) from None
             raise SettingsError(f"The database at {self.where} failed: {self._reason(exc)}") from None
 
     def close(self) -> None:
@@ -206,6 +206,17 @@ class PostgresDatabase(Database):
         """The first line of a driver error, without the password libpq may echo."""
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return scrub(text.removeprefix("connection failed: "), self._url)
+
+
+def _lost(error: Exception) -> bool:
+    """Whether ``error`` says the server is away (no connection, or shutting down), not that it
+    refused a statement: psycopg's OperationalError covers both."""
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = getattr(error, "sqlstate", None)
+    return state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
 
 
 class _Placeholders:

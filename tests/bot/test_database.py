@@ -3,7 +3,10 @@ password of DATABASE_URL."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
+import random
 import subprocess
 import sys
 import time
@@ -98,3 +101,21 @@ async def test_a_server_that_goes_away_fails_calls_in_one_line_until_it_is_back(
         await store.close()
     finally:
         server.stop()
+
+
+async def test_a_statement_the_server_refuses_is_not_taken_for_an_unreachable_server(
+    postgres_url: str,
+) -> None:
+    database = PostgresDatabase(postgres_url)
+    await asyncio.to_thread(database.create, ["CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY)"], 1)
+
+    def insert(key: str) -> None:
+        with database.transaction() as db:
+            db.execute("INSERT INTO keys (key) VALUES (?)", (key,))
+
+    too_big = base64.b64encode(random.Random(1).randbytes(6000)).decode()  # past an index entry's size
+    with pytest.raises(SettingsError) as refused:
+        await asyncio.to_thread(insert, too_big)
+    assert str(refused.value).startswith("The database at postgresql://matchbot@/")
+    assert "failed: index row size" in str(refused.value) and "Cannot reach" not in str(refused.value)
+    database.close()
