@@ -1,7 +1,9 @@
-"""The Discord client: ``MatchBot``, handed its library and settings, and ``run``, behind ``matchbot run``.
+"""The Discord client: ``MatchBot``, handed its library, settings store, article registry and fetcher,
+and ``run``, behind ``matchbot run``.
 
 ``run`` opens the settings database, builds the model and the library, logs in (so a bad token fails
-before any slow indexing), opens the index in a worker thread, then connects to the gateway. With
+before any slow indexing), opens the index in a worker thread (after the registry's changes, with a
+shared database), then connects to the gateway; the feeds cog polls feeds once the bot is ready. With
 ``SHARD_COUNT`` the bot is a ``ShardedMatchBot`` over the shards of ``SHARD_IDS``.
 """
 
@@ -51,7 +53,7 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
 
 
 class MatchBot(commands.Bot):
-    """matchbot on Discord: slash commands, mention answers and moderation, over one Library."""
+    """matchbot on Discord: slash commands, mention answers, moderation and feeds, over one Library."""
 
     def __init__(
         self,
