@@ -8,7 +8,23 @@
      └── ModelError      the sentence-transformers model cannot be loaded
 
 ``str(error)`` is the message to show; callers print it as it is, without a traceback.
+``disk_problem`` words a failed write (full disk, read-only folder) as such a line.
 """
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+_DISK_FIXES = {
+    errno.ENOSPC: "free some disk space",
+    errno.EDQUOT: "free some disk space (the disk quota is used up)",
+    errno.EFBIG: "raise the file size limit (ulimit -f) or free some space",
+    errno.EROFS: "mount the folder read-write",
+    errno.EACCES: "make it writable by the user matchbot runs as",
+    errno.EPERM: "make it writable by the user matchbot runs as",
+    errno.ENAMETOOLONG: "use a shorter folder path",
+}
 
 
 class MatchbotError(Exception):
@@ -33,3 +49,10 @@ class StoreError(MatchbotError):
 
 class ModelError(MatchbotError):
     """The embedding model cannot be loaded."""
+
+
+def disk_problem(what: str, path: Path | str, error: OSError) -> str:
+    """``Cannot write the index in data/index (No space left on device): free some disk space``."""
+    reason = error.strerror or str(error)
+    fix = _DISK_FIXES.get(error.errno or 0, "check that the folder exists and is writable")
+    return f"Cannot {what} in {path} ({reason}): {fix}, then try again"

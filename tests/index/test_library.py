@@ -232,7 +232,7 @@ def test_an_update_interrupted_while_embedding_leaves_the_saved_index_unchanged(
         library.reindex(progress=interrupt)
 
     assert snapshot(library.index_dir) == before
-    assert sorted(path.name for path in library.index_dir.parent.iterdir()) == ["index"]
+    assert sorted(path.name for path in library.index_dir.parent.iterdir()) == [".index.lock", "index"]
 
 
 # -- an index built differently -------------------------------------------------------------------
