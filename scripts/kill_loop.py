@@ -65,8 +65,6 @@ def child(args: argparse.Namespace) -> int:
     from index.library import Library
     from tests.conftest import FakeEmbedder
 
-    if args.fsize:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (args.fsize, resource.RLIM_INFINITY))
     seeds, data = Path(args.seeds), Path(args.data)
     library = Library(seeds, data, FakeEmbedder())
     try:
@@ -75,7 +73,9 @@ def child(args: argparse.Namespace) -> int:
             library.open()
         if args.op == "reindex":  # a moderator edits an article, then asks for a reindex
             (seeds / f"{CHANGED}.txt").write_text(_article_text(77), encoding="utf-8")
-        logging = _log_questions(data / SETTINGS) if bot_op else None
+        logging = _log_questions(data / SETTINGS) if bot_op and not args.fsize else None
+        if args.fsize:  # from now on, writes past this size fail with EFBIG, as on a full disk
+            resource.setrlimit(resource.RLIMIT_FSIZE, (args.fsize, resource.RLIM_INFINITY))
         watched = (str(seeds), str(data))
         writes = _arm(watched, kill_at=args.kill_at)
         print("armed", flush=True)
