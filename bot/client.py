@@ -1,17 +1,25 @@
 """The Discord client: ``MatchBot``, handed its library and settings, and ``run``, behind ``matchbot run``.
 
 ``run`` builds the model, the library and the settings store, logs in (so a bad token fails before any
-slow indexing), opens the index in a worker thread, then connects to the gateway.
+slow indexing), opens the index in a worker thread, then connects to the gateway. On SIGTERM or SIGINT
+it stops taking questions, lets the answers in flight finish (for SHUTDOWN_GRACE seconds at most), stops
+an index update (the saved index stays as it was), closes the settings store and returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import math
+import os
+import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -22,6 +30,8 @@ from discord.ext import commands
 from bot import render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
+from bot.lag import LagMonitor
+from bot.logs import hide_from_logs
 from bot.metrics import Metrics
 from bot.settings import GuildSettings, SettingsStore
 from index.embedding import Embedder
@@ -33,6 +43,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
 SETTINGS_FILE = "matchbot.sqlite3"
 COMMANDS_HASH_FILE = "commands.sha256"
+SHUTDOWN_GRACE = 20.0  # seconds the answers in flight get to finish on SIGTERM (systemd waits 30)
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -70,16 +81,78 @@ class MatchBot(commands.Bot):
         self.settings = settings
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
+        self.lag = LagMonitor(self.metrics.observe_lag)
+        self.draining = False  # shutting down: no new questions
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
         self.tree.error(self.on_app_command_error)
+        self.metrics.track(
+            chunks=lambda: len(library.retriever.store.chunks) if library.loaded else 0,
+            articles=lambda: len(library.retriever.store.articles) if library.loaded else 0,
+            gateway=lambda: self.latency if math.isfinite(self.latency) else math.nan,
+        )
 
     async def login(self, token: str) -> None:
         point_discord_at(self.config.api_base, self.config.gateway_url)
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self.lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+
+    async def close(self) -> None:
+        self.lag.stop()
+        await super().close()
+
+    # -- health and shutdown --------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Ready (logged in, connected, index loaded, not stopping), and the facts behind it."""
+        logged_in = self.user is not None and self.is_ready() and not self.is_closed()
+        loaded = self.library.loaded
+        ready = logged_in and loaded and not self.draining
+        status = "stopping" if self.draining else "ready" if ready else "starting"
+        latency = self.latency if math.isfinite(self.latency) else None
+        return ready, {
+            "status": status,
+            "logged_in": logged_in,
+            "index_loaded": loaded,
+            "chunks": len(self.library.retriever.store.chunks) if loaded else 0,
+            "gateway_latency_seconds": None if latency is None else round(latency, 4),
+            "event_loop_lag_p99_seconds": round(self.lag.percentile(0.99), 4),
+        }
+
+    @contextlib.asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        """Count an answer in flight, so a shutdown waits for it; refused once shutting down."""
+        if self.draining:
+            raise MatchbotError("matchbot is restarting: ask again in a minute.")
+        self._in_flight += 1
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking questions, let those in flight finish (``grace`` seconds at most), then close."""
+        self.draining = True
+        self.library.stop()
+        if self._in_flight and self._idle is not None:
+            log.info("Finishing %d answer(s) in flight before stopping.", self._in_flight)
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except TimeoutError:
+                log.warning(
+                    "%d answer(s) still in flight after %.0f s; stopping anyway.", self._in_flight, grace
+                )
+        await self.close()
 
     async def on_message(self, message: discord.Message) -> None:
         """No text commands: mention questions are handled by the ask cog's listener."""
@@ -152,24 +225,42 @@ async def build(config: Config, embedder: Embedder, metrics: Metrics | None = No
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
-    """Build everything from ``config`` and run the bot until it is closed.
+    """Build everything from ``config`` and run the bot until it is closed or told to stop.
 
-    The token is checked (login) before the index is opened, so a wrong one fails in seconds.
+    The token is checked (login) before the index is opened, so a wrong one fails in seconds. SIGTERM
+    and SIGINT stop it gracefully (see ``MatchBot.shutdown``).
     """
     token = config.require_token()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
-    if embedder is None:
-        embedder = await asyncio.to_thread(Embedder.load, config.model)
-    bot = await build(config, embedder, metrics)
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
-        log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
     try:
+        if embedder is None:
+            embedder = await asyncio.to_thread(Embedder.load, config.model)
+        bot = await build(config, embedder, metrics)
+    except BaseException:
+        _restore_signals(loop)
+        raise
+    if config.metrics_port:
+        metrics.serve(config.metrics_port, health=bot.health)
+        log.info("Serving Prometheus metrics and /healthz on port %d.", config.metrics_port)
+    try:
+        if stop.is_set():  # told to stop while the model was loading
+            return
         async with bot:
             await bot.login(token)
-            report = await asyncio.to_thread(bot.library.open)
-            log.info("Index ready: %s", report.summary())
-            await bot.connect()
+            running = asyncio.create_task(_open_and_connect(bot), name="matchbot-run")
+            stopping = asyncio.create_task(stop.wait(), name="matchbot-stop")
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done():
+                log.info("Stopping: no new questions; finishing the ones in flight.")
+                await bot.shutdown(SHUTDOWN_GRACE)
+                await _ended(running, SHUTDOWN_GRACE)
+            else:
+                stopping.cancel()
+                running.result()
     except discord.LoginFailure as exc:
         raise ConfigError(
             "Discord rejected DISCORD_TOKEN: copy the token again (Developer Portal → your "
@@ -185,17 +276,43 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
             f"Cannot reach Discord at {config.api_base} ({exc}): check the network, "
             "or DISCORD_API_BASE / DISCORD_GATEWAY_URL."
         ) from exc
+    finally:
+        _restore_signals(loop)
+        await bot.settings.close()
+        metrics.stop_serving()
+    log.info("Stopped.")
 
 
-def run(config: Config) -> None:
-    """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line."""
-    config.require_token()  # before anything slow
+def _restore_signals(loop: asyncio.AbstractEventLoop) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+
+
+async def _open_and_connect(bot: MatchBot) -> None:
+    report = await asyncio.to_thread(bot.library.open)
+    log.info("Index ready: %s", report.summary())
+    await bot.connect()
+
+
+async def _ended(task: asyncio.Task[None], grace: float) -> None:
+    """Wait for the bot's main task after a shutdown; what it raises while stopping no longer matters."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+def run(config: Config, *, embedder: Embedder | None = None) -> None:
+    """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line.
+
+    The token never reaches the log: every line is filtered, whatever its level.
+    """
+    token = config.require_token()  # before anything slow
     logging.getLogger().handlers.clear()  # the bot's log replaces the command line's terse one
     discord.utils.setup_logging(level=logging.getLevelName(config.log_level))
-    try:
-        asyncio.run(serve(config))
-    except KeyboardInterrupt:
-        log.info("Stopped.")
+    hide_from_logs(token)
+    asyncio.run(serve(config, embedder=embedder))
 
 
 def _read_text(path: Path) -> str | None:
@@ -206,5 +323,11 @@ def _read_text(path: Path) -> str | None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    """Write aside and rename, so a kill never leaves half a hash; a failure only costs a sync next time."""
+    staging = path.with_name(f".{path.name}.writing")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging.write_text(text + "\n", encoding="utf-8")
+        os.replace(staging, path)
+    except OSError as exc:
+        log.warning("Could not save %s (%s); the commands will be synced again next start.", path, exc)

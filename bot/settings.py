@@ -111,6 +111,10 @@ class SettingsStore:
         await asyncio.to_thread(store._create)
         return store
 
+    async def close(self) -> None:
+        """Fold the write-ahead log into the database file (shutdown); the store still works after."""
+        await asyncio.to_thread(self._checkpoint)
+
     # -- settings ---------------------------------------------------------------------------
 
     async def get(self, guild_id: int | None) -> GuildSettings:
@@ -181,6 +185,10 @@ class SettingsStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _checkpoint(self) -> None:
+        with self._connect() as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _get(self, guild_id: int) -> GuildSettings:
         with self._connect() as db:

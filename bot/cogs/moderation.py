@@ -86,23 +86,25 @@ class Moderation(
     ) -> None:
         if (file is None) == (text is None):
             raise ArticleError("Give the article either as a file or as pasted text (one of them).")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if file is not None:
-            title, text, date, url = await read_upload(file, title=title, date=date, url=url)
-        if not title:
-            raise ArticleError("Give the article a title.")
-        info, report = await asyncio.to_thread(
-            self.bot.library.add_article, title=title, text=text or "", date=date, url=url
-        )
-        added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
-        await interaction.edit_original_response(content=render.report_line(added + "Index", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if file is not None:
+                title, text, date, url = await read_upload(file, title=title, date=date, url=url)
+            if not title:
+                raise ArticleError("Give the article a title.")
+            info, report = await asyncio.to_thread(
+                self.bot.library.add_article, title=title, text=text or "", date=date, url=url
+            )
+            added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
+            await interaction.edit_original_response(content=render.report_line(added + "Index", report))
 
     @articles.command(name="remove", description="Remove an article and its passages.")
     @app_commands.describe(article="The article to remove.")
     async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await asyncio.to_thread(self.remove_blocking, article)
-        await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            report = await asyncio.to_thread(self.remove_blocking, article)
+            await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
 
     @articles_remove.autocomplete("article")
     async def article_names(
@@ -130,11 +132,14 @@ class Moderation(
     async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
         if self.bot.library.busy:
             raise MatchbotError("The index is already being updated: try again in a minute.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress()
-        work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
-        report = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
-        await interaction.edit_original_response(content=render.report_line("Reindexed", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress()
+            work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
+            report = await progress.follow(
+                work, lambda line: interaction.edit_original_response(content=line)
+            )
+            await interaction.edit_original_response(content=render.report_line("Reindexed", report))
 
     @app_commands.command(name="settings", description="Show or change how matchbot answers here.")
     @app_commands.describe(

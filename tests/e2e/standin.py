@@ -224,6 +224,7 @@ class RecordedCall:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     status: int = 200
     response: Any = None  # the JSON sent back (None for 204 responses)
+    at: float = 0.0  # time.monotonic() when the request arrived
 
     @property
     def message_data(self) -> JSON:
@@ -260,6 +261,7 @@ class Interaction:
     payload: JSON  # the complete INTERACTION_CREATE payload
     channel_id: int
     response_type: int | None = None  # the callback type the client answered with
+    dispatched_at: float = 0.0  # time.monotonic() when INTERACTION_CREATE was sent
     original_message: JSON | None = None  # the message that holds the response, once there is one
     followups: list[JSON] = field(default_factory=list)
 
@@ -326,18 +328,29 @@ class _Snowflakes:
 
 @dataclass
 class _Session:
-    """A gateway session: survives a reconnect when the client RESUMEs it."""
+    """A gateway session: survives a reconnect when the client RESUMEs it.
+
+    It keeps the dispatches it was sent, so a RESUME replays those the client missed, as Discord does.
+    """
 
     session_id: str
     intents: int
     seq: int = 0
+    sent: list[JSON] = field(default_factory=list)  # every DISPATCH payload, in order (seq = index + 1)
+
+    def record(self, event: str, data: JSON) -> JSON:
+        self.seq += 1
+        payload = {"op": Op.DISPATCH, "t": event, "s": self.seq, "d": data}
+        self.sent.append(payload)
+        return payload
 
 
 class _GatewayConnection:
     """One client websocket, with its optional zlib-stream compressor."""
 
-    def __init__(self, ws: web.WebSocketResponse, compress: str | None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, compress: str | None, transport: Any = None) -> None:
         self.ws = ws
+        self.transport = transport  # the TCP connection, to drop it without a close frame
         self.session: _Session | None = None
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
         self._send_lock = asyncio.Lock()
@@ -356,15 +369,127 @@ class _GatewayConnection:
 
     async def dispatch(self, event: str, data: JSON) -> None:
         assert self.session is not None, "dispatch before IDENTIFY"
-        self.session.seq += 1
-        await self.send({"op": Op.DISPATCH, "t": event, "s": self.session.seq, "d": data})
+        await self.send(self.session.record(event, data))
+
+
+# ---------------------------------------------------------------------- fault injection
+#
+# Everything that makes the stand-in misbehave on purpose lives here: gateway drops, op 7 and op 9, and
+# REST answers of 429 (per route or global, with Discord's headers) and 5xx. A REST fault is answered
+# *instead of* handling the request (Discord refused it), so the client's retry is the only attempt that
+# counts; a fault never makes an interaction acknowledged twice by itself.
+
+
+@dataclass
+class _RestFault:
+    """The next ``times`` requests matching ``method`` and ``path`` (a regex) are refused with ``status``."""
+
+    path: re.Pattern[str]
+    method: str | None
+    status: int
+    times: int
+    retry_after: float
+    is_global: bool
+    hits: int = 0
+
+    def matches(self, call: RecordedCall) -> bool:
+        wanted = self.method is None or self.method == call.method
+        return self.hits < self.times and wanted and self.path.search(call.path) is not None
+
+    def response(self) -> tuple[JSON, dict[str, str]]:
+        if self.status != 429:
+            return {"message": "Service Unavailable (stand-in fault)", "code": 0}, {}
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": self.retry_after,
+            "global": self.is_global,
+        }
+        headers = {  # what Discord sends; "Via" marks it as Discord's, not a Cloudflare ban
+            "Retry-After": str(max(1, round(self.retry_after))),
+            "Via": "1.1 google",
+            "X-RateLimit-Scope": "global" if self.is_global else "user",
+        }
+        if self.is_global:
+            headers["X-RateLimit-Global"] = "true"
+        else:
+            headers.update({
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + self.retry_after:.3f}",
+                "X-RateLimit-Reset-After": f"{self.retry_after:.3f}",
+                "X-RateLimit-Bucket": "stand-in-" + self.path.pattern.strip("^$/").replace("/", "-")[:40],
+            })  # fmt: skip
+        return body, headers
+
+
+class _Faults:
+    """The fault-injection methods of :class:`DiscordStandIn` (mixed in)."""
+
+    _connection: _GatewayConnection | None
+    _resumable: _Session | None
+    _rest_faults: list[_RestFault]
+    _sessions: dict[str, _Session]
+    faults_served: int = 0
+
+    def fail_rest(
+        self,
+        path: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        method: str | None = None,
+        retry_after: float = 0.3,
+        is_global: bool = False,
+    ) -> None:
+        r"""Refuse the next ``times`` REST calls whose path matches the regex ``path`` with ``status``.
+
+        429s carry ``retry_after`` in the body and Discord's rate-limit headers (per route, or global
+        with ``is_global``); 5xx carry a plain error. Paths are as in :attr:`RecordedCall.path`, e.g.
+        ``r"/interactions/\d+/[^/]+/callback"`` or ``r"/webhooks/.*/messages/@original"``.
+        """
+        fault = _RestFault(re.compile(path), method, status, times, retry_after, is_global)
+        self._rest_faults.append(fault)
+
+    async def drop_connection(self) -> None:
+        """Cut the client's gateway TCP connection without a close frame (a network failure)."""
+        connection = self._connection
+        if connection is None or connection.transport is None:
+            raise RuntimeError("cannot drop the connection: no client is connected")
+        self._connection = None  # events from now on wait in the session for a RESUME
+        connection.transport.abort()
+
+    async def invalidate_session(self, *, resumable: bool) -> None:
+        """Send op 9 INVALID_SESSION: with ``resumable`` the client RESUMEs, else it IDENTIFYs anew."""
+        connection = self._connection
+        if connection is None or connection.session is None:
+            raise RuntimeError("cannot invalidate the session: no client is connected")
+        if not resumable:
+            self._sessions.pop(connection.session.session_id, None)
+            self._resumable = None
+        else:
+            self._connection = None  # the client closes this socket and resumes on a new one
+        await connection.send({"op": Op.INVALID_SESSION, "d": resumable})
+
+    def _rest_fault_for(self, call: RecordedCall) -> web.Response | None:
+        for fault in self._rest_faults:
+            if fault.matches(call):
+                fault.hits += 1
+                self.faults_served += 1
+                body, headers = fault.response()
+                call.status, call.response = fault.status, body
+                return web.Response(
+                    status=fault.status,
+                    body=json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json", **headers},
+                )
+        return None
 
 
 Handler = Callable[..., Awaitable[Any]]
 _NO_CONTENT = object()  # a handler's return value for "204 No Content"
 
 
-class DiscordStandIn:
+class DiscordStandIn(_Faults):
     """Discord's REST API and gateway for one bot, one guild and a few users, on 127.0.0.1."""
 
     def __init__(self, *, bot_token: str = "test-token", echo_bot_messages: bool = True) -> None:
@@ -406,6 +531,9 @@ class DiscordStandIn:
         self.interactions: dict[str, Interaction] = {}  # by token
         self.presence: JSON | None = None  # the last PRESENCE_UPDATE the client sent
         self.gateway_queries: list[dict[str, str]] = []  # each websocket's query (v, encoding, compress)
+        self.identifies = 0  # sessions started (IDENTIFY)
+        self.resumes = 0  # sessions resumed (RESUME)
+        self.replayed = 0  # events replayed on a RESUME
 
         self._dm_channels: dict[int, JSON] = {}  # by recipient user id
         self._attachments: dict[int, tuple[JSON, bytes]] = {}
@@ -413,6 +541,8 @@ class DiscordStandIn:
         self._sessions: dict[str, _Session] = {}
         self._connections: set[_GatewayConnection] = set()
         self._connection: _GatewayConnection | None = None  # the identified (or resumed) one
+        self._resumable: _Session | None = None  # the session a reconnecting client may resume
+        self._rest_faults: list[_RestFault] = []
         self._ready = asyncio.Event()
         self._calls_changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -673,12 +803,23 @@ class DiscordStandIn:
     # ------------------------------------------------------------------ injecting events
 
     async def dispatch(self, event: str, data: JSON) -> None:
-        """Send a gateway DISPATCH ``event`` to the connected client."""
+        """Send a gateway DISPATCH ``event`` to the connected client.
+
+        While the client is reconnecting (after a drop or op 7), the event is kept in its session and
+        replayed when it RESUMEs, as Discord does; a client that identifies anew never gets it.
+        """
+        if self._connection is None and self._resumable is not None:
+            self._resumable.record(event, data)
+            return
         await self._live_connection(event).dispatch(event, data)
 
     async def request_reconnect(self) -> None:
-        """Send op 7 RECONNECT: the client reconnects to ``resume_gateway_url`` and RESUMEs."""
+        """Send op 7 RECONNECT: the client reconnects to ``resume_gateway_url`` and RESUMEs.
+
+        Events dispatched until it has resumed wait in its session and are replayed then.
+        """
         await self._live_connection("RECONNECT").send({"op": Op.RECONNECT, "d": None})
+        self._connection = None
 
     def _live_connection(self, what: str) -> _GatewayConnection:
         connection = self._connection
@@ -912,6 +1053,7 @@ class DiscordStandIn:
             channel_id=int(channel["id"]),
         )
         self.interactions[token] = interaction
+        interaction.dispatched_at = time.monotonic()
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction
 
@@ -1172,7 +1314,7 @@ class DiscordStandIn:
         if request.query.get("encoding", "json") != "json":
             await ws.close(code=4002, message=b"Only the json encoding is supported.")
             return ws
-        connection = _GatewayConnection(ws, request.query.get("compress"))
+        connection = _GatewayConnection(ws, request.query.get("compress"), request.transport)
         self._connections.add(connection)
         try:
             await connection.send({"op": Op.HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
@@ -1213,10 +1355,12 @@ class DiscordStandIn:
         if not self._token_ok(data.get("token")):
             await connection.ws.close(code=4004, message=b"Authentication failed.")
             return
+        self.identifies += 1
         session = _Session(session_id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
         self._sessions[session.session_id] = session
         connection.session = session
         self._connection = connection
+        self._resumable = session
         ready: JSON = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
@@ -1248,6 +1392,12 @@ class DiscordStandIn:
             return
         connection.session = session
         self._connection = connection
+        self._resumable = session
+        self.resumes += 1
+        missed = session.sent[int(data.get("seq") or 0) :]
+        for payload in missed:  # what the client missed, then RESUMED (as Discord does)
+            await connection.send(payload)
+        self.replayed += len(missed)
         await connection.dispatch("RESUMED", {})
         self._ready.set()
 
@@ -1341,6 +1491,11 @@ class DiscordStandIn:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         call = await self._parse_call(request)
+        call.at = time.monotonic()
+        faulty = self._rest_fault_for(call)
+        if faulty is not None:
+            await self._record(call)
+            return faulty
         try:
             handler, params = self._match(call)
             if not call.path.startswith(("/interactions/", "/webhooks/")) and not self._token_ok(
