@@ -1,0 +1,31 @@
+"""The token is hidden from every log line: messages, arguments, tracebacks."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from bot.logs import HIDDEN, HideSecret
+
+SECRET = "MTI5.Gabc.secret-token-value"
+
+
+def test_the_secret_is_replaced_in_messages_arguments_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(HideSecret(SECRET))
+    logger = logging.getLogger("test-hide-secret")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("identify with %s", SECRET)
+        logger.info(f"token={SECRET}")
+        try:
+            raise RuntimeError(f"login failed for {SECRET}")
+        except RuntimeError:
+            logger.exception("while logging in")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert SECRET not in written
+    assert written.count(HIDDEN) == 3 and "while logging in" in written and "RuntimeError" in written
