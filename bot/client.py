@@ -18,6 +18,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
 SETTINGS_FILE = "matchbot.sqlite3"
 COMMANDS_HASH_FILE = "commands.sha256"
 SHUTDOWN_GRACE = 20.0  # seconds the answers in flight get to finish on SIGTERM (systemd waits 30)
+# Searches get threads of their own: queued behind each other under load, they never hold up the quick
+# settings lookups that come before an interaction's acknowledgement (Discord waits 3 s for it).
+SEARCH_THREADS = 2
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -82,6 +86,7 @@ class MatchBot(commands.Bot):
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
         self.lag = LagMonitor(self.metrics.observe_lag)
+        self.search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="matchbot-search")
         self.draining = False  # shutting down: no new questions
         self._in_flight = 0
         self._idle: asyncio.Event | None = None
@@ -105,6 +110,7 @@ class MatchBot(commands.Bot):
     async def close(self) -> None:
         self.lag.stop()
         await super().close()
+        self.search_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- health and shutdown --------------------------------------------------------------------
 

@@ -44,7 +44,10 @@ DECLINED_COLOUR = discord.Colour.light_grey()
 INFO_COLOUR = discord.Colour.blurple()
 
 _ZWSP = "\u200b"
-_BLOCK_START = re.compile(r"^(#|-|\+|>|(\d+)\.)")
+_BLOCK_START = re.compile(r"^(#|-|\+|(\d+)\.)")
+_MARKDOWN = re.compile(r"([\\*_~`|\[>])")
+# C0/C1 controls (but whitespace, which split() flattens) and bidirectional embeddings/overrides/isolates.
+_UNSHOWN = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
 _URL = re.compile(r"^https?://\S+$")
 
 
@@ -65,10 +68,15 @@ def neutralise_mentions(text: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Untrusted text (an article, a question) made safe to show: one line, markdown and mentions off."""
-    flat = " ".join(text.split())
-    escaped = neutralise_mentions(discord.utils.escape_markdown(flat))
-    # escape_markdown leaves line-start syntax (headings, lists, quotes) alone.
+    """Untrusted text (an article, a question) made safe to show: one line, markdown and mentions off.
+
+    Every character that can open or close markdown (``\\ * _ ~ ` | [ >``) is escaped, alone or not, so
+    the text cannot end our bold or quote early, open a code block or a masked link, or hide a spoiler;
+    controls and bidirectional overrides are dropped, so it cannot reorder what follows it either.
+    """
+    flat = " ".join(_UNSHOWN.sub("", text).split())
+    escaped = neutralise_mentions(_MARKDOWN.sub(r"\\\1", flat))
+    # Line-start syntax (headings, lists, subtext) matters where the text starts a line.
     return _BLOCK_START.sub(lambda m: f"{m[2]}\\." if m[2] else "\\" + m[1], escaped, count=1)
 
 
@@ -186,8 +194,9 @@ def articles_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
     used = 0
     for number, article in enumerate(ordered):
         date = f" ({article.date})" if article.date else ""
-        code = clip(article.id.replace("`", "'"), 100)
-        entry = f"• **{fit(article.title, 120)}**{date} · `{code}` · {article.chunks} passages"
+        code = clip(neutralise_mentions(article.id.replace("`", "'")), 100)
+        title = fit(article.title, 120) or "untitled"
+        entry = f"• **{title}**{date} · `{code}` · {article.chunks} passages"
         rest = len(ordered) - number
         if used + len(entry) + 40 > EMBED_DESCRIPTION_LIMIT:
             lines.append(f"…and {rest} more.")

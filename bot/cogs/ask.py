@@ -115,7 +115,7 @@ class Ask(commands.Cog):
         def blocking() -> Answer:
             return self.bot.library.retriever.search(question, k, threshold=threshold, offset=offset)
 
-        return await asyncio.to_thread(blocking)
+        return await asyncio.get_running_loop().run_in_executor(self.bot.search_pool, blocking)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
