@@ -45,10 +45,12 @@ INFO_COLOUR = discord.Colour.blurple()
 
 _ZWSP = "\u200b"
 _BLOCK_START = re.compile(r"^(#|-|\+|(\d+)\.)")
-_MARKDOWN = re.compile(r"([\\*_~`|\[>])")
+_ESCAPED = {ord(character): "\\" + character for character in "\\*_~`|[>"}  # markdown, escaped
 # C0/C1 controls (but whitespace, which split() flattens) and bidirectional embeddings/overrides/isolates.
 _UNSHOWN = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
 _URL = re.compile(r"^https?://\S+$")
+# What could end a link's <…>(…) early, or read as a mention, is percent-encoded.
+_URL_ESCAPES = {ord(character): f"%{ord(character):02X}" for character in "()<>@`"}
 
 
 # -- text helpers ------------------------------------------------------------------------------
@@ -63,8 +65,9 @@ def clip(text: str, limit: int) -> str:
 
 def neutralise_mentions(text: str) -> str:
     """Break ``@everyone``, ``@here`` and ``<@…>`` / ``<@&…>`` / ``<#…>`` so they never ping or render."""
-    text = re.sub(r"@(everyone|here)", "@" + _ZWSP + r"\1", text)
-    return re.sub(r"<([@#])", "<" + _ZWSP + r"\1", text)
+    for syntax in ("@everyone", "@here", "<@", "<#"):
+        text = text.replace(syntax, syntax[0] + _ZWSP + syntax[1:])
+    return text
 
 
 def escape(text: str) -> str:
@@ -75,7 +78,7 @@ def escape(text: str) -> str:
     controls and bidirectional overrides are dropped, so it cannot reorder what follows it either.
     """
     flat = " ".join(_UNSHOWN.sub("", text).split())
-    escaped = neutralise_mentions(_MARKDOWN.sub(r"\\\1", flat))
+    escaped = neutralise_mentions(flat.translate(_ESCAPED))
     # Line-start syntax (headings, lists, subtext) matters where the text starts a line.
     return _BLOCK_START.sub(lambda m: f"{m[2]}\\." if m[2] else "\\" + m[1], escaped, count=1)
 
@@ -84,15 +87,28 @@ def fit(text: str, limit: int, *, keep_end: bool = False) -> str:
     """``text`` escaped and then trimmed so the escaped form fits ``limit`` characters.
 
     Trimming happens on the raw text, so an escape sequence or a mention is never cut in half.
-    ``keep_end`` keeps the end of the text (for the context before a sentence).
+    ``keep_end`` keeps the end of the text (for the context before a sentence). The cut is found by
+    bisection over at most ``limit`` raw characters: a 100 kB text costs no more than a short one.
     """
-    flat = " ".join(text.split())
+    flat = " ".join(_UNSHOWN.sub("", text).split())
     escaped = escape(flat)
-    while len(escaped) > limit and flat:
-        over = len(escaped) - limit + 1  # one more for the ellipsis
-        flat = flat[over:].lstrip() if keep_end else flat[:-over].rstrip()
-        escaped = ELLIPSIS + escape(flat) if keep_end else escape(flat) + ELLIPSIS
-    return escaped if len(escaped) <= limit else ""
+    if len(escaped) <= limit:
+        return escaped
+    if limit < 1:
+        return ""
+
+    def cut(size: int) -> str:
+        return flat[len(flat) - size :].lstrip() if keep_end else flat[:size].rstrip()
+
+    low, high = 0, min(len(flat), limit)  # escaping never shortens: at most `limit` raw characters fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(escape(cut(middle))) < limit:  # room for the ellipsis too
+            low = middle
+        else:
+            high = middle - 1
+    kept = escape(cut(low))
+    return ELLIPSIS + kept if keep_end else kept + ELLIPSIS
 
 
 def line(text: str) -> str:
@@ -120,19 +136,26 @@ def confidence_line(answer: Answer) -> str:
     return f"Confidence {meter(answer.confidence)} ({verdict}; the bar is {answer.threshold:.2f})"
 
 
-def source_line(passage: Passage) -> str:
-    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one passage."""
-    title = fit(passage.title, 120) or "untitled"
-    parts = [f"— *{title}*"]
-    if passage.date:
-        parts.append(fit(passage.date, 20))
+def source_line(passage: Passage, limit: int = 400) -> str:
+    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one passage, in ``limit``.
+
+    When room is short the link goes first, then the author is shortened and left out, then the date;
+    the title takes what is left. Markup is never cut through.
+    """
+    date = fit(passage.date, 20) if passage.date else ""
+    link = ""
     if passage.url and _URL.match(passage.url) and len(passage.url) <= 500:
-        safe_url = passage.url.replace("(", "%28").replace(")", "%29").replace(">", "%3E")
-        parts.append(f"[link](<{safe_url}>)")
-    if passage.author:
-        parts.append("tweet by " + fit(passage.author, 80))
-    parts.append("match " + meter(passage.score))
-    return " · ".join(parts)
+        link = f"[link](<{passage.url.translate(_URL_ESCAPES)}>)"
+    score = "match " + meter(passage.score)
+    for with_link, author_room, with_date in ((1, 80, 1), (0, 80, 1), (0, 30, 1), (0, 0, 1), (0, 0, 0)):
+        author = fit(passage.author, author_room) if passage.author and author_room else ""
+        details = [date if with_date else "", link if with_link else "", author and "tweet by " + author]
+        details = [part for part in details if part] + [score]
+        room = limit - len(" · ".join(["— **", *details]))
+        title = fit(passage.title, min(120, room)) or ("untitled" if room >= len("untitled") else "")
+        if title:
+            return " · ".join([f"— *{title}*", *details])
+    return clip(score, limit)
 
 
 def quote(passage: Passage, limit: int) -> str:
@@ -143,13 +166,13 @@ def quote(passage: Passage, limit: int) -> str:
     after = fit(passage.after, max(room // 2, room - len(passage.before))) if passage.after else ""
     room -= len(after)
     before = fit(passage.before, room, keep_end=True) if passage.before else ""
-    body = " ".join(part for part in (before, f"**{sentence}**", after) if part)
+    body = " ".join(part for part in (before, f"**{sentence}**" if sentence else "", after) if part)
     return "> " + body
 
 
 def passage_block(passage: Passage, limit: int) -> str:
     """One passage: its quote and its source line, together at most ``limit`` characters."""
-    source = clip(source_line(passage), max(limit // 3, 1))
+    source = source_line(passage, max(limit // 3, 1))
     return quote(passage, limit - len(source) - 1) + "\n" + source
 
 
@@ -193,7 +216,7 @@ def articles_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
     lines: list[str] = []
     used = 0
     for number, article in enumerate(ordered):
-        date = f" ({article.date})" if article.date else ""
+        date = f" ({fit(article.date, 20)})" if article.date else ""
         code = clip(neutralise_mentions(article.id.replace("`", "'")), 100)
         title = fit(article.title, 120) or "untitled"
         entry = f"• **{title}**{date} · `{code}` · {article.chunks} passages"

@@ -701,7 +701,7 @@ class DiscordStandIn(_Faults):
         ``attachments`` of :meth:`send_message`.
         """
         attachment_id = self._ids.next()
-        url = f"{self._base_url}{ATTACHMENT_PATH}/{attachment_id}/{quote(filename)}"
+        url = f"{self._base_url}{ATTACHMENT_PATH}/{attachment_id}/{quote(filename, safe='')}"
         attachment: JSON = {
             "id": str(attachment_id),
             "filename": filename,

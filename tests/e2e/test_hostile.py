@@ -128,7 +128,7 @@ def test_any_slash_question_gets_one_harmless_reply(live: LiveBot, question: str
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-@given(question=hostile.hostile_text(long_lines=False))
+@given(question=hostile.hostile_text(long_lines=0))
 def test_any_mention_question_gets_one_harmless_reply(live: LiveBot, question: str) -> None:
     hostile.tried()
     standin = live.standin

@@ -82,7 +82,7 @@ def test_kills_at_every_kind_of_moment_lose_nothing() -> None:
 @pytest.mark.model
 def test_kills_of_the_real_matchbot_index_command_lose_nothing() -> None:
     done = subprocess.run(
-        [sys.executable, str(KILL_LOOP), "--moments", "2", "--ops", "cli"],
+        [sys.executable, str(KILL_LOOP), "--moments", "1", "--ops", "cli"],
         capture_output=True,
         text=True,
         timeout=280,
@@ -220,3 +220,58 @@ def test_an_added_article_is_saved_inside_the_seeds_folder_whatever_its_title(
     assert len(added) == 1 and next(iter(added)).parent == seeds
     assert sorted(p.name for p in tmp_path.iterdir()) == outside
     assert info.id in {article.id for article in read_seeds(seeds).articles}
+
+
+# -- answers during a reindex -----------------------------------------------------------------------
+
+
+def test_questions_are_answered_from_the_old_index_until_the_new_one_is_whole(
+    write_seeds, tmp_path: Path, make_embedder
+) -> None:
+    """A member asking all through a rebuild gets answers from one whole index: the old, then the new."""
+    import threading
+
+    class Gated(make_embedder):  # type: ignore[misc, valid-type]
+        """Article batches wait at a gate, so the rebuild stays half done while questions come in."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.gate, self.waiting = threading.Event(), threading.Event()
+            self.gate.set()
+
+        def encode(self, texts, **options):  # type: ignore[no-untyped-def]
+            if len(texts) > 1:
+                self.waiting.set()
+                self.gate.wait(30)
+            return super().encode(texts, **options)
+
+    seeds = write_seeds(ARTICLES)
+    embedder = Gated()
+    library = Library(seeds, tmp_path / "data", embedder)
+    library.open()
+    old = library.retriever.store
+    (seeds / "awards.txt").write_text("Messi won the Golden Ball. Mbappe won the Golden Boot.")
+    embedder.gate.clear()
+    rebuild = threading.Thread(target=library.reindex, kwargs={"rebuild": True})
+    rebuild.start()
+    assert embedder.waiting.wait(30)
+
+    seen: list[tuple[int, set[str]]] = []
+    while rebuild.is_alive() or not seen or seen[-1][0] == id(old):
+        retriever = library.retriever
+        answer = retriever.search("who won the golden ball", 3)
+        seen.append((id(retriever.store), {p.article for p in answer.passages}))
+        store = retriever.store
+        assert (
+            len(store.chunks) == store.sentences.ntotal == store.contexts.ntotal == store.manifest["chunks"]
+        )
+        assert seen[-1][1] <= set(store.articles)
+        if len(seen) == 20:
+            embedder.gate.set()  # let the rebuild finish while questions keep coming
+    rebuild.join()
+
+    stores = [store for store, _ in seen]
+    assert stores[0] == id(old) and stores[-1] != id(old)
+    assert stores == sorted(stores, key=lambda s: s != id(old))  # old, old, …, new, new: never back
+    assert all("awards" not in articles for store, articles in seen if store == id(old))
+    assert "awards" in seen[-1][1]

@@ -19,13 +19,15 @@ from index.errors import ArticleError, QuestionError
 from index.library import Library
 from index.retriever import MAX_QUESTION_CHARS, check_question
 
-EXAMPLES = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(
+    max_examples=120, deadline=None, phases=hostile.NO_SHRINKING, suppress_health_check=[HealthCheck.too_slow]
+)
 text = hostile.hostile_text()
 header = st.sampled_from(["", "title ", "date ", "date 2022-12-15 ", "url ", "title: ", "DATE 2022-13-45\n"])
 
 
 @EXAMPLES
-@given(stem=hostile.hostile_text(max_pieces=6, long_lines=False), head=header, body=text)
+@given(stem=hostile.hostile_text(max_pieces=6, long_lines=0), head=header, body=text)
 def test_any_text_file_parses_into_an_article_or_is_refused_with_one_line(
     stem: str, head: str, body: str
 ) -> None:
@@ -51,8 +53,10 @@ def test_any_bytes_decode_or_are_refused_with_one_line(data: bytes) -> None:
         assert decoded.strip()
 
 
-@EXAMPLES
-@given(body=text, title=hostile.hostile_text(max_pieces=6, long_lines=False))
+@settings(
+    max_examples=60, deadline=None, phases=hostile.NO_SHRINKING, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(body=hostile.hostile_text(long_lines=20), title=hostile.hostile_text(max_pieces=6, long_lines=0))
 def test_the_chunker_splits_anything_into_sentences_that_are_in_the_text(body: str, title: str) -> None:
     hostile.tried()
     if not body.strip():
