@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,7 +34,7 @@ class Config:
     model: str | None  # a local sentence-transformers folder; None means the bundled MiniLM
     k: int
     threshold: float | None  # None means the retriever's calibrated default
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line or a traceback's locals
     dev_guild_id: int | None = None
     api_base: str = DEFAULT_API_BASE
     gateway_url: str = DEFAULT_GATEWAY_URL

@@ -29,3 +29,10 @@ def test_the_secret_is_replaced_in_messages_arguments_and_tracebacks() -> None:
     written = stream.getvalue()
     assert SECRET not in written
     assert written.count(HIDDEN) == 3 and "while logging in" in written and "RuntimeError" in written
+
+
+def test_the_configuration_never_shows_the_token() -> None:
+    from bot.config import Config
+
+    config = Config.from_env({"DISCORD_TOKEN": SECRET}, read_dotenv=False)
+    assert config.token == SECRET and SECRET not in repr(config) and SECRET not in str(config)
