@@ -1,9 +1,9 @@
 """Optional Prometheus metrics and the health check, served together on ``MATCHBOT_METRICS_PORT``.
 
 ``/metrics``: questions asked, answered and declined, answer latency, the index's size, the gateway's
-latency and the event loop's lag. ``/healthz``: 200 with a small JSON body when matchbot is logged in
-and its index is loaded, else 503. Without the port the bot records nothing (``Metrics.disabled()``) and
-never imports prometheus-client.
+latency, the event loop's lag, and the process's memory and CPU. ``/healthz``: 200 with a small JSON
+body when matchbot is logged in and its index is loaded, else 503. Without the port the bot records
+nothing (``Metrics.disabled()``) and never imports prometheus-client.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class Metrics:
         self._server: WSGIServer | None = None
         if registry is None:
             return
-        from prometheus_client import Counter, Gauge, Histogram
+        from prometheus_client import Counter, Gauge, Histogram, ProcessCollector
 
+        ProcessCollector(registry=registry)  # process_resident_memory_bytes, CPU seconds, open files
         self._questions = Counter(
             "matchbot_questions", "Questions asked, by where they came from.", ["source"], registry=registry
         )

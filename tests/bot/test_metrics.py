@@ -71,6 +71,7 @@ def test_declines_index_size_and_gateway_latency_are_exported() -> None:
     assert sample(metrics, "matchbot_index_chunks") == 120
     assert sample(metrics, "matchbot_index_articles") == 3
     assert sample(metrics, "matchbot_gateway_latency_seconds") == 0.042
+    assert (sample(metrics, "process_resident_memory_bytes") or 0) > 1_000_000
 
 
 def get(url: str) -> tuple[int, dict]:
