@@ -5,15 +5,25 @@ and ``run``, behind ``matchbot run``.
 before any slow indexing), opens the index in a worker thread (after the registry's changes, with a
 shared database), then connects to the gateway; the feeds cog polls feeds once the bot is ready. With
 ``SHARD_COUNT`` the bot is a ``ShardedMatchBot`` over the shards of ``SHARD_IDS``.
+
+On SIGTERM or SIGINT it stops taking questions and changes, lets those in flight finish (a feed poll
+after its current entry; SHUTDOWN_GRACE seconds at most in all), stops an index update (the saved index
+stays as it was) and the registry's follower, closes the database and returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import math
+import os
+import signal
 import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +37,8 @@ from bot import render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
 from bot.feeds import FeedPoller
+from bot.lag import LagMonitor
+from bot.logs import hide_database_password, hide_from_logs
 from bot.metrics import Metrics
 from bot.registry import ArticleRegistry
 from bot.settings import SettingsStore, open_settings
@@ -40,6 +52,10 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation", "bot.cogs.feeds")
 COMMANDS_HASH_FILE = "commands.sha256"
 SHARD_REFUSALS = {4010: "invalid shard", 4011: "the bot is in too many servers for one shard"}
+SHUTDOWN_GRACE = 20.0  # seconds the work in flight gets to finish on SIGTERM (systemd waits 30)
+# Searches get threads of their own: queued behind each other under load, they never hold up the quick
+# settings lookups that come before an interaction's acknowledgement (Discord waits 3 s for it).
+SEARCH_THREADS = 2
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -84,19 +100,117 @@ class MatchBot(commands.Bot):
         self.cooldowns = Cooldowns()
         self.fetcher = fetcher or Fetcher(config.fetch)
         self.feeds = FeedPoller(settings, registry, self.fetcher, interval=config.feed_interval)
+        self.lag = LagMonitor(self.metrics.observe_lag)
+        self.search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="matchbot-search")
+        self.draining = False  # shutting down: no new questions or changes
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
+        self._following: asyncio.Task[None] | None = None  # the registry's follower, with a shared store
         self.tree.error(self.on_app_command_error)
+        self.metrics.track(
+            chunks=lambda: len(library.retriever.store.chunks) if library.loaded else 0,
+            articles=lambda: len(library.retriever.store.articles) if library.loaded else 0,
+            gateway=lambda: self.latency if math.isfinite(self.latency) else math.nan,
+        )
 
     async def login(self, token: str) -> None:
         point_discord_at(self.config.api_base, self.config.gateway_url)
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self.lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.config.syncs_commands:
             await self.sync_commands()
         else:
             log.info("Slash commands are synced by the process that runs shard 0, not this one.")
+
+    async def close(self) -> None:
+        self.lag.stop()
+        self.feeds.stop()
+        if self._following is not None:
+            following, self._following = self._following, None
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+        await super().close()  # unloads the cogs: the feed poller's loop ends there
+        self.search_pool.shutdown(wait=False, cancel_futures=True)
+
+    def follow_registry(self) -> None:
+        """With a shared store, start bringing the articles in step with the registry every few seconds."""
+        if self.registry.follows and self._following is None:
+            self._following = asyncio.create_task(self.registry.follow(), name="matchbot-registry")
+
+    # -- health and shutdown --------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Ready (logged in, every gateway connection open, index loaded, not stopping), and the facts
+        behind it."""
+        logged_in = self.user is not None and self.is_ready() and not self.is_closed()
+        connections = self.gateway_connections()
+        connected = logged_in and bool(connections) and all(shown["connected"] for shown in connections)
+        loaded = self.library.loaded
+        ready = connected and loaded and not self.draining
+        status = "stopping" if self.draining else "ready" if ready else "starting"
+        return ready, {
+            "status": status,
+            "logged_in": logged_in,
+            "connected": connected,
+            "index_loaded": loaded,
+            "chunks": len(self.library.retriever.store.chunks) if loaded else 0,
+            "gateway_latency_seconds": _seconds(self.latency),
+            "event_loop_lag_p99_seconds": round(self.lag.percentile(0.99), 4),
+        }
+
+    def gateway_connections(self) -> list[dict[str, Any]]:
+        """Each gateway connection: whether it is open, and its heartbeat latency."""
+        ws = self.ws
+        return [{"connected": ws is not None and ws.open, "latency_seconds": _seconds(self.latency)}]
+
+    @contextlib.asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        """Count work in flight (an answer, a moderator's change, a round of feed polls), so that a
+        shutdown waits for it; refused once shutting down."""
+        if self.draining:
+            raise MatchbotError("matchbot is restarting: ask again in a minute.")
+        self._in_flight += 1
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking questions and changes, let those in flight finish (``grace`` seconds at most in
+        all), stop the registry's follower and the feed poller, then close.
+
+        An index update gives up at its next step (the saved index stays as it was, and the change is
+        undone); a feed poll stops after the entry it is adding (the others wait for the next start).
+        """
+        deadline = asyncio.get_running_loop().time() + grace
+        self.draining = True
+        self.library.stop()
+        self.feeds.stop()
+        self.registry.stop()
+        if self._in_flight and self._idle is not None:
+            log.info("Finishing %d answer(s) or change(s) in flight before stopping.", self._in_flight)
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except TimeoutError:
+                log.warning(
+                    "%d answer(s) or change(s) still in flight after %.0f s; stopping anyway.",
+                    self._in_flight,
+                    grace,
+                )
+        if self._following is not None:  # it ends after its current look at the registry
+            left = max(deadline - asyncio.get_running_loop().time(), 0.1)
+            await asyncio.wait({self._following}, timeout=left)
+        await self.close()
 
     async def on_message(self, message: discord.Message) -> None:
         """No text commands: mention questions are handled by the ask cog's listener."""
@@ -170,6 +284,24 @@ class ShardedMatchBot(MatchBot, commands.AutoShardedBot):
         shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
         super().__init__(config=config, shard_count=config.shard_count, shard_ids=shard_ids, **dependencies)
 
+    def gateway_connections(self) -> list[dict[str, Any]]:
+        """Each shard's connection: its id, whether it is open, and its heartbeat latency."""
+        return [
+            {
+                "shard": shard_id,
+                "connected": not shard.is_closed(),
+                "latency_seconds": _seconds(shard.latency),
+            }
+            for shard_id, shard in sorted(self.shards.items())
+        ]
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """As for one connection, and each shard's connection (``shards``)."""
+        ready, facts = super().health()
+        facts["shard_count"] = self.shard_count
+        facts["shards"] = self.gateway_connections()
+        return ready, facts
+
     async def on_ready(self) -> None:
         log.info(
             "Connected as %s to %d server(s) on shard(s) %s of %d.",
@@ -204,30 +336,43 @@ async def build(
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
-    """Build everything from ``config`` and run the bot until it is closed.
+    """Build everything from ``config`` and run the bot until it is closed or told to stop.
 
-    The token is checked (login) before the index is opened, so a wrong one fails in seconds.
+    The token is checked (login) before the index is opened, so a wrong one fails in seconds. SIGTERM
+    and SIGINT stop it gracefully (see ``MatchBot.shutdown``).
     """
     token = config.require_token()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
-    settings = await open_settings(config)  # before the model: a wrong DATABASE_URL fails in seconds
+    try:
+        settings = await open_settings(config)  # before the model: a wrong DATABASE_URL fails in seconds
+    except BaseException:
+        _restore_signals(loop)
+        raise
     try:
         if embedder is None:
             embedder = await asyncio.to_thread(Embedder.load, config.model)
         bot = await build(config, embedder, metrics, settings=settings)
         if config.metrics_port:
-            metrics.serve(config.metrics_port)
-            log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
+            metrics.serve(config.metrics_port, health=bot.health)
+            log.info("Serving Prometheus metrics and /healthz on port %d.", config.metrics_port)
+        if stop.is_set():  # told to stop while the model was loading
+            return
         async with bot:
             await bot.login(token)
-            report = await bot.registry.open()
-            log.info("Index ready: %s", report.summary())
-            following = asyncio.create_task(bot.registry.follow()) if bot.registry.follows else None
-            try:
-                await bot.connect()
-            finally:
-                if following is not None:
-                    following.cancel()
+            running = asyncio.create_task(_open_and_connect(bot), name="matchbot-run")
+            stopping = asyncio.create_task(stop.wait(), name="matchbot-stop")
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done():
+                log.info("Stopping: no new questions; finishing the ones in flight.")
+                await bot.shutdown(SHUTDOWN_GRACE)
+                await _ended(running, SHUTDOWN_GRACE)
+            else:
+                stopping.cancel()
+                running.result()
     except discord.LoginFailure as exc:
         raise ConfigError(
             "Discord rejected DISCORD_TOKEN: copy the token again (Developer Portal → your "
@@ -252,18 +397,51 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
             "or DISCORD_API_BASE / DISCORD_GATEWAY_URL."
         ) from exc
     finally:
-        await settings.close()
+        _restore_signals(loop)
+        metrics.stop_serving()
+        await settings.close()  # after the bot: its follower and feed poller have stopped
+    log.info("Stopped.")
 
 
-def run(config: Config) -> None:
-    """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line."""
-    config.require_token()  # before anything slow
+def _restore_signals(loop: asyncio.AbstractEventLoop) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+
+
+async def _open_and_connect(bot: MatchBot) -> None:
+    report = await bot.registry.open()
+    log.info("Index ready: %s", report.summary())
+    bot.follow_registry()
+    await bot.connect()
+
+
+async def _ended(task: asyncio.Task[None], grace: float) -> None:
+    """Wait for the bot's main task after a shutdown; what it raises while stopping no longer matters."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+def run(config: Config, *, embedder: Embedder | None = None) -> None:
+    """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line.
+
+    Neither the token nor the password of ``DATABASE_URL`` reaches the log: every line is filtered,
+    whatever its level.
+    """
+    token = config.require_token()  # before anything slow
     logging.getLogger().handlers.clear()  # the bot's log replaces the command line's terse one
     discord.utils.setup_logging(level=logging.getLevelName(config.log_level))
-    try:
-        asyncio.run(serve(config))
-    except KeyboardInterrupt:
-        log.info("Stopped.")
+    hide_from_logs(token)
+    if config.database_url:
+        hide_database_password(config.database_url)
+    asyncio.run(serve(config, embedder=embedder))
+
+
+def _seconds(latency: float) -> float | None:
+    """A latency for /healthz: None before the first heartbeat (discord.py says NaN or infinity)."""
+    return round(latency, 4) if math.isfinite(latency) else None
 
 
 def _read_text(path: Path) -> str | None:
@@ -274,5 +452,11 @@ def _read_text(path: Path) -> str | None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    """Write aside and rename, so a kill never leaves half a hash; a failure only costs a sync next time."""
+    staging = path.with_name(f".{path.name}.writing")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging.write_text(text + "\n", encoding="utf-8")
+        os.replace(staging, path)
+    except OSError as exc:
+        log.warning("Could not save %s (%s); the commands will be synced again next start.", path, exc)

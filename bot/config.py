@@ -39,7 +39,7 @@ class Config:
     model: str | None  # a local sentence-transformers folder; None means the bundled MiniLM
     k: int
     threshold: float | None  # None means the retriever's calibrated default
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line or a traceback's locals
     dev_guild_id: int | None = None
     api_base: str = DEFAULT_API_BASE
     gateway_url: str = DEFAULT_GATEWAY_URL

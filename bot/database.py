@@ -12,6 +12,7 @@ Every method blocks; the store calls them through ``asyncio.to_thread``. Every f
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from abc import ABC, abstractmethod
@@ -28,6 +29,8 @@ CONNECT_TIMEOUT = 10  # seconds to reach the server when opening a connection
 POOL_WAIT = 1.5
 POOL_SIZE = 4  # connections per process: the bot's questions are short
 SCHEMA_LOCK = 7_302_912_001  # the advisory lock that serialises schema creation across processes
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(MatchbotError):
@@ -132,7 +135,14 @@ class SQLiteDatabase(Database):
             connection.close()
 
     def close(self) -> None:
-        """Nothing to release: every transaction has its own connection."""
+        """Fold the write-ahead log into the database file, so that the file alone holds everything
+        (a backup of it, or a copy, misses nothing). Every transaction has its own connection, so the
+        database still works after; a checkpoint that fails is logged, never raised, at shutdown."""
+        try:
+            with self.transaction() as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except SettingsError as exc:
+            log.warning("Could not checkpoint the settings database: %s", exc)
 
 
 class PostgresDatabase(Database):
@@ -238,14 +248,16 @@ def redact(url: str) -> str:
 def scrub(text: str, url: str) -> str:
     """``text`` with ``url`` and its password (a message may quote them) redacted."""
     text = text.replace(url, redact(url))
-    for password in _passwords(url):
-        if len(password) >= 3:
-            text = text.replace(password, "***")
+    for password in passwords(url):
+        text = text.replace(password, "***")
     return text
 
 
-def _passwords(url: str) -> list[str]:
+def passwords(url: str) -> list[str]:
+    """The password of ``url``, as written and percent-decoded; one under 3 characters is left out (it
+    would be found in too many words to replace)."""
     from urllib.parse import unquote
 
     found = re.findall(r"://[^/?#:@]*:([^/?#]*)@", url) + re.findall(r"(?i)[?&]password=([^&#]*)", url)
-    return [variant for password in found for variant in {password, unquote(password)}]
+    variants = {variant for password in found for variant in (password, unquote(password))}
+    return sorted((variant for variant in variants if len(variant) >= 3), key=len, reverse=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from bot.registry import ArticleIdTaken, ArticleRegistry
 from bot.settings import ENTRY_ATTEMPTS, Feed, SettingsError, SettingsStore
 from index.articles import link_key
-from index.errors import DuplicateArticleError, MatchbotError, WebError
+from index.errors import DuplicateArticleError, IndexBusy, MatchbotError, ShuttingDown, WebError
 from index.feeds import FeedItem, FeedReading, matches, read_feed
 from index.web import FEED, Fetcher, Page, PageAdded, check_link
 
@@ -67,6 +67,11 @@ class FeedPoller:
         self.fetcher = fetcher
         self.interval = interval
         self.clock = clock
+        self.stopping = False  # shutting down: no new feed or entry is started
+
+    def stop(self) -> None:
+        """Stop polling after the entry being added; the entries not started wait for the next poll."""
+        self.stopping = True
 
     async def follow(
         self,
@@ -128,6 +133,8 @@ class FeedPoller:
         now = self.clock()
         polls = []
         for feed in await self.settings.feeds():
+            if self.stopping:
+                break
             try:
                 if await self.settings.lease_feed(feed, now=now, due_before=now - self.interval):
                     polls.append(await self.poll(feed))
@@ -182,6 +189,9 @@ class FeedPoller:
         new = [item for item in matching if item.key not in settled]
         todo, poll.waiting = new[:MAX_ADDS_PER_POLL], max(len(new) - MAX_ADDS_PER_POLL, 0)
         for done, item in enumerate(todo):
+            if self.stopping:  # left for the next poll, which this feed's validators must not skip
+                poll.waiting += len(todo) - done
+                break
             claimed = await self.settings.claim_feed_entry(
                 feed, item.key, link=item.link, title=item.title, now=self.clock()
             )
@@ -224,11 +234,12 @@ class FeedPoller:
 
 
 def passing(error: MatchbotError) -> bool:
-    """Whether trying again later may work: a slow or failing site, the database, or an article id
-    another process took a moment before."""
+    """Whether trying again later may work: a slow or failing site, the database, an article id
+    another process took a moment before or is changing the articles, or matchbot stopping while it
+    added the entry."""
     if isinstance(error, WebError):
         return error.transient
-    return isinstance(error, SettingsError | ArticleIdTaken)
+    return isinstance(error, SettingsError | ArticleIdTaken | ShuttingDown | IndexBusy)
 
 
 def pick_feed(feeds: list[Feed], typed: str) -> Feed:

@@ -41,6 +41,7 @@ class ArticleRegistry:
         self.store = store
         self.revision = 0  # the registry revision this process's seeds folder is in step with
         self._lock = asyncio.Lock()  # one change at a time: a moderator's, or the registry's
+        self._stopping = asyncio.Event()
 
     @property
     def follows(self) -> bool:
@@ -61,16 +62,27 @@ class ArticleRegistry:
             return await self._catch_up()
 
     async def follow(self, every: float = FOLLOW_EVERY) -> None:
-        """Catch up with the registry every ``every`` seconds, until cancelled."""
-        while True:
-            await asyncio.sleep(every)
+        """Catch up with the registry every ``every`` seconds, until stopped (or cancelled)."""
+        while not await self._stopped_within(every):
             try:
                 report = await self.catch_up()
             except Exception as exc:  # the database or the disk may be back at the next look
-                log.warning("Could not bring the articles in step with the registry: %s", exc)
+                if not self._stopping.is_set():
+                    log.warning("Could not bring the articles in step with the registry: %s", exc)
                 continue
             if report is not None:
                 log.info("Articles changed through another process: %s", report.summary())
+
+    def stop(self) -> None:
+        """Make ``follow`` return after its current look at the registry (shutdown)."""
+        self._stopping.set()
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def add(
         self,

@@ -231,6 +231,8 @@ class SettingsStore:
         return self.database.shared
 
     async def close(self) -> None:
+        """Release the database at shutdown: SQLite folds its write-ahead log into the database file
+        (and still works after), PostgreSQL closes its connections."""
         await asyncio.to_thread(self.database.close)
 
     # -- settings ---------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def parse_text_article(article_id: str, raw: str, *, source: str = "") -> Articl
     else:
         body_start = len(lines)
     body = "\n".join(lines[body_start:]).strip()
-    name = source or article_id
+    name = _shown(source or article_id)
     if not body:
         raise ArticleError(f"skipped {name}: the article has no text after its header lines")
     return Article(
@@ -165,6 +165,7 @@ def link_key(url: str) -> str:
 
 def decode_text(data: bytes, name: str) -> str:
     """An article file's bytes as text, or an ArticleError naming it: binary, not UTF-8, or empty."""
+    name = _shown(name)
     if b"\x00" in data:
         raise ArticleError(f"{name}: it is a binary file, not text")
     try:
@@ -174,6 +175,12 @@ def decode_text(data: bytes, name: str) -> str:
     if not text.strip():
         raise ArticleError(f"{name}: the file is empty")
     return text
+
+
+def _shown(name: str) -> str:
+    """A file name as an error line shows it: on one line, and not endless."""
+    flat = " ".join(name.split())
+    return flat if len(flat) <= 200 else flat[:199] + "…"
 
 
 def _read_text(path: Path) -> str:

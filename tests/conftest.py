@@ -63,6 +63,14 @@ class FakeEmbedder:
         return vectors
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many hostile inputs the property-based tests tried (see tests/hostile.py)."""
+    import hostile
+
+    if hostile.TRIED[0]:
+        terminalreporter.write_line(f"hostile inputs tried: {hostile.TRIED[0]:,}")
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

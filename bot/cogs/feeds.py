@@ -36,8 +36,11 @@ class FeedPolling(commands.Cog):
 
     @tasks.loop(seconds=WAKE_EVERY)
     async def poll(self) -> None:
+        if self.bot.draining:
+            return
         try:
-            polls = await self.bot.feeds.poll_due()
+            async with self.bot.answering():  # a shutdown waits for the round (it ends after one entry)
+                polls = await self.bot.feeds.poll_due()
         except MatchbotError as exc:  # the database is down: one line, and the next round tries again
             log.warning("Could not poll the feeds: %s", exc)
             return

@@ -93,40 +93,43 @@ class Moderation(
             return
         if (file is None) == (text is None):
             raise ArticleError("Give the article as a file, as pasted text, or as a link alone (url:).")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if file is not None:
-            title, text, date, url = await read_upload(file, title=title, date=date, url=url)
-        if not title:
-            raise ArticleError("Give the article a title.")
-        info, report = await self.bot.registry.add(
-            title=title, text=text or "", date=date, url=url, by=interaction.user.id
-        )
-        added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
-        await interaction.edit_original_response(content=render.report_line(added + "Index", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if file is not None:
+                title, text, date, url = await read_upload(file, title=title, date=date, url=url)
+            if not title:
+                raise ArticleError("Give the article a title.")
+            info, report = await self.bot.registry.add(
+                title=title, text=text or "", date=date, url=url, by=interaction.user.id
+            )
+            added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
+            await interaction.edit_original_response(content=render.report_line(added + "Index", report))
 
     async def add_from_link(
         self, interaction: discord.Interaction, url: str, *, title: str | None, date: str | None
     ) -> None:
         """Fetch the page, extract its article and add it; a slow fetch shows its progress."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress(render.web_stage_line("fetching"))
 
         def stage(name: str) -> None:  # called from a worker thread, or from the event loop
             progress.say(render.web_stage_line(name))
 
-        work = self.bot.registry.add_page(
-            self.bot.fetcher, url, title=title, date=date, by=interaction.user.id, progress=stage
-        )
-        added = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
-        await interaction.edit_original_response(content=render.page_added(added))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress(render.web_stage_line("fetching"))
+            work = self.bot.registry.add_page(
+                self.bot.fetcher, url, title=title, date=date, by=interaction.user.id, progress=stage
+            )
+            added = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
+            await interaction.edit_original_response(content=render.page_added(added))
 
     @articles.command(name="remove", description="Remove an article and its passages.")
     @app_commands.describe(article="The article to remove.")
     async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        article_id = await asyncio.to_thread(self.article_id, article)
-        report = await self.bot.registry.remove(article_id, by=interaction.user.id)
-        await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            article_id = await asyncio.to_thread(self.article_id, article)
+            report = await self.bot.registry.remove(article_id, by=interaction.user.id)
+            await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
 
     @articles_remove.autocomplete("article")
     async def article_names(
@@ -161,18 +164,21 @@ class Moderation(
         keywords: app_commands.Range[str, 1, 500],
     ) -> None:
         words = parse_keywords(keywords)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress(render.FEED_READING)
-        work = self.bot.feeds.follow(
-            guild_of(interaction),
-            url,
-            words,
-            added_by=interaction.user.id,
-            progress=lambda done, total, title: progress.say(render.feed_progress_line(done, total, title)),
-        )
-        poll = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
-        reply = render.feed_followed(poll, interval=self.bot.config.feed_interval)
-        await interaction.edit_original_response(content=reply)
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress(render.FEED_READING)
+            work = self.bot.feeds.follow(
+                guild_of(interaction),
+                url,
+                words,
+                added_by=interaction.user.id,
+                progress=lambda done, total, title: progress.say(
+                    render.feed_progress_line(done, total, title)
+                ),
+            )
+            poll = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
+            reply = render.feed_followed(poll, interval=self.bot.config.feed_interval)
+            await interaction.edit_original_response(content=reply)
 
     @feeds.command(name="list", description="The feeds followed here, and what they added and when.")
     async def feeds_list(self, interaction: discord.Interaction) -> None:
@@ -185,11 +191,12 @@ class Moderation(
     @feeds.command(name="remove", description="Stop following a feed (and, if asked, remove what it added).")
     @app_commands.describe(feed="The feed to stop following.", articles="Also remove the articles it added.")
     async def feeds_remove(self, interaction: discord.Interaction, feed: str, articles: bool = False) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        unfollowed, removed = await self.bot.feeds.unfollow(
-            guild_of(interaction), feed, remove_articles=articles, by=interaction.user.id
-        )
-        await interaction.edit_original_response(content=render.feed_removed(unfollowed, removed))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            unfollowed, removed = await self.bot.feeds.unfollow(
+                guild_of(interaction), feed, remove_articles=articles, by=interaction.user.id
+            )
+            await interaction.edit_original_response(content=render.feed_removed(unfollowed, removed))
 
     @feeds_remove.autocomplete("feed")
     async def feed_names(
@@ -204,11 +211,14 @@ class Moderation(
     async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
         if self.bot.library.busy:
             raise MatchbotError("The index is already being updated: try again in a minute.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress()
-        work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
-        report = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
-        await interaction.edit_original_response(content=render.report_line("Reindexed", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress()
+            work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
+            report = await progress.follow(
+                work, lambda line: interaction.edit_original_response(content=line)
+            )
+            await interaction.edit_original_response(content=render.report_line("Reindexed", report))
 
     @app_commands.command(name="settings", description="Show or change how matchbot answers here.")
     @app_commands.describe(

@@ -1,6 +1,8 @@
 """Two ``matchbot run`` processes, each running one shard of two, against one Discord stand-in and one
 PostgreSQL database: both answer in the servers of their shard, and what a moderator changes through
-one (an article pasted or added by its link, a feed followed, a setting) reaches the other.
+one (an article pasted or added by its link, a feed followed, a setting) reaches the other. Each
+serves /healthz for its own shards, stops cleanly on SIGTERM (its registry follower and feed poller
+with it), and never writes the database password in its log, even at DEBUG.
 
 The processes are real (``python -m bot run``, configured by environment variables) and load the real
 model. To keep their start short they are handed a copy of an index already built from the seeds.
@@ -9,9 +11,13 @@ model. To keep their start short they are handed a copy of an index already buil
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import socket
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ FANS = "Thousands of Moroccan fans sang in the Doha metro for hours after the fi
 CASABLANCA = "/2022/12/15/morocco-fans-casablanca.html"
 CASABLANCA_TITLE = "Morocco's fans turn Casablanca red after semi-final defeat"
 RSS = "/feeds/football.rss"
+PASSWORD = "Pg-s3cret-Pw"  # in DATABASE_URL; the test server trusts its local role, so any password does
 REGRAGUI_TITLE = "Regragui: Morocco ran out of legs, but we will be back"
 
 
@@ -47,6 +54,7 @@ class BotProcess:
         self.folder = folder
         self.environment = environment
         self.log = folder / f"{name}.log"
+        self.port = free_port()
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, shard_ids: str) -> None:
@@ -54,6 +62,7 @@ class BotProcess:
             "SHARD_IDS": shard_ids,
             "MATCHBOT_DATA": str(self.folder / "data"),
             "MATCHBOT_SEEDS": str(self.folder / "seeds"),
+            "MATCHBOT_METRICS_PORT": str(self.port),
         }
         with self.log.open("a") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -64,19 +73,48 @@ class BotProcess:
     def exited(self) -> bool:
         return self.process is not None and self.process.returncode is not None
 
-    async def stop(self) -> None:
+    async def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 30 s (as systemd does); the exit status."""
         if self.process is None or self.exited:
-            return
+            return None if self.process is None else self.process.returncode
         self.process.terminate()
         try:
-            await asyncio.wait_for(self.process.wait(), 20)
+            return await asyncio.wait_for(self.process.wait(), 30)
         except TimeoutError:
             self.process.kill()
-            await self.process.wait()
+            return await self.process.wait()
+
+    async def health(self) -> tuple[int, dict]:
+        """/healthz: its status and JSON body."""
+
+        def get() -> tuple[int, dict]:
+            url = f"http://127.0.0.1:{self.port}/healthz"
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())
+
+        return await asyncio.to_thread(get)
+
+    async def healthy(self, timeout: float = 30) -> tuple[int, dict]:
+        """/healthz once it says ready (the last answer when it never does within ``timeout``)."""
+        for _ in range(int(timeout * 5)):
+            status, body = await self.health()
+            if status == 200:
+                break
+            await asyncio.sleep(0.2)
+        return status, body
 
     def tail(self) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return f"--- {self.name} ---\n{text[-3000:]}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest_asyncio.fixture
@@ -104,7 +142,7 @@ async def processes(
         "DISCORD_TOKEN": sharded.bot_token,
         "DISCORD_API_BASE": sharded.api_base,
         "DISCORD_GATEWAY_URL": sharded.gateway_url,
-        "DATABASE_URL": postgres_url,
+        "DATABASE_URL": postgres_url.replace("://matchbot@", f"://matchbot:{PASSWORD}@"),
         "SHARD_COUNT": "2",
         "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1",  # the news site of the tests
         "PYTHONPATH": str(REPO),
@@ -112,11 +150,11 @@ async def processes(
         "TOKENIZERS_PARALLELISM": "false",
     }
     started = []
-    for name in ("first", "second"):
+    for name, level in (("first", "DEBUG"), ("second", "INFO")):
         folder = tmp_path / name
         shutil.copytree(REPO / "seeds", folder / "seeds")
         shutil.copytree(seed_library.index_dir, folder / "data" / "index")
-        started.append(BotProcess(name, folder, environment))
+        started.append(BotProcess(name, folder, environment | {"MATCHBOT_LOG_LEVEL": level}))
     try:
         yield started
     finally:
@@ -195,6 +233,10 @@ async def test_two_processes_split_the_shards_and_share_articles_and_settings(
     await until_connected(sharded, [0, 1], processes)
     assert sharded.connected_shards() == [(0, 2), (1, 2)]
     assert sharded.syncs == 1  # only the process that runs shard 0 syncs the slash commands
+    for shard, process in enumerate(processes):  # each says how its own shard is
+        status, health = await process.healthy()
+        assert status == 200 and health["status"] == "ready" and health["shard_count"] == 2, health
+        assert [(s["shard"], s["connected"]) for s in health["shards"]] == [(shard, True)]
 
     for shard in (0, 1):  # each process answers in the server of its shard
         await moderate(sharded, shard, "settings", cooldown=0)
@@ -227,7 +269,12 @@ async def test_two_processes_split_the_shards_and_share_articles_and_settings(
     # The first process's server changes a setting; then the second takes over both shards.
     shown = await moderate(sharded, 0, "settings", passages=2)
     assert "Passages per answer\n2" in shown
-    await asyncio.gather(first.stop(), second.stop())
+    assert await asyncio.gather(first.stop(), second.stop()) == [0, 0]  # SIGTERM: a clean stop
+    for process in processes:
+        log = process.log.read_text(errors="replace")
+        assert "Stopped." in log, process.tail()
+        assert PASSWORD not in log and "matchbot:***@" in log
+    assert "DEBUG" in first.log.read_text()
     await asyncio.wait_for(until_gone(sharded), 30)
     await second.start("0,1")
     await until_connected(sharded, [0, 1], [second])
