@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo index test lint bench-seed bench-squad clean
+.PHONY: setup demo index test lint bench-seed bench-squad bench-kill bench-load clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ bench-squad: $(STAMP)  ## quality on SQuAD dev (half), read from ../shared besid
 	@test -f $(SQUAD)/articles.jsonl -a -f $(SQUAD)/questions.jsonl || { \
 	  echo "bench-squad: $(SQUAD)/articles.jsonl and questions.jsonl are missing: put the squad-dev-a benchmark folder at $(SQUAD) (see README)"; exit 1; }
 	$(BIN)/matchbot eval $(SQUAD)/questions.jsonl --seeds $(SQUAD)/articles.jsonl --data data/squad-dev-a --baselines
+
+bench-kill: $(STAMP)  ## kill -9 every change to the articles and the index at 20 moments each; checks nothing is lost
+	$(BIN)/python scripts/kill_loop.py --moments 20
+
+bench-load: $(STAMP)  ## 500 questions from 100 members in 10 s while a reindex runs, four times (real model)
+	$(BIN)/python scripts/load.py --rounds 4
 
 clean:
 	rm -rf $(VENV) data

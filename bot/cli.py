@@ -1,4 +1,5 @@
-"""The ``matchbot`` command: build the index, ask questions, evaluate, run the Discord bot.
+"""The ``matchbot`` command: build the index, ask questions, evaluate, add pages and follow feeds,
+run the Discord bot.
 
 Every failure a user can fix is printed as one line on stderr with exit status 1; no traceback.
 """
@@ -6,6 +7,8 @@ Every failure a user can fix is printed as one line on stderr with exit status 1
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import json
 import logging
 import sys
@@ -13,12 +16,15 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import MAX_K, Config
 from index.errors import MatchbotError, QuestionError
 
 if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
+    from bot.feeds import FeedPoll, FeedPoller
+    from bot.registry import ArticleRegistry
+    from bot.settings import SettingsStore
     from index.evaluation import EvalQuestion, Scores
     from index.library import Library
     from index.retriever import Answer, Retriever
@@ -98,6 +104,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=_eval)
 
+    add = commands.add_parser("add", parents=[common], help="add articles from web pages")
+    add.add_argument("urls", nargs="+", metavar="URL", help="a page holding an article")
+    add.set_defaults(handler=_add)
+
+    feeds = commands.add_parser("feeds", help="follow RSS and Atom feeds").add_subparsers(
+        dest="feeds_command", required=True, metavar="COMMAND"
+    )
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--server", type=_server, metavar="ID", help="a Discord server's ID (default: 0, the command line)"
+    )
+    follow = feeds.add_parser("add", parents=[common, server], help="follow a feed and add what matches now")
+    follow.add_argument("url", metavar="URL", help="the feed's link (RSS or Atom)")
+    follow.add_argument("--keywords", required=True, help='comma-separated, e.g. "Morocco, Mbappe"')
+    follow.set_defaults(handler=_feeds_add)
+    unfollow = feeds.add_parser("remove", parents=[common, server], help="stop following a feed")
+    unfollow.add_argument("url", metavar="URL", help="the feed's link")
+    unfollow.add_argument("--articles", action="store_true", help="also remove the articles it added")
+    unfollow.set_defaults(handler=_feeds_remove)
+    listing = feeds.add_parser("list", parents=[common, server], help="the feeds and what they added")
+    listing.set_defaults(handler=_feeds_list)
+    poll = feeds.add_parser("poll", parents=[common, server], help="poll the feeds now")
+    poll.set_defaults(handler=_feeds_poll)
+
     run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
     run.set_defaults(handler=_run)
     return parser
@@ -108,6 +138,12 @@ def _k(text: str, most: int = MAX_K) -> int:
     if not 1 <= value <= most:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {most}")
     return value
+
+
+def _server(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("must be a server ID (digits only)")
+    return int(text)
 
 
 def _depth(text: str) -> int:
@@ -214,6 +250,101 @@ def _calibrate(
     return 0
 
 
+def _add(args: argparse.Namespace, config: Config) -> int:
+    from index.web import Fetcher
+
+    async def add(registry: ArticleRegistry) -> int:
+        fetcher = Fetcher(config.fetch)
+        failed = 0
+        for url in args.urls:
+            try:
+                added = await registry.add_page(fetcher, url)
+            except MatchbotError as exc:
+                print(f"matchbot: {url}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            info = added.info
+            facts = ", ".join([*([info.date] if info.date else []), f"{info.chunks} passages"])
+            print(f"added {info.title!r} ({facts}) as {info.id}, from {info.url}")
+            print(textwrap.fill(added.excerpt, WIDTH, initial_indent="  ", subsequent_indent="  "))
+        return 1 if failed else 0
+
+    return _with_registry(config, add)
+
+
+def _feeds_add(args: argparse.Namespace, config: Config) -> int:
+    from index.feeds import parse_keywords
+
+    keywords = parse_keywords(args.keywords)  # before the model loads: fail fast
+    server = args.server or 0
+
+    async def follow(poller: FeedPoller) -> FeedPoll:
+        return await poller.follow(server, args.url, keywords)
+
+    poll = _with_feeds(config, follow)
+    print(f"following {poll.feed.title or poll.feed.url} ({poll.feed.url}) for {', '.join(keywords)}")
+    _print_poll(poll)
+    return 0
+
+
+def _feeds_remove(args: argparse.Namespace, config: Config) -> int:
+    server = args.server or 0
+    if args.articles:
+
+        async def unfollow(poller: FeedPoller) -> list[str]:
+            return (await poller.unfollow(server, args.url, remove_articles=True))[1]
+
+        removed = _with_feeds(config, unfollow)
+    else:  # the index is not needed: no model to load
+
+        async def forget(store: SettingsStore) -> list[str]:
+            from bot.feeds import pick_feed
+
+            await store.unfollow_feed(server, pick_feed(await store.feeds(server), args.url).url)
+            return []
+
+        removed = asyncio.run(_with_store(config, forget))
+    kept = "" if args.articles else "; the articles it added are kept"
+    print(f"no longer following {args.url}{kept}")
+    for article_id in removed:
+        print(f"  - {article_id}")
+    return 0
+
+
+def _feeds_list(args: argparse.Namespace, config: Config) -> int:
+    async def listing(store: SettingsStore) -> list[str]:
+        lines = []
+        for feed in await store.feeds(args.server):
+            checked = _when(feed.polled_at) if feed.polled_at else "not yet"
+            lines += [
+                f"{feed.url} — {feed.title or 'untitled'} (server {feed.guild_id})",
+                f"  keywords: {', '.join(feed.keywords)}; last checked {checked}",
+            ]
+            if feed.poll_error:
+                lines.append(f"  last error: {feed.poll_error}")
+            for entry in await store.feed_entries(feed.guild_id, feed.url, limit=1000):
+                what = f"{entry.status:<9} {_when(entry.settled_at or entry.claimed_at)}"
+                detail = entry.article_id or entry.message or ""
+                lines.append(f"  {what}  {entry.title}" + (f" → {detail}" if detail else ""))
+        return lines or ["No feeds are followed: add one with `matchbot feeds add URL --keywords …`."]
+
+    print("\n".join(asyncio.run(_with_store(config, listing))))
+    return 0
+
+
+def _feeds_poll(args: argparse.Namespace, config: Config) -> int:
+    async def poll(poller: FeedPoller) -> list[FeedPoll]:
+        return await poller.poll_now(args.server)
+
+    polls = _with_feeds(config, poll)
+    for done in polls:
+        print(f"{done.feed.url}:")
+        _print_poll(done)
+    if not polls:
+        print("No feeds are followed: add one with `matchbot feeds add URL --keywords …`.")
+    return 1 if any(done.error for done in polls) else 0
+
+
 def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.client import run  # imports discord only for the bot itself
 
@@ -238,6 +369,64 @@ def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, In
     with _progress_bar("embedding") as progress:
         report = library.reindex(rebuild=rebuild, progress=progress)
     return library, report
+
+
+async def _with_store(config: Config, work: Callable[[SettingsStore], Any]) -> Any:
+    """Run ``work`` with the settings store (PostgreSQL at DATABASE_URL, else SQLite), closed after."""
+    from bot.settings import open_settings
+
+    store = await open_settings(config)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def _with_registry(config: Config, work: Callable[[ArticleRegistry], Any]) -> Any:
+    """Run ``work`` with the article registry over the settings store and the library, so that what
+    it adds or removes reaches the bot processes sharing the database, as their own changes do."""
+    from bot.registry import ArticleRegistry
+
+    async def run(store: SettingsStore) -> Any:
+        # the store first: a wrong DATABASE_URL fails before the model loads
+        library, _ = await asyncio.to_thread(_open_library, config)
+        registry = ArticleRegistry(library, store)
+        if registry.follows:
+            await registry.catch_up()
+        return await work(registry)
+
+    return asyncio.run(_with_store(config, run))
+
+
+def _with_feeds(config: Config, work: Callable[[FeedPoller], Any]) -> Any:
+    """Run ``work`` with a FeedPoller over the settings store and the article registry."""
+    from bot.feeds import FeedPoller
+    from index.web import Fetcher
+
+    async def run(registry: ArticleRegistry) -> Any:
+        poller = FeedPoller(registry.store, registry, Fetcher(config.fetch), interval=config.feed_interval)
+        return await work(poller)
+
+    return _with_registry(config, run)
+
+
+def _print_poll(poll: FeedPoll) -> None:
+    if poll.error:
+        print(f"  not read: {poll.error}")
+    for added in poll.added:
+        print(f"  + {added.info.id}: {added.info.title}")
+    for item, article_id in poll.duplicates:
+        print(f"  = {item.title}: already the article {article_id}")
+    for item, message in poll.failed:
+        print(f"  ! {item.title}: {message}")
+    if poll.waiting:
+        print(f"  … {poll.waiting} more matching entries wait for the next poll")
+    if not (poll.error or poll.added or poll.duplicates or poll.failed):
+        print("  nothing new" if poll.matching or poll.not_modified else "  no entry matches the keywords")
+
+
+def _when(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _questions(args: argparse.Namespace) -> list[str]:

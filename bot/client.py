@@ -1,17 +1,31 @@
-"""The Discord client: ``MatchBot``, handed its library and settings, and ``run``, behind ``matchbot run``.
+"""The Discord client: ``MatchBot``, handed its library, settings store, article registry and fetcher,
+and ``run``, behind ``matchbot run``.
 
-``run`` builds the model, the library and the settings store, logs in (so a bad token fails before any
-slow indexing), opens the index in a worker thread, then connects to the gateway.
+``run`` opens the settings database, builds the model and the library, logs in (so a bad token fails
+before any slow indexing), opens the index in a worker thread (after the registry's changes, with a
+shared database), then connects to the gateway; the feeds cog polls feeds once the bot is ready. With
+``SHARD_COUNT`` the bot is a ``ShardedMatchBot`` over the shards of ``SHARD_IDS``.
+
+On SIGTERM or SIGINT it stops taking questions and changes, lets those in flight finish (a feed poll
+after its current entry; SHUTDOWN_GRACE seconds at most in all), stops an index update (the saved index
+stays as it was) and the registry's follower, closes the database and returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import math
+import os
+import signal
 import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import discord
@@ -22,18 +36,27 @@ from discord.ext import commands
 from bot import render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
+from bot.feeds import FeedPoller
+from bot.lag import LagMonitor
+from bot.logs import hide_database_password, hide_from_logs
 from bot.metrics import Metrics
-from bot.settings import GuildSettings, SettingsStore
+from bot.registry import ArticleRegistry
+from bot.settings import SettingsStore, open_settings
 from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
 from index.rerank import SecondStage, load_second_stage
+from index.web import Fetcher
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation")
-SETTINGS_FILE = "matchbot.sqlite3"
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.moderation", "bot.cogs.feeds")
 COMMANDS_HASH_FILE = "commands.sha256"
+SHARD_REFUSALS = {4010: "invalid shard", 4011: "the bot is in too many servers for one shard"}
+SHUTDOWN_GRACE = 20.0  # seconds the work in flight gets to finish on SIGTERM (systemd waits 30)
+# Searches get threads of their own: queued behind each other under load, they never hold up the quick
+# settings lookups that come before an interaction's acknowledgement (Discord waits 3 s for it).
+SEARCH_THREADS = 2
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -47,7 +70,7 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
 
 
 class MatchBot(commands.Bot):
-    """matchbot on Discord: slash commands, mention answers and moderation, over one Library."""
+    """matchbot on Discord: slash commands, mention answers, moderation and feeds, over one Library."""
 
     def __init__(
         self,
@@ -55,7 +78,10 @@ class MatchBot(commands.Bot):
         config: Config,
         library: Library,
         settings: SettingsStore,
+        registry: ArticleRegistry,
         metrics: Metrics | None = None,
+        fetcher: Fetcher | None = None,
+        **options: object,
     ) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice, no warning
         intents = discord.Intents.default()
@@ -65,22 +91,127 @@ class MatchBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            **options,
         )
         self.config = config
         self.library = library
         self.settings = settings
+        self.registry = registry
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
+        self.fetcher = fetcher or Fetcher(config.fetch)
+        self.feeds = FeedPoller(settings, registry, self.fetcher, interval=config.feed_interval)
+        self.lag = LagMonitor(self.metrics.observe_lag)
+        self.search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="matchbot-search")
+        self.draining = False  # shutting down: no new questions or changes
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
+        self._following: asyncio.Task[None] | None = None  # the registry's follower, with a shared store
         self.tree.error(self.on_app_command_error)
+        self.metrics.track(
+            chunks=lambda: len(library.retriever.store.chunks) if library.loaded else 0,
+            articles=lambda: len(library.retriever.store.articles) if library.loaded else 0,
+            gateway=lambda: self.latency if math.isfinite(self.latency) else math.nan,
+        )
 
     async def login(self, token: str) -> None:
         point_discord_at(self.config.api_base, self.config.gateway_url)
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self.lag.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        if self.config.syncs_commands:
+            await self.sync_commands()
+        else:
+            log.info("Slash commands are synced by the process that runs shard 0, not this one.")
+
+    async def close(self) -> None:
+        self.lag.stop()
+        self.feeds.stop()
+        if self._following is not None:
+            following, self._following = self._following, None
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+        await super().close()  # unloads the cogs: the feed poller's loop ends there
+        self.search_pool.shutdown(wait=False, cancel_futures=True)
+
+    def follow_registry(self) -> None:
+        """With a shared store, start bringing the articles in step with the registry every few seconds."""
+        if self.registry.follows and self._following is None:
+            self._following = asyncio.create_task(self.registry.follow(), name="matchbot-registry")
+
+    # -- health and shutdown --------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Ready (logged in, every gateway connection open, index loaded, not stopping), and the facts
+        behind it."""
+        logged_in = self.user is not None and self.is_ready() and not self.is_closed()
+        connections = self.gateway_connections()
+        connected = logged_in and bool(connections) and all(shown["connected"] for shown in connections)
+        loaded = self.library.loaded
+        ready = connected and loaded and not self.draining
+        status = "stopping" if self.draining else "ready" if ready else "starting"
+        return ready, {
+            "status": status,
+            "logged_in": logged_in,
+            "connected": connected,
+            "index_loaded": loaded,
+            "chunks": len(self.library.retriever.store.chunks) if loaded else 0,
+            "gateway_latency_seconds": _seconds(self.latency),
+            "event_loop_lag_p99_seconds": round(self.lag.percentile(0.99), 4),
+        }
+
+    def gateway_connections(self) -> list[dict[str, Any]]:
+        """Each gateway connection: whether it is open, and its heartbeat latency."""
+        ws = self.ws
+        return [{"connected": ws is not None and ws.open, "latency_seconds": _seconds(self.latency)}]
+
+    @contextlib.asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        """Count work in flight (an answer, a moderator's change, a round of feed polls), so that a
+        shutdown waits for it; refused once shutting down."""
+        if self.draining:
+            raise MatchbotError("matchbot is restarting: ask again in a minute.")
+        self._in_flight += 1
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop taking questions and changes, let those in flight finish (``grace`` seconds at most in
+        all), stop the registry's follower and the feed poller, then close.
+
+        An index update gives up at its next step (the saved index stays as it was, and the change is
+        undone); a feed poll stops after the entry it is adding (the others wait for the next start).
+        """
+        deadline = asyncio.get_running_loop().time() + grace
+        self.draining = True
+        self.library.stop()
+        self.feeds.stop()
+        self.registry.stop()
+        if self._in_flight and self._idle is not None:
+            log.info("Finishing %d answer(s) or change(s) in flight before stopping.", self._in_flight)
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except TimeoutError:
+                log.warning(
+                    "%d answer(s) or change(s) still in flight after %.0f s; stopping anyway.",
+                    self._in_flight,
+                    grace,
+                )
+        if self._following is not None:  # it ends after its current look at the registry
+            left = max(deadline - asyncio.get_running_loop().time(), 0.1)
+            await asyncio.wait({self._following}, timeout=left)
+        await self.close()
 
     async def on_message(self, message: discord.Message) -> None:
         """No text commands: mention questions are handled by the ask cog's listener."""
@@ -143,44 +274,112 @@ class MatchBot(commands.Bot):
         await self.report_error(interaction, error)
 
 
+class ShardedMatchBot(MatchBot, commands.AutoShardedBot):
+    """MatchBot over the shards ``SHARD_IDS`` of ``SHARD_COUNT``: one gateway connection per shard.
+
+    Discord sends each shard the events of its servers only (``(guild_id >> 22) % SHARD_COUNT``),
+    and direct messages to shard 0; the processes share their state through the database.
+    """
+
+    def __init__(self, *, config: Config, **dependencies: Any) -> None:
+        shard_ids = list(config.shard_ids) if config.shard_ids is not None else None
+        super().__init__(config=config, shard_count=config.shard_count, shard_ids=shard_ids, **dependencies)
+
+    def gateway_connections(self) -> list[dict[str, Any]]:
+        """Each shard's connection: its id, whether it is open, and its heartbeat latency."""
+        return [
+            {
+                "shard": shard_id,
+                "connected": not shard.is_closed(),
+                "latency_seconds": _seconds(shard.latency),
+            }
+            for shard_id, shard in sorted(self.shards.items())
+        ]
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """As for one connection, and each shard's connection (``shards``)."""
+        ready, facts = super().health()
+        facts["shard_count"] = self.shard_count
+        facts["shards"] = self.gateway_connections()
+        return ready, facts
+
+    async def on_ready(self) -> None:
+        log.info(
+            "Connected as %s to %d server(s) on shard(s) %s of %d.",
+            self.user,
+            len(self.guilds),
+            ", ".join(str(shard) for shard in sorted(self.shards)),
+            self.shard_count,
+        )
+
+
 async def build(
     config: Config,
     embedder: Embedder,
     metrics: Metrics | None = None,
+    *,
+    settings: SettingsStore | None = None,
     second_stage: SecondStage | None = None,
 ) -> MatchBot:
-    """Wire a MatchBot from ``config``: its Library (not opened yet) and its settings store."""
+    """Wire a MatchBot from ``config``: its Library (not opened yet), settings store and registry."""
     library = Library(
         config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage
     )
-    settings = await SettingsStore.open(
-        config.data_dir / SETTINGS_FILE, GuildSettings(k=config.k, threshold=None)
+    if settings is None:
+        settings = await open_settings(config)
+    registry = ArticleRegistry(library, settings)
+    kind = ShardedMatchBot if config.shard_count else MatchBot
+    return kind(
+        config=config,
+        library=library,
+        settings=settings,
+        registry=registry,
+        metrics=metrics,
+        fetcher=Fetcher(config.fetch),
     )
-    return MatchBot(config=config, library=library, settings=settings, metrics=metrics)
 
 
 async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
-    """Build everything from ``config`` and run the bot until it is closed.
+    """Build everything from ``config`` and run the bot until it is closed or told to stop.
 
-    The token is checked (login) before the index is opened, so a wrong one fails in seconds.
+    The token is checked (login) before the index is opened, so a wrong one fails in seconds. SIGTERM
+    and SIGINT stop it gracefully (see ``MatchBot.shutdown``).
     """
     token = config.require_token()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
-    if embedder is None:
-        embedder = await asyncio.to_thread(Embedder.load, config.model)
-    second_stage = await asyncio.to_thread(
-        load_second_stage, config.rerank, config.late_interaction, config.rerank_passages
-    )
-    bot = await build(config, embedder, metrics, second_stage)
-    if config.metrics_port:
-        metrics.serve(config.metrics_port)
-        log.info("Serving Prometheus metrics on port %d.", config.metrics_port)
     try:
+        settings = await open_settings(config)  # before the model: a wrong DATABASE_URL fails in seconds
+    except BaseException:
+        _restore_signals(loop)
+        raise
+    try:
+        if embedder is None:
+            embedder = await asyncio.to_thread(Embedder.load, config.model)
+        second_stage = await asyncio.to_thread(
+            load_second_stage, config.rerank, config.late_interaction, config.rerank_passages
+        )
+        bot = await build(config, embedder, metrics, settings=settings, second_stage=second_stage)
+        if config.metrics_port:
+            metrics.serve(config.metrics_port, health=bot.health)
+            log.info("Serving Prometheus metrics and /healthz on port %d.", config.metrics_port)
+        if stop.is_set():  # told to stop while the model was loading
+            return
         async with bot:
             await bot.login(token)
-            report = await asyncio.to_thread(bot.library.open)
-            log.info("Index ready: %s", report.summary())
-            await bot.connect()
+            running = asyncio.create_task(_open_and_connect(bot), name="matchbot-run")
+            stopping = asyncio.create_task(stop.wait(), name="matchbot-stop")
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done():
+                log.info("Stopping: no new questions; finishing the ones in flight.")
+                await bot.shutdown(SHUTDOWN_GRACE)
+                await _ended(running, SHUTDOWN_GRACE)
+            else:
+                stopping.cancel()
+                running.result()
     except discord.LoginFailure as exc:
         raise ConfigError(
             "Discord rejected DISCORD_TOKEN: copy the token again (Developer Portal → your "
@@ -191,22 +390,65 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
             "Discord refused the Message Content intent: enable it in the Developer Portal "
             "(your application → Bot → Privileged Gateway Intents → Message Content Intent)."
         ) from exc
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARD_REFUSALS:
+            raise
+        raise ConfigError(
+            f"Discord refused the shards ({SHARD_REFUSALS[exc.code]}): set SHARD_COUNT to at least the "
+            "number of shards Discord recommends for the bot, the same in every process, and SHARD_IDS "
+            "within it."
+        ) from exc
     except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
         raise MatchbotError(
             f"Cannot reach Discord at {config.api_base} ({exc}): check the network, "
             "or DISCORD_API_BASE / DISCORD_GATEWAY_URL."
         ) from exc
+    finally:
+        _restore_signals(loop)
+        metrics.stop_serving()
+        await settings.close()  # after the bot: its follower and feed poller have stopped
+    log.info("Stopped.")
 
 
-def run(config: Config) -> None:
-    """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line."""
-    config.require_token()  # before anything slow
+def _restore_signals(loop: asyncio.AbstractEventLoop) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+
+
+async def _open_and_connect(bot: MatchBot) -> None:
+    report = await bot.registry.open()
+    log.info("Index ready: %s", report.summary())
+    bot.follow_registry()
+    await bot.connect()
+
+
+async def _ended(task: asyncio.Task[None], grace: float) -> None:
+    """Wait for the bot's main task after a shutdown; what it raises while stopping no longer matters."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+def run(config: Config, *, embedder: Embedder | None = None) -> None:
+    """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line.
+
+    Neither the token nor the password of ``DATABASE_URL`` reaches the log: every line is filtered,
+    whatever its level.
+    """
+    token = config.require_token()  # before anything slow
     logging.getLogger().handlers.clear()  # the bot's log replaces the command line's terse one
     discord.utils.setup_logging(level=logging.getLevelName(config.log_level))
-    try:
-        asyncio.run(serve(config))
-    except KeyboardInterrupt:
-        log.info("Stopped.")
+    hide_from_logs(token)
+    if config.database_url:
+        hide_database_password(config.database_url)
+    asyncio.run(serve(config, embedder=embedder))
+
+
+def _seconds(latency: float) -> float | None:
+    """A latency for /healthz: None before the first heartbeat (discord.py says NaN or infinity)."""
+    return round(latency, 4) if math.isfinite(latency) else None
 
 
 def _read_text(path: Path) -> str | None:
@@ -217,5 +459,11 @@ def _read_text(path: Path) -> str | None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "\n", encoding="utf-8")
+    """Write aside and rename, so a kill never leaves half a hash; a failure only costs a sync next time."""
+    staging = path.with_name(f".{path.name}.writing")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging.write_text(text + "\n", encoding="utf-8")
+        os.replace(staging, path)
+    except OSError as exc:
+        log.warning("Could not save %s (%s); the commands will be synced again next start.", path, exc)

@@ -5,19 +5,24 @@ Every setting is listed, with a one-line comment, in ``.env.example``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from dotenv import load_dotenv
 
 from index.errors import MatchbotError
+from index.web import FetchPolicy
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 MAX_K = 10
+MAX_SHARDS = 100_000
+DEFAULT_FEED_MINUTES = 30
 Number = TypeVar("Number", int, float)
 
 
@@ -34,7 +39,7 @@ class Config:
     model: str | None  # a local sentence-transformers folder; None means the bundled MiniLM
     k: int
     threshold: float | None  # None means the retriever's calibrated default
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line or a traceback's locals
     dev_guild_id: int | None = None
     api_base: str = DEFAULT_API_BASE
     gateway_url: str = DEFAULT_GATEWAY_URL
@@ -43,6 +48,11 @@ class Config:
     rerank: str = "on"  # the second stage's cross-encoder: on (packaged), off, or a model folder
     late_interaction: str = "on"  # and its late-interaction model, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
+    database_url: str | None = field(default=None, repr=False)  # PostgreSQL; None means SQLite
+    shard_count: int | None = None  # None: one gateway connection, no sharding
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
+    feed_interval: float = DEFAULT_FEED_MINUTES * 60.0  # seconds between two polls of a feed
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)  # what fetching a link or a feed may do
 
     @classmethod
     def from_env(
@@ -80,7 +90,21 @@ class Config:
             rerank_passages=_number(
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
+            database_url=_database_url(env),
+            feed_interval=60.0
+            * _integer(env, "MATCHBOT_FEED_INTERVAL", default=DEFAULT_FEED_MINUTES, low=1, high=1440),
+            fetch=FetchPolicy(
+                max_bytes=1_000_000 * _integer(env, "MATCHBOT_FETCH_MAX_MB", default=5, low=1, high=100),
+                timeout=float(_integer(env, "MATCHBOT_FETCH_TIMEOUT", default=20, low=1, high=300)),
+                allow_private=_networks(env, "MATCHBOT_FETCH_ALLOW_PRIVATE"),
+            ),
+            **_shards(env),
         )
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Whether this process syncs the slash commands: only the one that runs shard 0 does."""
+        return self.shard_count is None or 0 in (self.shard_ids or (0,))
 
     def require_token(self) -> str:
         """The Discord bot token, or a ConfigError saying where to put it."""
@@ -139,8 +163,76 @@ def _model_switch(env: Mapping[str, str], name: str) -> str:
     return str(folder)
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of addresses or networks (``127.0.0.1, 10.0.0.0/8``); empty when unset."""
+    networks = []
+    for part in env.get(name, "").split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name} must be addresses or networks separated by commas (e.g. 127.0.0.1, "
+                    f"10.0.0.0/8), not {part.strip()!r}."
+                ) from None
+    return tuple(networks)
+
+
 def _log_level(env: Mapping[str, str]) -> str:
     level = env.get("MATCHBOT_LOG_LEVEL", "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"MATCHBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}.")
     return level
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    from bot.database import redact  # the one redaction, shared with the database's messages
+
+    url = env.get("DATABASE_URL")
+    if url is None:
+        return None
+    problem = None
+    if not re.match(r"postgres(ql)?://", url):
+        problem = "it must start with postgresql://"
+    else:
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            port = conninfo_to_dict(url).get("port")
+        except Exception:
+            problem = "it cannot be read"
+        else:
+            if port is not None and not all(part.isdigit() for part in str(port).split(",")):
+                problem = "its port is not a number"
+    if problem:
+        raise ConfigError(
+            f"DATABASE_URL {redact(url)!r} is not a PostgreSQL URL ({problem}): write it as "
+            "postgresql://USER:PASSWORD@HOST:5432/DATABASE, or leave it empty to use SQLite."
+        )
+    return url
+
+
+def _shards(env: Mapping[str, str]) -> dict[str, object]:
+    """``shard_count`` and ``shard_ids`` from SHARD_COUNT and SHARD_IDS (``0,1``, ``2-3``, ``0,4-5``)."""
+    count = _number(
+        env, "SHARD_COUNT", int, low=1, high=MAX_SHARDS, what=f"a whole number from 1 to {MAX_SHARDS}"
+    )
+    raw = env.get("SHARD_IDS")
+    if raw is None:
+        return {"shard_count": count, "shard_ids": None}
+    if count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT: set SHARD_COUNT to the number of shards of the bot.")
+    ids: list[int] = []
+    for part in raw.replace(" ", "").split(","):
+        matched = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if matched is None or (matched[2] is not None and int(matched[2]) < int(matched[1])):
+            raise ConfigError(f"SHARD_IDS must list shard numbers like 0,1 or 2-3, not {raw!r}.")
+        first, last = int(matched[1]), int(matched[2] or matched[1])
+        ids += range(first, last + 1)
+    if max(ids) >= count:
+        raise ConfigError(
+            f"SHARD_IDS {raw!r} names a shard past SHARD_COUNT {count}: shards are 0 to {count - 1}."
+        )
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"SHARD_IDS {raw!r} names a shard twice: list each shard once.")
+    return {"shard_count": count, "shard_ids": tuple(ids)}

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.settings import ENTRY_ATTEMPTS
 from index.errors import MatchbotError
 
 if TYPE_CHECKING:
-    from bot.settings import GuildSettings, Stats
+    from bot.feeds import FeedPoll
+    from bot.settings import Feed, FeedEntry, GuildSettings, Stats
     from index.library import ArticleInfo, IndexReport
     from index.retriever import Answer, Passage
+    from index.web import PageAdded
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -44,8 +47,13 @@ DECLINED_COLOUR = discord.Colour.light_grey()
 INFO_COLOUR = discord.Colour.blurple()
 
 _ZWSP = "\u200b"
-_BLOCK_START = re.compile(r"^(#|-|\+|>|(\d+)\.)")
+_BLOCK_START = re.compile(r"^(#|-|\+|(\d+)\.)")
+_ESCAPED = {ord(character): "\\" + character for character in "\\*_~`|[>"}  # markdown, escaped
+# C0/C1 controls (but whitespace, which split() flattens) and bidirectional embeddings/overrides/isolates.
+_UNSHOWN = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
 _URL = re.compile(r"^https?://\S+$")
+# What could end a link's <…>(…) early, or read as a mention, is percent-encoded.
+_URL_ESCAPES = {ord(character): f"%{ord(character):02X}" for character in "()<>@`"}
 
 
 # -- text helpers ------------------------------------------------------------------------------
@@ -60,15 +68,21 @@ def clip(text: str, limit: int) -> str:
 
 def neutralise_mentions(text: str) -> str:
     """Break ``@everyone``, ``@here`` and ``<@…>`` / ``<@&…>`` / ``<#…>`` so they never ping or render."""
-    text = re.sub(r"@(everyone|here)", "@" + _ZWSP + r"\1", text)
-    return re.sub(r"<([@#])", "<" + _ZWSP + r"\1", text)
+    for syntax in ("@everyone", "@here", "<@", "<#"):
+        text = text.replace(syntax, syntax[0] + _ZWSP + syntax[1:])
+    return text
 
 
 def escape(text: str) -> str:
-    """Untrusted text (an article, a question) made safe to show: one line, markdown and mentions off."""
-    flat = " ".join(text.split())
-    escaped = neutralise_mentions(discord.utils.escape_markdown(flat))
-    # escape_markdown leaves line-start syntax (headings, lists, quotes) alone.
+    """Untrusted text (an article, a question) made safe to show: one line, markdown and mentions off.
+
+    Every character that can open or close markdown (``\\ * _ ~ ` | [ >``) is escaped, alone or not, so
+    the text cannot end our bold or quote early, open a code block or a masked link, or hide a spoiler;
+    controls and bidirectional overrides are dropped, so it cannot reorder what follows it either.
+    """
+    flat = " ".join(_UNSHOWN.sub("", text).split())
+    escaped = neutralise_mentions(flat.translate(_ESCAPED))
+    # Line-start syntax (headings, lists, subtext) matters where the text starts a line.
     return _BLOCK_START.sub(lambda m: f"{m[2]}\\." if m[2] else "\\" + m[1], escaped, count=1)
 
 
@@ -76,15 +90,34 @@ def fit(text: str, limit: int, *, keep_end: bool = False) -> str:
     """``text`` escaped and then trimmed so the escaped form fits ``limit`` characters.
 
     Trimming happens on the raw text, so an escape sequence or a mention is never cut in half.
-    ``keep_end`` keeps the end of the text (for the context before a sentence).
+    ``keep_end`` keeps the end of the text (for the context before a sentence). The cut is found by
+    bisection over at most ``limit`` raw characters: a 100 kB text costs no more than a short one.
     """
-    flat = " ".join(text.split())
+    flat = " ".join(_UNSHOWN.sub("", text).split())
     escaped = escape(flat)
-    while len(escaped) > limit and flat:
-        over = len(escaped) - limit + 1  # one more for the ellipsis
-        flat = flat[over:].lstrip() if keep_end else flat[:-over].rstrip()
-        escaped = ELLIPSIS + escape(flat) if keep_end else escape(flat) + ELLIPSIS
-    return escaped if len(escaped) <= limit else ""
+    if len(escaped) <= limit:
+        return escaped
+    if limit < 1:
+        return ""
+
+    def cut(size: int) -> str:
+        return flat[len(flat) - size :].lstrip() if keep_end else flat[:size].rstrip()
+
+    low, high = 0, min(len(flat), limit)  # escaping never shortens: at most `limit` raw characters fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(escape(cut(middle))) < limit:  # room for the ellipsis too
+            low = middle
+        else:
+            high = middle - 1
+    kept = escape(cut(low))
+    return ELLIPSIS + kept if keep_end else kept + ELLIPSIS
+
+
+def code_span(text: str, limit: int) -> str:
+    """An article id as inline code: one line, no backtick to close it early, no mention, trimmed."""
+    flat = " ".join(_UNSHOWN.sub("", text).split()).replace("`", "'")
+    return f"`{clip(neutralise_mentions(flat), limit)}`"
 
 
 def line(text: str) -> str:
@@ -112,20 +145,31 @@ def confidence_line(answer: Answer) -> str:
     return f"Confidence {meter(answer.confidence)} ({verdict}; the bar is {answer.threshold:.2f})"
 
 
-def source_line(passage: Passage) -> str:
-    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one passage."""
-    title = fit(passage.title, 120) or "untitled"
-    parts = [f"— *{title}*"]
-    if passage.date:
-        parts.append(fit(passage.date, 20))
+def source_line(passage: Passage, limit: int = 400) -> str:
+    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one passage, in ``limit``.
+
+    When room is short the link goes first, then the author is shortened and left out, then the date;
+    the title takes what is left. Markup is never cut through.
+    """
+    date = fit(passage.date, 20) if passage.date else ""
+    link = ""
     if passage.url and _URL.match(passage.url) and len(passage.url) <= 500:
-        safe_url = passage.url.replace("(", "%28").replace(")", "%29").replace(">", "%3E")
-        parts.append(f"[link](<{safe_url}>)")
-    if passage.author:
-        posted = f", {fit(passage.posted, 30)}" if passage.posted else ""
-        parts.append(f"tweet by {fit(passage.author, 80)}{posted}")
-    parts.append("match " + meter(passage.score))
-    return " · ".join(parts)
+        link = f"[link](<{passage.url.translate(_URL_ESCAPES)}>)"
+    score = "match " + meter(passage.score)
+    for with_link, author_room, with_date in ((1, 80, 1), (0, 80, 1), (0, 30, 1), (0, 0, 1), (0, 0, 0)):
+        author = fit(passage.author, author_room) if passage.author and author_room else ""
+        posted = f", {fit(passage.posted, 30)}" if author and author_room == 80 and passage.posted else ""
+        details = [
+            date if with_date else "",
+            link if with_link else "",
+            author and f"tweet by {author}{posted}",
+        ]
+        details = [part for part in details if part] + [score]
+        room = limit - len(" · ".join(["— **", *details]))
+        title = fit(passage.title, min(120, room)) or ("untitled" if room >= len("untitled") else "")
+        if title:
+            return " · ".join([f"— *{title}*", *details])
+    return clip(score, limit)
 
 
 def quote(passage: Passage, limit: int) -> str:
@@ -136,13 +180,13 @@ def quote(passage: Passage, limit: int) -> str:
     after = fit(passage.after, max(room // 2, room - len(passage.before))) if passage.after else ""
     room -= len(after)
     before = fit(passage.before, room, keep_end=True) if passage.before else ""
-    body = " ".join(part for part in (before, f"**{sentence}**", after) if part)
+    body = " ".join(part for part in (before, f"**{sentence}**" if sentence else "", after) if part)
     return "> " + body
 
 
 def passage_block(passage: Passage, limit: int) -> str:
     """One passage: its quote and its source line, together at most ``limit`` characters."""
-    source = clip(source_line(passage), max(limit // 3, 1))
+    source = source_line(passage, max(limit // 3, 1))
     return quote(passage, limit - len(source) - 1) + "\n" + source
 
 
@@ -186,9 +230,10 @@ def articles_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
     lines: list[str] = []
     used = 0
     for number, article in enumerate(ordered):
-        date = f" ({article.date})" if article.date else ""
-        code = clip(article.id.replace("`", "'"), 100)
-        entry = f"• **{fit(article.title, 120)}**{date} · `{code}` · {article.chunks} passages"
+        date = f" ({fit(article.date, 20)})" if article.date else ""
+        code = code_span(article.id, 100)
+        title = fit(article.title, 120) or "untitled"
+        entry = f"• **{title}**{date} · {code} · {article.chunks} passages"
         rest = len(ordered) - number
         if used + len(entry) + 40 > EMBED_DESCRIPTION_LIMIT:
             lines.append(f"…and {rest} more.")
@@ -271,6 +316,159 @@ def stats_embed(stats: Stats) -> discord.Embed:
         inline=False,
     )
     return embed
+
+
+# -- articles from links and feeds -------------------------------------------------------------
+
+WEB_STAGES = {
+    "fetching": "Fetching the page…",
+    "reading": "Reading the article out of the page…",
+    "indexing": "Adding the article to the index…",
+}
+FEED_READING = "Reading the feed…"
+ENTRY_WORDS = {
+    "claimed": "being added",
+    "added": "added",
+    "duplicate": "already an article",
+    "failed": "not added",
+    "retry": "not added yet",
+}
+
+
+def link(url: str | None) -> str:
+    """A link shown as is, without a preview (``<…>``); empty for anything that is not an http(s) URL."""
+    if not url or not _URL.match(url) or len(url) > 500:
+        return ""
+    return "<" + url.translate(_URL_ESCAPES) + ">"
+
+
+def web_stage_line(stage: str) -> str:
+    """The progress of ``/matchbot articles add url:``, shown when a fetch is slow."""
+    return WEB_STAGES.get(stage, "Working…")
+
+
+def page_added(added: PageAdded) -> str:
+    """What was added from a link: title, date, passages, id, link, and its first lines."""
+    info = added.info
+    date = [fit(info.date, 20)] if info.date else []
+    facts = ", ".join([*date, f"{info.chunks} passages", code_span(info.id, 100)])
+    head = f"Added **{fit(info.title, 200)}** ({facts}) from {link(info.url) or 'the page'}. It begins:"
+    return line(f"{head}\n> {fit(added.excerpt, 600)}")
+
+
+def feed_progress_line(done: int, total: int, title: str) -> str:
+    """``Adding 2 of 3: *Title*…`` while a feed's entries are added."""
+    return f"Adding {done + 1} of {total}: *{fit(title, 150)}*…"
+
+
+def feed_followed(poll: FeedPoll, *, interval: float) -> str:
+    """The reply to following a feed: what it is, what it matches, and what it added now."""
+    feed = poll.feed
+    name = fit(feed.title or feed.url, 100)
+    where = f" ({link(feed.url)})" if len(feed.url) <= 150 and link(feed.url) else ""
+    keywords = fit(", ".join(feed.keywords), 150)
+    head = f"Following **{name}**{where} for *{keywords}*; it is checked every {_duration(interval)}."
+    return line(f"{head}\n{poll_summary(poll)}")
+
+
+def poll_summary(poll: FeedPoll, *, shown: int = 5) -> str:
+    """What one poll did, in a few lines (at most about 1,400 characters)."""
+    if poll.error:
+        return "The feed could not be read: " + fit(poll.error, 300)
+    parts = []
+    if poll.added:
+        titles = [f"• **{fit(a.info.title, 80)}** ({code_span(a.info.id, 80)})" for a in poll.added[:shown]]
+        more = [f"…and {len(poll.added) - shown} more."] if len(poll.added) > shown else []
+        parts.append(f"{len(poll.added)} added now:\n" + "\n".join(titles + more))
+    elif not poll.matching:
+        parts.append("No entry matches the keywords yet; new ones are added as they appear.")
+    else:
+        parts.append("Nothing new to add.")
+    if poll.duplicates:
+        parts.append(f"{len(poll.duplicates)} already among the articles.")
+    for item, message in poll.failed[:2]:
+        parts.append(f"Not added: *{fit(item.title, 80)}* — {fit(message, 150)}")
+    if len(poll.failed) > 2:
+        parts.append(f"…and {len(poll.failed) - 2} more not added.")
+    if poll.waiting:
+        parts.append(f"{poll.waiting} more matching entries will be added at the next check.")
+    return "\n".join(parts)
+
+
+def feed_removed(feed: Feed, removed: Sequence[str]) -> str:
+    """The reply to removing a feed."""
+    name = fit(feed.title or feed.url, 150)
+    if removed:
+        ids = ", ".join(code_span(article_id, 100) for article_id in removed)
+        return line(f"No longer following **{name}**; removed the {len(removed)} articles it added: {ids}.")
+    return line(f"No longer following **{name}**. The articles it added are kept.")
+
+
+def feeds_embed(feeds: Sequence[Feed], entries: Sequence[FeedEntry], *, interval: float) -> discord.Embed:
+    """A server's feeds, and the entries taken from them (newest first), each with when."""
+    lines = []
+    for feed in feeds:
+        checked = f"checked <t:{int(feed.polled_at)}:R>" if feed.polled_at else "not checked yet"
+        lines.append(
+            f"• **{fit(feed.title or feed.url, 120)}** {link(feed.url)}\n"
+            f"  keywords *{fit(', '.join(feed.keywords), 200)}* · {checked}"
+            + (f"\n  ⚠ {fit(feed.poll_error, 300)}" if feed.poll_error else "")
+        )
+    description = "\n".join(lines) or "No feeds yet: follow one with `/matchbot feeds add`."
+    embed = discord.Embed(
+        title=f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} followed; each checked every "
+        + _duration(interval),
+        description=clip(description, EMBED_DESCRIPTION_LIMIT - 1000),
+        colour=INFO_COLOUR,
+    )
+    taken = []
+    for entry in entries:
+        when = f"<t:{int(entry.settled_at or entry.claimed_at)}:R>"
+        gave_up = entry.status == "retry" and entry.attempts >= ENTRY_ATTEMPTS
+        what = ENTRY_WORDS["failed" if gave_up else entry.status]
+        article = f" {code_span(entry.article_id, 100)}" if entry.article_id else ""
+        why = f" — {fit(entry.message, 160)}" if entry.message else ""
+        taken.append(f"{when} {what}{article}: {fit(entry.title, 90)}{why}")
+    if taken:
+        value = _lines_within(taken, EMBED_FIELD_VALUE_LIMIT)
+        embed.add_field(name="Taken from the feeds, newest first", value=value, inline=False)
+    return embed.set_footer(
+        text="Remove an article with /matchbot articles remove, a feed with /matchbot feeds remove."
+    )
+
+
+def feed_choices(feeds: Iterable[Feed], typed: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for a followed feed: its title and link, its link (cut at 100) as value."""
+    needle = typed.casefold().strip()
+    found = [f for f in feeds if needle in f.url.casefold() or needle in (f.title or "").casefold()]
+    return [
+        app_commands.Choice(
+            name=clip(f"{f.title} — {f.url}" if f.title else f.url, CHOICE_NAME_LIMIT),
+            value=f.url[:CHOICE_VALUE_LIMIT],
+        )
+        for f in found[:CHOICES_MAX]
+    ]
+
+
+def _lines_within(lines: Sequence[str], limit: int) -> str:
+    """As many of ``lines`` as fit in ``limit`` characters, then how many were left out."""
+    shown: list[str] = []
+    for number, entry in enumerate(lines):
+        rest = f"…and {len(lines) - number} more."
+        if sum(len(part) + 1 for part in shown) + len(entry) + len(rest) + 1 > limit:
+            return "\n".join([*shown, rest])
+        shown.append(entry)
+    return "\n".join(shown)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:g} second{'s' if seconds != 1 else ''}"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 # -- one-line replies --------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from index.errors import ArticleError, SeedsError
 
@@ -117,7 +118,7 @@ def parse_text_article(article_id: str, raw: str, *, source: str = "") -> Articl
     else:
         body_start = len(lines)
     body = "\n".join(lines[body_start:]).strip()
-    name = source or article_id
+    name = _shown(source or article_id)
     if not body:
         raise ArticleError(f"skipped {name}: the article has no text after its header lines")
     return Article(
@@ -146,8 +147,25 @@ def format_text_article(article: Article) -> str:
     return "\n".join(header) + "\n\n" + article.text.strip() + "\n"
 
 
+def link_key(url: str) -> str:
+    """The form two links to the same page share: no scheme, host in lower case, no default port,
+    no fragment, no ``utm_*`` tracking parameters, no trailing slash."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    if port is not None and (parts.scheme.lower(), port) not in {("http", 80), ("https", 443)}:
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    return urlunsplit(("", host, parts.path.rstrip("/"), urlencode(query), ""))
+
+
 def decode_text(data: bytes, name: str) -> str:
     """An article file's bytes as text, or an ArticleError naming it: binary, not UTF-8, or empty."""
+    name = _shown(name)
     if b"\x00" in data:
         raise ArticleError(f"{name}: it is a binary file, not text")
     try:
@@ -157,6 +175,12 @@ def decode_text(data: bytes, name: str) -> str:
     if not text.strip():
         raise ArticleError(f"{name}: the file is empty")
     return text
+
+
+def _shown(name: str) -> str:
+    """A file name as an error line shows it: on one line, and not endless."""
+    flat = " ".join(name.split())
+    return flat if len(flat) <= 200 else flat[:199] + "…"
 
 
 def _read_text(path: Path) -> str:

@@ -1,22 +1,51 @@
 """The articles folder, the saved index and the live Retriever, kept in step.
 
-All methods block (disk, embedding): the bot calls them through ``asyncio.to_thread``. Changes are
-serialised by a lock; questions keep being answered from the current Retriever while a change runs, and
-the new one replaces it only once its index is saved.
+All methods block (disk, embedding): the bot calls them through ``asyncio.to_thread``. Changes (an
+update, an article added or removed, the registry's changes applied) are serialised by a lock, and
+across processes by ``flock`` on ``data/.index.lock``; questions keep being answered from the current
+Retriever while a change runs, and the new one replaces it only once its index is saved.
+
+Every change survives a kill at any moment. An article file is written aside and renamed into place, a
+removed one is renamed aside first: the rename is the moment the change happens. Whatever a kill left
+aside is tidied up when the next change starts (an unfinished write is dropped, an unfinished removal
+completed), and the index is then brought in line with the folder. A write that fails (a full disk, a
+read-only folder) is one line saying what to do, and the folder and the index stay as they were.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
+import shutil
 import threading
-from collections.abc import Callable
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.articles import Article, format_text_article, parse_text_article, read_seeds
+from index.articles import (
+    BULK_SUFFIX,
+    TEXT_SUFFIXES,
+    Article,
+    format_text_article,
+    link_key,
+    parse_text_article,
+    read_seeds,
+)
 from index.embedding import Embedder
-from index.errors import ArticleError, StoreError
+from index.errors import (
+    ArticleError,
+    DuplicateArticleError,
+    IndexBusy,
+    SeedsError,
+    ShuttingDown,
+    StoreError,
+    disk_problem,
+)
 from index.rerank import SecondStage
 from index.retriever import Retriever
 from index.store import IndexReport, Store
@@ -24,6 +53,16 @@ from index.store import IndexReport, Store
 log = logging.getLogger(__name__)
 
 INDEX_FOLDER = "index"
+LOCK_FILE = ".index.lock"
+WRITING = ".writing"  # suffix of an article file being written (a dotfile, never read as an article)
+REMOVED = ".removed"  # suffix of an article file being removed
+MAX_NAME_BYTES = 100  # of an article's file name stem: far below the 255 bytes file systems allow
+# Of an id from the registry (another process's, maybe a hand-made file's name): its file while it is
+# written, ".{id}.txt.writing", stays within the 255 bytes file systems allow.
+MAX_ID_BYTES = 240
+SEEDS_WAIT = 60.0  # seconds a change waits for another process's change to the same seeds folder
+# Names Windows reserves (a seeds folder may be shared with, or copied to, a Windows machine).
+RESERVED_NAMES = {"con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt") for n in range(10))}
 Progress = Callable[[int, int], None]
 
 
@@ -57,7 +96,8 @@ class Library:
         self.threshold = threshold
         self.second_stage = second_stage
         self._retriever: Retriever | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one change at a time: its checks, its writes and its update
+        self._stopping = threading.Event()
 
     @property
     def retriever(self) -> Retriever:
@@ -66,8 +106,17 @@ class Library:
         return self._retriever
 
     @property
+    def loaded(self) -> bool:
+        """Whether an index is loaded and questions can be answered."""
+        return self._retriever is not None
+
+    @property
     def busy(self) -> bool:
         return self._lock.locked()
+
+    def stop(self) -> None:
+        """Make a running update give up at its next step, leaving the saved index as it was (shutdown)."""
+        self._stopping.set()
 
     def open(self, progress: Progress | None = None) -> IndexReport:
         """Load the saved index, updating it first when the articles changed or it is missing."""
@@ -75,19 +124,8 @@ class Library:
 
     def reindex(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with the seeds folder; ``rebuild`` re-embeds every article."""
-        with self._lock:
-            reading = read_seeds(self.seeds_dir)
-            previous = None if rebuild else self._saved_store()
-            store, report = Store.build(reading.articles, self.embedder, previous=previous, progress=progress)
-            report.skipped = reading.skipped
-            for warning in reading.skipped:
-                log.warning("%s", warning)
-            if report.modified or previous is None:
-                store.save(self.index_dir)
-            self._retriever = Retriever(
-                store, self.embedder, threshold=self.threshold, second_stage=self.second_stage
-            )
-            return report
+        with self._changing():
+            return self._reindex(rebuild=rebuild, progress=progress)
 
     def articles(self) -> list[ArticleInfo]:
         """The indexed articles, in index order."""
@@ -103,10 +141,56 @@ class Library:
             for article_id, entry in self.retriever.store.articles.items()
         ]
 
+    def article_with_url(self, url: str) -> ArticleInfo | None:
+        """The indexed article published at ``url`` (compared by ``link_key``), if any."""
+        key = link_key(url)
+        return next((info for info in self.articles() if info.url and link_key(info.url) == key), None)
+
     def add_article(
-        self, *, title: str, text: str, date: str | None = None, url: str | None = None
+        self,
+        *,
+        title: str,
+        text: str,
+        date: str | None = None,
+        url: str | None = None,
+        unique_url: bool = False,
+        record: Callable[[Article], None] | None = None,
     ) -> tuple[ArticleInfo, IndexReport]:
-        """Save a new article as a text file in the seeds folder and index it."""
+        """Save a new article as a text file in the seeds folder and index it.
+
+        With ``unique_url``, an article whose ``url`` is already in the seeds folder (another process
+        may have added it) raises DuplicateArticleError instead. ``record``, when given, is called with
+        the article once it is indexed; if it raises, the article is taken out again, so the folder and
+        the index are as they were.
+        """
+        with self._changing():  # its name and its link are checked, then used, in one change
+            if unique_url and url:
+                self._refuse_duplicate(url)
+            return self._add_article(title=title, text=text, date=date, url=url, record=record)
+
+    def _refuse_duplicate(self, url: str) -> None:
+        key = link_key(url)
+        try:
+            on_disk = read_seeds(self.seeds_dir).articles
+        except SeedsError:
+            on_disk = []
+        for article in on_disk:
+            if article.url and link_key(article.url) == key:
+                raise DuplicateArticleError(
+                    f"That page was added before, as {article.title!r} ({article.id}): "
+                    "remove that article first to add it again.",
+                    article.id,
+                )
+
+    def _add_article(
+        self,
+        *,
+        title: str,
+        text: str,
+        date: str | None,
+        url: str | None,
+        record: Callable[[Article], None] | None,
+    ) -> tuple[ArticleInfo, IndexReport]:
         title = " ".join(title.split())
         if not title:
             raise ArticleError("The article needs a title.")
@@ -119,34 +203,257 @@ class Library:
         draft = Article(id=article_id, title=title, text=text.strip(), date=date, url=url)
         article = parse_text_article(article_id, format_text_article(draft), source=f"{article_id}.txt")
         path = self.seeds_dir / article.source
-        _write_atomically(path, format_text_article(article))
         try:
-            report = self.reindex()
+            _write_atomically(path, format_text_article(article))
+        except OSError as exc:
+            problem = disk_problem("save the article", self.seeds_dir, exc)
+            raise ArticleError(f"{problem}; nothing was added.") from exc
+        try:
+            report = self._reindex()
         except Exception:
             path.unlink(missing_ok=True)  # leave the folder as it was before the failed add
             raise
+        if record is not None:
+            try:
+                record(article)
+            except Exception:
+                path.unlink(missing_ok=True)
+                self._settle()
+                raise
         info = next(info for info in self.articles() if info.id == article_id)
         return info, report
 
-    def remove_article(self, article_id: str) -> IndexReport:
-        """Delete an article's file from the seeds folder and drop it from the index."""
-        entry = self.retriever.store.articles.get(article_id)
-        if entry is None:
-            raise ArticleError(f"There is no article {article_id!r}: see /matchbot articles list.")
-        path = self.seeds_dir / entry["source"]
-        if path.suffix.lower() == ".jsonl":
+    def remove_article(
+        self, article_id: str, record: Callable[[ArticleInfo], None] | None = None
+    ) -> IndexReport:
+        """Delete an article's file from the seeds folder and drop it from the index.
+
+        ``record``, when given, is called with what the index held about the article once it is
+        dropped; if it raises, the article is put back.
+        """
+        with self._changing():
+            entry = self.retriever.store.articles.get(article_id)
+            if entry is None:
+                raise ArticleError(f"There is no article {article_id!r}: see /matchbot articles list.")
+            path = self.seeds_dir / entry["source"]
+            if path.suffix.lower() == BULK_SUFFIX:
+                raise ArticleError(
+                    f"{article_id!r} is one line of {entry['source']}: edit that file to remove it."
+                )
+            info = next(info for info in self.articles() if info.id == article_id)
+            aside = path.with_name(f".{path.name}{REMOVED}")
+            try:
+                path.rename(aside)
+            except FileNotFoundError:
+                gone = entry["source"]
+                raise ArticleError(f"{gone} is no longer in the seeds folder: run a reindex.") from None
+            except OSError as exc:
+                raise ArticleError(
+                    disk_problem("remove the article", self.seeds_dir, exc) + "; nothing was removed."
+                ) from exc
+            try:
+                report = self._reindex()
+            except Exception:
+                aside.rename(path)
+                raise
+            if record is not None:
+                try:
+                    record(info)
+                except Exception:
+                    aside.rename(path)
+                    self._settle()
+                    raise
+            aside.unlink(missing_ok=True)
+            return report
+
+    def apply(self, put: Sequence[Article] = (), drop: Sequence[str] = ()) -> IndexReport | None:
+        """Make the seeds folder hold the articles ``put`` (as text files) and none of the ids
+        ``drop``, then update the index once; None when the folder already was so.
+
+        What another copy of matchbot added or removed arrives here. An id to drop that comes from
+        a ``.jsonl`` file is left, with a warning: that file is edited by hand; so is an id that cannot
+        be a file name here. If a file cannot be written or the index updated, the folder is put back
+        as it was.
+        """
+        if (put or drop) and not self.seeds_dir.is_dir():
             raise ArticleError(
-                f"{article_id!r} is one line of {entry['source']}: edit that file to remove it."
+                f"Articles can be shared only through a folder, and the seeds setting is the file "
+                f"{self.seeds_dir}: point MATCHBOT_SEEDS at a folder."
             )
-        aside = path.with_name(f".{path.name}.removed")
-        path.rename(aside)
-        try:
-            report = self.reindex()
-        except Exception:
-            aside.rename(path)
-            raise
-        aside.unlink(missing_ok=True)
+        with self._changing():
+            undo: list[Callable[[], None]] = []
+            asides: list[Path] = []
+            try:
+                for article in put:
+                    if not _plain_name(article.id):
+                        log.warning(
+                            "Not adding %r from the registry: it cannot name a file.", article.id[:120]
+                        )
+                        continue
+                    path = self.seeds_dir / f"{article.id}.txt"
+                    text = format_text_article(article)
+                    before = path.read_text(encoding="utf-8") if path.is_file() else None
+                    if before != text:
+                        _write_atomically(path, text)
+                        undo.append(
+                            (lambda p=path: p.unlink(missing_ok=True))
+                            if before is None
+                            else (lambda p=path, b=before: _write_atomically(p, b))
+                        )
+                for article_id in drop:
+                    if not _plain_name(article_id):
+                        log.warning("Not removing %r: it cannot name a file.", article_id[:120])
+                        continue
+                    for path in self._files_of(article_id):
+                        aside = path.with_name(f".{path.name}{REMOVED}")
+                        path.rename(aside)
+                        asides.append(aside)
+                        undo.append(lambda a=aside, p=path: a.rename(p))
+            except OSError as exc:
+                _undo(undo)
+                problem = disk_problem(
+                    "bring the seeds folder in step with the registry", self.seeds_dir, exc
+                )
+                raise ArticleError(f"{problem}; the folder is as it was.") from exc
+            if not undo and self._in_index(put, drop):
+                return None
+            try:
+                report = self._reindex()
+            except Exception:
+                _undo(undo)
+                raise
+            for aside in asides:
+                aside.unlink(missing_ok=True)
+            return report
+
+    # -- one change at a time, killed or not ------------------------------------------------------
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the change lock (in this process and across processes), after tidying up what a kill
+        left aside: whatever this change puts aside is then its own, until it ends."""
+        with self._lock, self._exclusive():
+            self._tidy()
+            yield
+
+    def _reindex(
+        self, *, rebuild: bool = False, progress: Progress | None = None, stoppable: bool = True
+    ) -> IndexReport:
+        """``reindex``, inside a change; ``stoppable`` gives up at the next step once matchbot stops."""
+        reading = read_seeds(self.seeds_dir)
+        previous = None if rebuild else self._saved_store()
+        watched = self._watching(progress) if stoppable else progress
+        store, report = Store.build(reading.articles, self.embedder, previous=previous, progress=watched)
+        report.skipped = reading.skipped
+        for warning in reading.skipped:
+            log.warning("%s", warning)
+        if stoppable:
+            self._check_stopping()
+        if report.modified or previous is None:
+            store.save(self.index_dir)
+        self._retriever = Retriever(
+            store, self.embedder, threshold=self.threshold, second_stage=self.second_stage
+        )
         return report
+
+    def _settle(self) -> None:
+        """Bring the index back in line with the folder after a change was undone, even while stopping
+        (it only drops or restores one article). A failure is logged: the next update mends it."""
+        try:
+            self._reindex(stoppable=False)
+        except Exception as exc:
+            log.warning("Could not update the index after undoing a change (the next update will): %s", exc)
+
+    def _tidy(self) -> None:
+        """Finish what a kill interrupted: drop half-written files and index folders, end removals."""
+        if self.index_dir.is_dir():  # else Store.load puts a retired index back first
+            for name in (".writing", ".previous"):
+                shutil.rmtree(self.index_dir.with_name(f".{self.index_dir.name}{name}"), ignore_errors=True)
+        if not self.seeds_dir.is_dir():
+            return
+        for path in self.seeds_dir.glob(".*"):
+            if path.is_file() and path.name.endswith((WRITING, REMOVED)):
+                log.info("Tidying %s, left by an interrupted change.", path.name)
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    log.warning("Could not remove %s: %s", path, exc)
+
+    def _watching(self, progress: Progress | None) -> Progress:
+        """``progress``, checking at each step whether matchbot is shutting down."""
+
+        def report(done: int, total: int) -> None:
+            self._check_stopping()
+            if progress is not None:
+                progress(done, total)
+
+        return report
+
+    def _check_stopping(self) -> None:
+        if self._stopping.is_set():
+            raise ShuttingDown("matchbot is shutting down: the index was left as it was.")
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold the seeds folder and ``data/.index.lock``, so two processes never change one seeds
+        folder or update one index at once.
+
+        A change another process is making to the same seeds folder is waited for (SEEDS_WAIT seconds
+        at most); one to the same index is refused at once. The kernel releases both locks when their
+        holder dies, even by ``kill -9``.
+        """
+        with self._seeds_held(), self._index_held():
+            yield
+
+    @contextmanager
+    def _seeds_held(self) -> Iterator[None]:
+        """``flock`` on the seeds folder itself (it needs no write access): two bots, or a bot and the
+        command line, may share a seeds folder with their own data folders."""
+        try:
+            folder = os.open(self.seeds_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # a .jsonl file, or no folder yet: nothing is written there
+            yield
+            return
+        try:
+            deadline = time.monotonic() + SEEDS_WAIT
+            while True:
+                try:
+                    fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexBusy(
+                            f"Another matchbot is changing the articles in {self.seeds_dir}: "
+                            "try again in a minute."
+                        ) from None
+                    time.sleep(0.05)
+                except OSError:  # a file system without flock: the index's lock still holds
+                    break
+            yield
+        finally:
+            os.close(folder)  # and the lock with it
+
+    @contextmanager
+    def _index_held(self) -> Iterator[None]:
+        lock_path = self.index_dir.parent / LOCK_FILE
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("a")
+        except OSError as exc:
+            if not lock_path.is_file():
+                raise StoreError(disk_problem("create the index lock", lock_path.parent, exc) + ".") from exc
+            handle = lock_path.open()  # a read-only data folder: the write of the index says so
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusy(
+                    f"Another matchbot is updating the index in {self.index_dir}: wait until it is done."
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _saved_store(self) -> Store | None:
         try:
@@ -162,6 +469,33 @@ class Library:
             )
         return store
 
+    def _in_index(self, put: Sequence[Article], drop: Sequence[str]) -> bool:
+        """Whether the index holds the articles ``put`` and none of ``drop``: the files may be as they
+        should and the index not, when another process (``matchbot add``) shares the seeds folder."""
+        if self._retriever is None:
+            return False
+        indexed = self._retriever.store.articles
+        return all(article.id in indexed for article in put) and not any(
+            article_id in indexed and not self._source_is_bulk(article_id) for article_id in drop
+        )
+
+    def _source_is_bulk(self, article_id: str) -> bool:
+        entry = self.retriever.store.articles[article_id]
+        return Path(entry["source"]).suffix.lower() == BULK_SUFFIX
+
+    def _files_of(self, article_id: str) -> list[Path]:
+        """The text files in the seeds folder that hold the article ``article_id``."""
+        files = [self.seeds_dir / f"{article_id}{suffix}" for suffix in TEXT_SUFFIXES]
+        found = [path for path in files if path.is_file()]
+        entry = self._retriever.store.articles.get(article_id) if self._retriever is not None else None
+        if entry is not None:
+            source = self.seeds_dir / entry["source"]
+            if source.suffix.lower() == BULK_SUFFIX:
+                log.warning("%r is one line of %s: edit that file to remove it.", article_id, entry["source"])
+            elif source.is_file() and source not in found:
+                found.append(source)
+        return found
+
     def _free_id(self, stem: str) -> str:
         taken = {path.stem for path in self.seeds_dir.iterdir()}
         if self._retriever is not None:
@@ -173,12 +507,45 @@ class Library:
 
 
 def _slug(title: str) -> str:
-    words = re.findall(r"\w+", title.casefold())
-    return "_".join(words)[:80].strip("_") or "article"
+    """A file name stem for a title: its words joined by ``_``, never a path, a dotfile or a device name."""
+    words = re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold())
+    slug = "_".join(words).encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").strip("_")
+    slug = slug or "article"
+    return f"article_{slug}" if slug in RESERVED_NAMES else slug
+
+
+def _plain_name(stem: str) -> bool:
+    """Whether ``stem`` (an article id) can name a file of the seeds folder: one plain name, not a
+    path, a dotfile, a device name or too long."""
+    return (
+        bool(stem)
+        and stem == stem.strip()
+        and not stem.startswith(".")
+        and not any(character in stem for character in "/\\\0")
+        and len(stem.encode("utf-8", "surrogatepass")) <= MAX_ID_BYTES
+        and stem.casefold() not in RESERVED_NAMES
+    )
+
+
+def _undo(steps: list[Callable[[], None]]) -> None:
+    """Undo a change's steps, last first; a step that fails is logged (the next update mends it)."""
+    for step in reversed(steps):
+        try:
+            step()
+        except OSError as exc:
+            log.warning("Could not undo part of a change: %s", exc)
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` aside, flush it, then rename it into place: readers see all of it or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.writing")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(path)
+    staging = path.with_name(f".{path.name}{WRITING}")
+    try:
+        with staging.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        staging.replace(path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise

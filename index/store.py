@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -28,7 +29,7 @@ import numpy as np
 from index.articles import Article
 from index.chunking import CHUNKER_VERSION, Chunk, chunk_article
 from index.embedding import Embedder
-from index.errors import StoreError
+from index.errors import StoreError, disk_problem
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +147,39 @@ class Store:
     # -- saving and loading ---------------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
-        """Write the index to ``folder`` atomically: aside first, then renamed into place."""
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        """Write the index to ``folder`` atomically: aside first, then renamed into place.
+
+        A failed write (full disk, read-only folder) is a StoreError and leaves the previous index as
+        it was; so does a kill at any moment, since ``load`` finishes an interrupted swap.
+        """
         staging = folder.with_name(f".{folder.name}.writing")
         retired = folder.with_name(f".{folder.name}.previous")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
         try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
             with (staging / CHUNKS).open("w", encoding="utf-8") as out:
                 for chunk in self.chunks:
                     out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
             faiss.write_index(self.sentences, str(staging / SENTENCES))
             faiss.write_index(self.contexts, str(staging / CONTEXTS))
             (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
-        except BaseException:
+            _sync_folder(staging)
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError) or _is_faiss_io_error(exc):
+                raise StoreError(_unwritable(folder, exc)) from exc
             raise
         shutil.rmtree(retired, ignore_errors=True)
-        if folder.exists():
-            folder.rename(retired)
-        staging.rename(folder)
+        try:
+            if folder.exists():
+                folder.rename(retired)
+            staging.rename(folder)
+        except OSError as exc:
+            if retired.exists() and not folder.exists():
+                retired.rename(folder)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(_unwritable(folder, exc)) from exc
         shutil.rmtree(retired, ignore_errors=True)
 
     @classmethod
@@ -294,6 +308,25 @@ def _flat_index(vectors: np.ndarray) -> faiss.IndexFlatIP:
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush the files of ``folder`` to disk, so a power cut after the rename cannot leave them empty."""
+    for path in folder.iterdir():
+        with path.open("rb") as written:
+            os.fsync(written.fileno())
+
+
+def _is_faiss_io_error(error: BaseException) -> bool:
+    # faiss reports a failed fwrite as a RuntimeError ("... could not write ..." / "fwrite"), not OSError
+    return isinstance(error, RuntimeError) and ("write" in str(error) or "fopen" in str(error))
+
+
+def _unwritable(folder: Path, error: BaseException) -> str:
+    if not isinstance(error, OSError):  # faiss: "... write error in FILE: 4051 != 25600 (File too large)"
+        reason = re.search(r"\(([^()]+)\)\s*$", str(error))
+        error = OSError(0, reason[1] if reason else "write failed")
+    return disk_problem("write the index", folder, error) + "; the previous index is unchanged."
 
 
 def _corrupt(folder: Path, why: str) -> StoreError:

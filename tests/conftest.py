@@ -1,18 +1,23 @@
-"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once."""
+"""Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once, a
+throwaway PostgreSQL server, and a news site on 127.0.0.1 with a fetcher allowed to read it."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from news_site import LOCAL_ONLY, NewsSite
+from pgserver import PostgresServer
 
+from bot.database import Database, PostgresDatabase, SQLiteDatabase
 from index.embedding import Embedder
 from index.library import Library
 from index.rerank import SecondStage, load_second_stage
+from index.web import Fetcher
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO / "seeds"
@@ -57,6 +62,14 @@ class FakeEmbedder:
         if progress:
             progress(len(texts), len(texts))
         return vectors
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many hostile inputs the property-based tests tried (see tests/hostile.py)."""
+    import hostile
+
+    if hostile.TRIED[0]:
+        terminalreporter.write_line(f"hostile inputs tried: {hostile.TRIED[0]:,}")
 
 
 @pytest.fixture
@@ -122,3 +135,53 @@ def second_stage() -> SecondStage:
     stage = load_second_stage()
     assert stage is not None
     return stage
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session, on a unix socket in a temporary folder.
+
+    A server that cannot be started fails the tests that need it: it is never a skip.
+    """
+    try:
+        server = PostgresServer()
+        server.start()
+    except Exception as exc:
+        pytest.fail(f"Could not start a PostgreSQL server for the tests: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The DATABASE_URL of a new, empty database on the session's server."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Database]:
+    """A function that returns a new Database object on one and the same database, each time, as each
+    bot process would: a test that uses it runs once with SQLite and once with PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "matchbot.sqlite3"
+        return lambda: SQLiteDatabase(path)
+    url = request.getfixturevalue("postgres_url")
+    return lambda: PostgresDatabase(url)
+
+
+@pytest.fixture
+def news_site() -> Iterator[NewsSite]:
+    """The pages of tests/data/web served on 127.0.0.1 (see tests/news_site.py), stopped afterwards."""
+    site = NewsSite().start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture
+def fetcher() -> Fetcher:
+    """A Fetcher that may read 127.0.0.1 (and no other private address), as MATCHBOT_FETCH_ALLOW_PRIVATE."""
+    return Fetcher(LOCAL_ONLY)

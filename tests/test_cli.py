@@ -32,9 +32,9 @@ PASSAGE_KEYS = {"text", "context", "article", "title", "date", "sentence", "scor
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path: Path) -> None:
-    """No MATCHBOT_* setting and no .env from the developer's machine leaks into a test."""
+    """No matchbot setting and no .env from the developer's machine leaks into a test."""
     for name in list(os.environ):
-        if name.startswith("MATCHBOT_"):
+        if name.startswith(("MATCHBOT_", "DATABASE_URL", "SHARD_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -498,6 +498,148 @@ def test_a_model_change_is_one_line_saying_to_rebuild(
 
 def test_a_missing_eval_file_is_one_line(run: Run, seeds, data) -> None:
     assert_one_line_error(*run("eval", "nothing.jsonl", "--seeds", seeds, "--data", data), "does not exist")
+
+
+# -- pages and feeds ---------------------------------------------------------------------------------
+
+ARTICLE = "/2022/12/15/morocco-fans-casablanca.html"
+CANONICAL = "https://www.matchday-news.example/world-cup/2022/12/15/morocco-fans-casablanca"
+CASABLANCA_ID = "morocco_s_fans_turn_casablanca_red_after_semi_final_defeat"
+RSS = "/feeds/football.rss"
+REGRAGUI_ID = "regragui_morocco_ran_out_of_legs_but_we_will_be_back"
+MBAPPE_ID = "mbappé_we_are_proud_now_we_want_to_win_the_final"
+
+
+@pytest.fixture
+def local_pages(monkeypatch, use_model, fake_embedder) -> None:
+    """matchbot may read 127.0.0.1, where the news site is, and uses the fake embedder."""
+    monkeypatch.setenv("MATCHBOT_FETCH_ALLOW_PRIVATE", "127.0.0.1")
+    use_model(fake_embedder)
+
+
+def test_add_fetches_a_page_says_what_it_added_and_it_is_answerable(
+    run: Run, local_pages, news_site, seeds: Path, data: Path
+) -> None:
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", seeds, "--data", data)
+    assert (code, err) == (0, "")
+    first, *excerpt = out.splitlines()
+    assert first == (
+        'added "Morocco\'s fans turn Casablanca red after semi-final defeat" (2022-12-15, 16 passages) as '
+        f"{CASABLANCA_ID}, from {CANONICAL}"
+    )
+    assert excerpt[0].startswith("  The final whistle in Al Khor had barely sounded")
+    assert all(line.startswith("  ") and len(line) <= 80 for line in excerpt)
+    assert (seeds / f"{CASABLANCA_ID}.txt").is_file()
+
+    question = "which city will the squad ride through on an open-top bus"
+    code, out, _ = run("ask", question, "--k", "1", "--json", "--seeds", seeds, "--data", data)
+    [best] = json.loads(out)["passages"]
+    assert code == 0 and best["article"] == CASABLANCA_ID and best["url"] == CANONICAL
+    assert "open-top bus" in best["text"]
+
+
+def test_add_says_which_links_failed_in_one_line_each_and_adds_the_others(
+    run: Run, local_pages, news_site, seeds: Path, data: Path
+) -> None:
+    before = snapshot(seeds)
+    urls = [news_site.url(path) for path in ("/app-shell.html", ARTICLE, "/match-stats.pdf", "/loop/a")]
+    code, out, err = run("add", *urls, "--seeds", seeds, "--data", data)
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines() == [
+        f"matchbot: {urls[0]}: No article text found at {urls[0]} (it may be a list of links, or need "
+        "JavaScript or a log-in): paste the article's text instead.",
+        f"matchbot: {urls[2]}: {urls[2]} is not a web page (it is application/pdf): link to the article's "
+        "page itself.",
+        f"matchbot: {urls[3]}: {news_site.url('/loop/a')} redirects in a loop: open it in a browser and "
+        "check it.",
+    ]
+    assert f"as {CASABLANCA_ID}, from" in out
+    assert set(snapshot(seeds)) == {*before, f"{CASABLANCA_ID}.txt"}
+
+
+def test_add_refuses_private_addresses_unless_allowed(
+    run: Run, use_model, fake_embedder, news_site, seeds: Path, data: Path
+) -> None:
+    use_model(fake_embedder)
+    before = snapshot(seeds)
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", seeds, "--data", data)
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert "127.0.0.1 is a private or local address (127.0.0.1)" in err
+    assert "MATCHBOT_FETCH_ALLOW_PRIVATE" in err
+    assert news_site.requests == [] and snapshot(seeds) == before
+
+
+def test_feeds_add_poll_list_and_remove(run: Run, local_pages, news_site, seeds: Path, data: Path) -> None:
+    before = snapshot(seeds)
+    folders = ("--seeds", seeds, "--data", data)
+    news_site.served[RSS] = "feeds/football-early.rss"
+    code, out, _ = run("feeds", "add", news_site.url(RSS), "--keywords", "Morocco, Mbappe", *folders)
+    assert code == 0
+    assert out.splitlines() == [
+        f"following Matchday News – Football ({news_site.url(RSS)}) for Morocco, Mbappe",
+        f"  + {REGRAGUI_ID}: Regragui: Morocco ran out of legs, but we will be back",
+    ]
+
+    del news_site.served[RSS]
+    code, out, _ = run("feeds", "poll", *folders)
+    assert (code, out.splitlines()) == (
+        0,
+        [f"{news_site.url(RSS)}:", f"  + {MBAPPE_ID}: Mbappé: we are proud, now we want to win the final"],
+    )
+    assert run("feeds", "poll", *folders)[1].splitlines()[1] == "  nothing new"
+
+    code, out, _ = run("feeds", "list", *folders)
+    lines = out.splitlines()
+    assert lines[0] == f"{news_site.url(RSS)} — Matchday News – Football (server 0)"
+    assert lines[1].startswith("  keywords: Morocco, Mbappe; last checked 20")
+    assert [line.split()[0] for line in lines[2:]] == ["added", "added"]
+    assert lines[2].endswith(f"Mbappé: we are proud, now we want to win the final → {MBAPPE_ID}")
+
+    code, out, _ = run("feeds", "remove", news_site.url(RSS), "--articles", *folders)
+    assert code == 0 and sorted(out.splitlines()[1:]) == sorted([f"  - {MBAPPE_ID}", f"  - {REGRAGUI_ID}"])
+    assert snapshot(seeds) == before
+    assert run("feeds", "list", *folders)[1].startswith("No feeds are followed")
+
+
+def test_with_a_shared_database_a_page_added_here_reaches_the_bot_processes_and_is_added_once(
+    run: Run, local_pages, news_site, seeds: Path, data: Path, postgres_url: str, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", seeds, "--data", data)
+    assert (code, err) == (0, "") and f"as {CASABLANCA_ID}, from" in out
+
+    elsewhere = tmp_path / "elsewhere"  # a bot process on another machine: its own seeds folder
+    shutil.copytree(seeds, elsewhere / "seeds", ignore=shutil.ignore_patterns(f"{CASABLANCA_ID}.txt"))
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", elsewhere / "seeds", "--data", elsewhere)
+    assert code == 1 and err == (
+        f"matchbot: {news_site.url(ARTICLE)}: That page was added before, as "
+        f'"Morocco\'s fans turn Casablanca red after semi-final defeat" ({CASABLANCA_ID}): remove that '
+        "article first to add it again.\n"
+    )
+    assert (elsewhere / "seeds" / f"{CASABLANCA_ID}.txt").read_text() == (
+        seeds / f"{CASABLANCA_ID}.txt"
+    ).read_text()
+
+
+def test_feeds_bad_input_is_one_line(
+    run: Run, local_pages, news_site, seeds: Path, data: Path, monkeypatch
+) -> None:
+    folders = ("--seeds", seeds, "--data", data)
+    assert_one_line_error(
+        *run("feeds", "add", news_site.url(ARTICLE), "--keywords", "Morocco", *folders),
+        "is not an RSS or Atom feed (it is text/html)",
+    )
+    assert run("feeds", "list", *folders)[1].startswith("No feeds are followed")
+
+    def no_model(model=None):
+        raise AssertionError("the model was loaded for a command that does not need it")
+
+    monkeypatch.setattr(Embedder, "load", no_model)
+    assert_one_line_error(
+        *run("feeds", "add", news_site.url(RSS), "--keywords", " , ", *folders), "Give at least one keyword"
+    )
+    assert_one_line_error(*run("feeds", "remove", news_site.url(RSS), *folders), "is followed here")
+    assert news_site.paths() == ["/robots.txt", ARTICLE]
 
 
 # -- with the real model -----------------------------------------------------------------------------

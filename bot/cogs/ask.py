@@ -66,12 +66,15 @@ class Ask(commands.Cog):
         self, interaction: discord.Interaction, question: str, *, private: bool, source: str = "slash"
     ) -> None:
         """Check the cooldown, defer, search off the loop, reply; outside answer channels, privately."""
-        settings = await self.admit(interaction)
-        ephemeral = private or not settings.allows(interaction.channel_id, _parent_id(interaction.channel))
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        where = (interaction.guild_id, interaction.channel_id, interaction.user.id)
-        reply = await self.answer(question, settings, where, source=source)
-        await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
+        async with self.bot.answering():
+            settings = await self.admit(interaction)
+            ephemeral = private or not settings.allows(
+                interaction.channel_id, _parent_id(interaction.channel)
+            )
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            where = (interaction.guild_id, interaction.channel_id, interaction.user.id)
+            reply = await self.answer(question, settings, where, source=source)
+            await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
 
     async def admit(self, interaction: discord.Interaction) -> GuildSettings:
         """This server's settings, or CommandOnCooldown when the member asked too recently."""
@@ -112,7 +115,7 @@ class Ask(commands.Cog):
         def blocking() -> Answer:
             return self.bot.library.retriever.search(question, k, threshold=threshold, offset=offset)
 
-        return await asyncio.to_thread(blocking)
+        return await asyncio.get_running_loop().run_in_executor(self.bot.search_pool, blocking)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -125,7 +128,10 @@ class Ask(commands.Cog):
         settings = await self.bot.settings.get(message.guild.id)
         if not settings.mentions or not settings.allows(message.channel.id, _parent_id(message.channel)):
             return
-        await self.reply_to_mention(message, question, settings)
+        if self.bot.draining:  # shutting down: a mention is simply not answered
+            return
+        async with self.bot.answering():
+            await self.reply_to_mention(message, question, settings)
 
     async def reply_to_mention(
         self, message: discord.Message, question: str, settings: GuildSettings
@@ -156,10 +162,11 @@ class Ask(commands.Cog):
         if record is None:
             await interaction.response.send_message(render.EXPIRED, ephemeral=True)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.search(record.question, record.k, record.threshold, offset=offset)
-        reply = _reply(found, answer_id, record.k, offset=offset)
-        await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            found = await self.search(record.question, record.k, record.threshold, offset=offset)
+            reply = _reply(found, answer_id, record.k, offset=offset)
+            await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
 
     async def vote(self, interaction: discord.Interaction, answer_id: int, up: bool) -> None:
         """One vote per member per answer; voting again replaces it."""

@@ -1,7 +1,10 @@
-"""``/matchbot``: what moderators (Manage Server) use to curate articles, reindex, set and watch the bot.
+"""``/matchbot``: what moderators (Manage Server) use to curate articles and feeds, reindex, set and
+watch the bot.
 
-Every reply is private. Changes to articles go through the Library, which writes the seeds folder and
-updates the index while questions keep being answered from the current one.
+Every reply is private. Changes to articles go through ``bot.registry``: the Library, which writes the
+seeds folder and updates the index while questions keep being answered from the current one, and the
+registry that carries the change to the other processes. Pages are fetched by ``index.web`` and feeds
+followed by ``bot.feeds``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from bot.config import MAX_K
 from bot.settings import MAX_COOLDOWN, GuildSettings
 from index.articles import TEXT_SUFFIXES, decode_text, parse_text_article
 from index.errors import ArticleError, MatchbotError
+from index.feeds import parse_keywords
 
 if TYPE_CHECKING:
     from bot.client import MatchBot
-    from index.library import IndexReport
 
 T = TypeVar("T")
 MAX_UPLOAD_BYTES = 1_000_000
@@ -50,6 +53,7 @@ class Moderation(
     """Articles, reindexing, settings and stats."""
 
     articles = app_commands.Group(name="articles", description="The articles matchbot quotes.")
+    feeds = app_commands.Group(name="feeds", description="News feeds whose matching entries become articles.")
 
     def __init__(self, bot: MatchBot) -> None:
         self.bot = bot
@@ -67,13 +71,13 @@ class Moderation(
         found = await asyncio.to_thread(self.bot.library.articles)
         await interaction.response.send_message(embed=render.articles_embed(found), ephemeral=True)
 
-    @articles.command(name="add", description="Add an article (a .txt/.md file, or pasted text).")
+    @articles.command(name="add", description="Add an article: a .txt/.md file, pasted text, or a link.")
     @app_commands.describe(
-        title="The article's title (a file's 'title' line or name is used if left out).",
+        title="The article's title (a file's 'title' line or name, or the page's title, if left out).",
         file="A UTF-8 .txt or .md file.",
         text="The article's text, pasted.",
         date="Publication date, YYYY-MM-DD.",
-        url="Where the article was published.",
+        url="Alone: a page to fetch the article from. With a file or text: where it was published.",
     )
     async def articles_add(
         self,
@@ -84,25 +88,48 @@ class Moderation(
         date: app_commands.Range[str, 10, 10] | None = None,
         url: app_commands.Range[str, 1, 500] | None = None,
     ) -> None:
+        if file is None and text is None and url is not None:
+            await self.add_from_link(interaction, url, title=title, date=date)
+            return
         if (file is None) == (text is None):
-            raise ArticleError("Give the article either as a file or as pasted text (one of them).")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        if file is not None:
-            title, text, date, url = await read_upload(file, title=title, date=date, url=url)
-        if not title:
-            raise ArticleError("Give the article a title.")
-        info, report = await asyncio.to_thread(
-            self.bot.library.add_article, title=title, text=text or "", date=date, url=url
-        )
-        added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
-        await interaction.edit_original_response(content=render.report_line(added + "Index", report))
+            raise ArticleError("Give the article as a file, as pasted text, or as a link alone (url:).")
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            if file is not None:
+                title, text, date, url = await read_upload(file, title=title, date=date, url=url)
+            if not title:
+                raise ArticleError("Give the article a title.")
+            info, report = await self.bot.registry.add(
+                title=title, text=text or "", date=date, url=url, by=interaction.user.id
+            )
+            added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
+            await interaction.edit_original_response(content=render.report_line(added + "Index", report))
+
+    async def add_from_link(
+        self, interaction: discord.Interaction, url: str, *, title: str | None, date: str | None
+    ) -> None:
+        """Fetch the page, extract its article and add it; a slow fetch shows its progress."""
+
+        def stage(name: str) -> None:  # called from a worker thread, or from the event loop
+            progress.say(render.web_stage_line(name))
+
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress(render.web_stage_line("fetching"))
+            work = self.bot.registry.add_page(
+                self.bot.fetcher, url, title=title, date=date, by=interaction.user.id, progress=stage
+            )
+            added = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
+            await interaction.edit_original_response(content=render.page_added(added))
 
     @articles.command(name="remove", description="Remove an article and its passages.")
     @app_commands.describe(article="The article to remove.")
     async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await asyncio.to_thread(self.remove_blocking, article)
-        await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            article_id = await asyncio.to_thread(self.article_id, article)
+            report = await self.bot.registry.remove(article_id, by=interaction.user.id)
+            await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
 
     @articles_remove.autocomplete("article")
     async def article_names(
@@ -112,8 +139,8 @@ class Moderation(
             return []
         return render.article_choices(await asyncio.to_thread(self.bot.library.articles), typed)
 
-    def remove_blocking(self, typed: str) -> IndexReport:
-        """Remove the article picked or typed: an id, the start of one (ids are cut at 100), a title."""
+    def article_id(self, typed: str) -> str:
+        """The id of the article picked or typed: an id, the start of one (ids are cut at 100), a title."""
         infos = self.bot.library.articles()
         for match in (
             lambda a: a.id == typed,
@@ -122,19 +149,76 @@ class Moderation(
         ):
             found = [info for info in infos if match(info)]
             if len(found) == 1:
-                return self.bot.library.remove_article(found[0].id)
-        return self.bot.library.remove_article(typed)  # unknown: the Library says so
+                return found[0].id
+        return typed  # unknown: the Library says so
+
+    @feeds.command(name="add", description="Follow an RSS or Atom feed: entries matching keywords are added.")
+    @app_commands.describe(
+        url="The feed's link (RSS or Atom).",
+        keywords="Words an entry's title or summary must hold, separated by commas: Morocco, Mbappe",
+    )
+    async def feeds_add(
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 500],
+        keywords: app_commands.Range[str, 1, 500],
+    ) -> None:
+        words = parse_keywords(keywords)
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress(render.FEED_READING)
+            work = self.bot.feeds.follow(
+                guild_of(interaction),
+                url,
+                words,
+                added_by=interaction.user.id,
+                progress=lambda done, total, title: progress.say(
+                    render.feed_progress_line(done, total, title)
+                ),
+            )
+            poll = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
+            reply = render.feed_followed(poll, interval=self.bot.config.feed_interval)
+            await interaction.edit_original_response(content=reply)
+
+    @feeds.command(name="list", description="The feeds followed here, and what they added and when.")
+    async def feeds_list(self, interaction: discord.Interaction) -> None:
+        guild_id = guild_of(interaction)
+        followed = await self.bot.settings.feeds(guild_id)
+        entries = await self.bot.settings.feed_entries(guild_id, limit=50)
+        embed = render.feeds_embed(followed, entries, interval=self.bot.config.feed_interval)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @feeds.command(name="remove", description="Stop following a feed (and, if asked, remove what it added).")
+    @app_commands.describe(feed="The feed to stop following.", articles="Also remove the articles it added.")
+    async def feeds_remove(self, interaction: discord.Interaction, feed: str, articles: bool = False) -> None:
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            unfollowed, removed = await self.bot.feeds.unfollow(
+                guild_of(interaction), feed, remove_articles=articles, by=interaction.user.id
+            )
+            await interaction.edit_original_response(content=render.feed_removed(unfollowed, removed))
+
+    @feeds_remove.autocomplete("feed")
+    async def feed_names(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        if not is_moderator(interaction):
+            return []
+        return render.feed_choices(await self.bot.settings.feeds(guild_of(interaction)), typed)
 
     @app_commands.command(name="reindex", description="Re-read the articles folder and update the index.")
     @app_commands.describe(rebuild="Re-embed every article, not only the changed ones.")
     async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
         if self.bot.library.busy:
             raise MatchbotError("The index is already being updated: try again in a minute.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = Progress()
-        work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
-        report = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
-        await interaction.edit_original_response(content=render.report_line("Reindexed", report))
+        async with self.bot.answering():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            progress = Progress()
+            work = asyncio.to_thread(self.bot.library.reindex, rebuild=rebuild, progress=progress.update)
+            report = await progress.follow(
+                work, lambda line: interaction.edit_original_response(content=line)
+            )
+            await interaction.edit_original_response(content=render.report_line("Reindexed", report))
 
     @app_commands.command(name="settings", description="Show or change how matchbot answers here.")
     @app_commands.describe(
@@ -210,13 +294,17 @@ def settings_changes(
 
 
 class Progress:
-    """The latest progress of a reindex, written from its worker thread, shown from the event loop."""
+    """The latest progress of slow work (a reindex, a fetch), written from its worker thread, shown
+    from the event loop."""
 
-    def __init__(self) -> None:
-        self.line = render.progress_line(0, 0)
+    def __init__(self, line: str | None = None) -> None:
+        self.line = line or render.progress_line(0, 0)
 
     def update(self, done: int, total: int) -> None:
         self.line = render.progress_line(done, total)  # one assignment: atomic under the GIL
+
+    def say(self, line: str) -> None:
+        self.line = line
 
     async def follow(self, work: Coroutine[Any, Any, T], show: Callable[[str], Awaitable[object]]) -> T:
         """Run ``work``, showing the progress line at most every PROGRESS_EVERY seconds, when it changed."""

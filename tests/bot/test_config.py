@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.config import DEFAULT_API_BASE, Config, ConfigError
+from index.web import FetchPolicy
 
 
 def test_defaults_need_nothing_but_a_token_to_run() -> None:
@@ -14,6 +17,8 @@ def test_defaults_need_nothing_but_a_token_to_run() -> None:
     assert (config.data_dir, config.seeds_dir, config.k) == (Path("data"), Path("seeds"), 3)
     assert config.model is None and config.threshold is None and config.dev_guild_id is None
     assert config.api_base == DEFAULT_API_BASE
+    assert config.feed_interval == 30 * 60
+    assert config.fetch == FetchPolicy(max_bytes=5_000_000, timeout=20.0, allow_private=())
     with pytest.raises(ConfigError, match=r"DISCORD_TOKEN is not set: copy \.env\.example to \.env"):
         config.require_token()
 
@@ -32,6 +37,10 @@ def test_every_setting_is_read() -> None:
             "DISCORD_GATEWAY_URL": "ws://127.0.0.1:8080/gateway",
             "MATCHBOT_LOG_LEVEL": "debug",
             "MATCHBOT_METRICS_PORT": "9100",
+            "MATCHBOT_FEED_INTERVAL": "5",
+            "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1, 10.0.0.0/8,::1",
+            "MATCHBOT_FETCH_MAX_MB": "2",
+            "MATCHBOT_FETCH_TIMEOUT": "8",
         }
     )
     assert config.require_token() == "abc"
@@ -39,6 +48,12 @@ def test_every_setting_is_read() -> None:
     assert (config.model, config.k, config.threshold, config.dev_guild_id) == ("/models/mini", 5, 0.3, 123)
     assert config.api_base == "http://127.0.0.1:8080/api/v10"
     assert (config.log_level, config.metrics_port) == ("DEBUG", 9100)
+    assert config.feed_interval == 5 * 60
+    assert config.fetch == FetchPolicy(
+        max_bytes=2_000_000,
+        timeout=8.0,
+        allow_private=tuple(ipaddress.ip_network(n) for n in ("127.0.0.1/32", "10.0.0.0/8", "::1/128")),
+    )
 
 
 def test_the_second_stage_is_on_unless_switched_off_or_pointed_at_a_model_folder(tmp_path: Path) -> None:
@@ -67,6 +82,11 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("MATCHBOT_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
         ("MATCHBOT_RERANK", "/no/such/model", "on, off, or a folder holding model.onnx"),
         ("MATCHBOT_LATE_INTERACTION", "maybe", "on, off, or a folder holding model.onnx"),
+        ("MATCHBOT_FEED_INTERVAL", "0", "a whole number from 1 to 1440"),
+        ("MATCHBOT_FETCH_MAX_MB", "0.5", "a whole number from 1 to 100"),
+        ("MATCHBOT_FETCH_TIMEOUT", "forever", "a whole number from 1 to 300"),
+        ("MATCHBOT_FETCH_ALLOW_PRIVATE", "127.0.0.1, localhost", "addresses or networks"),
+        ("MATCHBOT_FETCH_ALLOW_PRIVATE", "yes", "addresses or networks"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(name: str, value: str, says: str) -> None:
@@ -87,3 +107,60 @@ def test_dotenv_is_read_without_overriding_the_environment(
     config = Config.from_env()
     assert config.token == "from-file"
     assert config.k == 2
+
+
+def test_shards_and_the_database_are_read() -> None:
+    url = "postgresql://matchbot:s3cret@db.example:5432/matchbot"
+    config = Config.from_env({"SHARD_COUNT": "6", "SHARD_IDS": "0, 2-4", "DATABASE_URL": url})
+    assert (config.shard_count, config.shard_ids, config.database_url) == (6, (0, 2, 3, 4), url)
+    assert config.syncs_commands
+    assert "s3cret" not in repr(config)
+    other = Config.from_env({"SHARD_COUNT": "6", "SHARD_IDS": "5"})
+    assert other.database_url is None and not other.syncs_commands  # shard 0's process syncs
+    every = Config.from_env({"SHARD_COUNT": "2"})
+    assert (every.shard_count, every.shard_ids, every.syncs_commands) == (2, None, True)
+    unsharded = Config.from_env({})
+    assert (unsharded.shard_count, unsharded.shard_ids, unsharded.syncs_commands) == (None, None, True)
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be a whole number from 1 to"),
+        ({"SHARD_COUNT": "two"}, "SHARD_COUNT must be a whole number from 1 to"),
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "names a shard past SHARD_COUNT 2: shards are 0 to 1"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "1-3,2"}, "names a shard twice"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "must list shard numbers like 0,1 or 2-3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "one"}, "must list shard numbers like 0,1 or 2-3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "-1"}, "must list shard numbers like 0,1 or 2-3"),
+        ({"DATABASE_URL": "mysql://u:s3cret@h/db"}, "must start with postgresql://"),
+        ({"DATABASE_URL": "postgresql://u:s3cret@h:port/db"}, "its port is not a number"),
+        ({"DATABASE_URL": "postgresql://u:s3cret@h/db?nonsense"}, "it cannot be read"),
+    ],
+)
+def test_bad_shard_or_database_settings_are_one_line(environ: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(environ)
+    message = str(caught.value)
+    assert says in message and "\n" not in message and "s3cret" not in message
+
+
+def test_every_setting_read_is_in_env_example_and_in_the_readme_table() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    read = set(
+        re.findall(
+            r'"((?:MATCHBOT|DISCORD|DEV|DATABASE|SHARD)_[A-Z_]+)"', (repo / "bot/config.py").read_text()
+        )
+    )
+    assert {
+        "DATABASE_URL",
+        "SHARD_COUNT",
+        "SHARD_IDS",
+        "MATCHBOT_FEED_INTERVAL",
+        "MATCHBOT_FETCH_TIMEOUT",
+    } <= read
+    example = set(re.findall(r"^([A-Z_]+)=", (repo / ".env.example").read_text(), re.MULTILINE))
+    table = set(re.findall(r"^\| `([A-Z_]+)` \|", (repo / "README.md").read_text(), re.MULTILINE))
+    assert read == example
+    assert read <= table

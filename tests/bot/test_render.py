@@ -9,11 +9,14 @@ import pytest
 from discord import app_commands
 
 from bot import render
-from bot.settings import GuildSettings, Stats
+from bot.feeds import FeedPoll
+from bot.settings import Feed, FeedEntry, GuildSettings, Stats
 from index.errors import QuestionError
+from index.feeds import FeedItem
 from index.library import ArticleInfo
 from index.retriever import Answer, Passage
 from index.store import IndexReport
+from index.web import PageAdded
 
 
 def passage(text: str = "France beat Morocco 2-0 in the semi-final.", **changes: object) -> Passage:
@@ -210,3 +213,133 @@ def test_report_and_progress_lines() -> None:
     assert text.startswith("Reindexed: 1 added, 0 changed, 0 removed, 3 unchanged; 57 chunks")
     assert "(and 2 more)" in text
     assert render.progress_line(30, 120) == "Reindexing… 30/120 passages embedded (25%)."
+
+
+# -- articles from links and feeds -----------------------------------------------------------------
+
+HUGE = "Mbappe **consoled** <@123> @everyone " * 200
+
+
+def added_page(
+    title: str = "Morocco's fans turn Casablanca red", excerpt: str = "The final whistle…"
+) -> PageAdded:
+    info = ArticleInfo(
+        id="casablanca",
+        title=title,
+        date="2022-12-15",
+        url="https://news.example/casablanca",
+        chunks=12,
+        source="casablanca.txt",
+    )
+    return PageAdded(info=info, report=IndexReport(added=["casablanca"], chunks=40), excerpt=excerpt)
+
+
+def test_a_page_added_says_what_was_added_and_shows_its_first_lines() -> None:
+    reply = render.page_added(added_page())
+    assert reply == (
+        "Added **Morocco's fans turn Casablanca red** (2022-12-15, 12 passages, `casablanca`) from "
+        "<https://news.example/casablanca>. It begins:\n> The final whistle…"
+    )
+    huge = render.page_added(added_page(title=HUGE, excerpt=HUGE))
+    assert len(huge) <= render.CONTENT_LIMIT and huge.count("\n") == 1
+    assert "@everyone" not in huge and "<@123>" not in huge and "**consoled**" not in huge
+
+
+def feed(number: int = 0, **changes: object) -> Feed:
+    fields: dict[str, object] = {
+        "guild_id": 1,
+        "url": f"https://news.example/feeds/{number}.rss",
+        "keywords": ("Morocco", "Mbappe"),
+        "title": f"Feed {number}",
+        "polled_at": 1_671_000_000.0,
+    }
+    fields.update(changes)
+    return Feed(**fields)  # type: ignore[arg-type]
+
+
+def entry(number: int, status: str = "added", **changes: object) -> FeedEntry:
+    fields: dict[str, object] = {
+        "guild_id": 1,
+        "feed_url": "https://news.example/feeds/0.rss",
+        "key": f"entry-{number}",
+        "link": f"https://news.example/{number}",
+        "title": f"Entry {number}",
+        "status": status,
+        "article_id": f"entry_{number}" if status in {"added", "duplicate"} else None,
+        "message": None,
+        "attempts": 1,
+        "claimed_at": 1_671_000_000.0 + number,
+        "settled_at": 1_671_000_001.0 + number,
+    }
+    fields.update(changes)
+    return FeedEntry(**fields)  # type: ignore[arg-type]
+
+
+def test_the_feeds_list_shows_each_feed_and_what_was_taken_and_when() -> None:
+    entries = [
+        entry(1),
+        entry(2, "duplicate"),
+        entry(3, "failed", message="No article text found at https://news.example/3: paste it instead."),
+        entry(4, "retry", attempts=3, message="https://news.example/4 answered 503: try again later."),
+    ]
+    embed = render.feeds_embed(
+        [feed(0), feed(1, polled_at=None, poll_error="Feed down.")], entries, interval=1800
+    )
+    assert embed.title == "2 feeds followed; each checked every 30 minutes"
+    assert "**Feed 0** <https://news.example/feeds/0.rss>" in (embed.description or "")
+    assert "keywords *Morocco, Mbappe* · checked <t:1671000000:R>" in (embed.description or "")
+    assert "not checked yet\n  ⚠ Feed down." in (embed.description or "")
+    [taken] = embed.fields
+    assert taken.value is not None
+    assert taken.value.splitlines() == [
+        "<t:1671000002:R> added `entry_1`: Entry 1",
+        "<t:1671000003:R> already an article `entry_2`: Entry 2",
+        "<t:1671000004:R> not added: Entry 3 — No article text found at https://news.example/3: paste it "
+        "instead.",
+        "<t:1671000005:R> not added: Entry 4 — https://news.example/4 answered 503: try again later.",
+    ]
+    assert embed_problems(embed) == []
+
+
+def test_a_long_feeds_list_fits_one_embed() -> None:
+    feeds = [
+        feed(n, url="https://news.example/" + "f" * 480, title=HUGE, keywords=(HUGE[:60],) * 20)
+        for n in range(25)
+    ]
+    entries = [entry(n, title=HUGE, message=HUGE) for n in range(100)]
+    embed = render.feeds_embed(feeds, entries, interval=60)
+    assert embed_problems(embed) == []
+    assert "@everyone" not in str(embed.to_dict()) and "<@123>" not in str(embed.to_dict())
+    assert (embed.fields[0].value or "").endswith("more.")
+    assert render.feeds_embed([], [], interval=3600).description == (
+        "No feeds yet: follow one with `/matchbot feeds add`."
+    )
+
+
+def test_following_a_feed_says_what_it_matches_and_what_it_added() -> None:
+    poll = FeedPoll(
+        feed(0), matching=3, added=[added_page()], duplicates=[(FeedItem("k", "l", "t", "s"), "x")]
+    )
+    poll.failed = [(FeedItem(f"k{n}", "l", HUGE, "s"), HUGE) for n in range(5)]
+    poll.waiting = 4
+    reply = render.feed_followed(poll, interval=1800)
+    assert reply.startswith(
+        "Following **Feed 0** (<https://news.example/feeds/0.rss>) for *Morocco, Mbappe*; it is checked "
+        "every 30 minutes.\n1 added now:\n• **Morocco's fans turn Casablanca red** (`casablanca`)\n"
+        "1 already among"
+    )
+    assert "…and 3 more not added." in reply and "4 more matching entries will be added" in reply
+    assert len(reply) <= render.CONTENT_LIMIT and "@everyone" not in reply and "<@123>" not in reply
+    nothing = render.feed_followed(FeedPoll(feed(0)), interval=60)
+    assert nothing.endswith("No entry matches the keywords yet; new ones are added as they appear.")
+    assert "checked every 1 minute." in nothing
+
+
+def test_feed_choices_respect_autocomplete_limits() -> None:
+    feeds = [feed(n, url="https://news.example/" + "f" * 200 + str(n)) for n in range(30)]
+    choices = render.feed_choices(feeds, "")
+    assert len(choices) == 25
+    assert all(len(c.name) <= 100 and len(c.value) <= 100 for c in choices)
+    [seven] = render.feed_choices(feeds, "Feed 7")
+    assert seven.name.startswith("Feed 7 — https://news.example/fff") and seven.name.endswith("…")
+    assert seven.value == feeds[7].url[:100]

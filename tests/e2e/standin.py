@@ -224,6 +224,7 @@ class RecordedCall:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     status: int = 200
     response: Any = None  # the JSON sent back (None for 204 responses)
+    at: float = 0.0  # time.monotonic() when the request arrived
 
     @property
     def message_data(self) -> JSON:
@@ -260,6 +261,7 @@ class Interaction:
     payload: JSON  # the complete INTERACTION_CREATE payload
     channel_id: int
     response_type: int | None = None  # the callback type the client answered with
+    dispatched_at: float = 0.0  # time.monotonic() when INTERACTION_CREATE was sent
     original_message: JSON | None = None  # the message that holds the response, once there is one
     followups: list[JSON] = field(default_factory=list)
 
@@ -326,18 +328,36 @@ class _Snowflakes:
 
 @dataclass
 class _Session:
-    """A gateway session: survives a reconnect when the client RESUMEs it."""
+    """A gateway session: survives a reconnect when the client RESUMEs it.
+
+    It keeps the dispatches it was sent, so a RESUME replays those the client missed, as Discord does.
+    """
 
     session_id: str
     intents: int
     seq: int = 0
+    shard: tuple[int, int] | None = None  # [shard_id, num_shards] from IDENTIFY; None: not sharded
+    sent: list[JSON] = field(default_factory=list)  # every DISPATCH payload, in order (seq = index + 1)
+    # The socket it is live on; None while its client reconnects (events then wait here for a RESUME).
+    connection: _GatewayConnection | None = field(default=None, repr=False)
+
+    def holds(self, guild_id: int | None) -> bool:
+        """Whether this session's shard gets the guild's events (direct messages go to shard 0)."""
+        return self.shard is None or ((guild_id or 0) >> 22) % self.shard[1] == self.shard[0]
+
+    def record(self, event: str, data: JSON) -> JSON:
+        self.seq += 1
+        payload = {"op": Op.DISPATCH, "t": event, "s": self.seq, "d": data}
+        self.sent.append(payload)
+        return payload
 
 
 class _GatewayConnection:
     """One client websocket, with its optional zlib-stream compressor."""
 
-    def __init__(self, ws: web.WebSocketResponse, compress: str | None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, compress: str | None, transport: Any = None) -> None:
         self.ws = ws
+        self.transport = transport  # the TCP connection, to drop it without a close frame
         self.session: _Session | None = None
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
         self._send_lock = asyncio.Lock()
@@ -356,15 +376,139 @@ class _GatewayConnection:
 
     async def dispatch(self, event: str, data: JSON) -> None:
         assert self.session is not None, "dispatch before IDENTIFY"
-        self.session.seq += 1
-        await self.send({"op": Op.DISPATCH, "t": event, "s": self.session.seq, "d": data})
+        await self.send(self.session.record(event, data))
+
+
+# ---------------------------------------------------------------------- fault injection
+#
+# Everything that makes the stand-in misbehave on purpose lives here: gateway drops, op 7 and op 9, and
+# REST answers of 429 (per route or global, with Discord's headers) and 5xx. A REST fault is answered
+# *instead of* handling the request (Discord refused it), so the client's retry is the only attempt that
+# counts; a fault never makes an interaction acknowledged twice by itself.
+
+
+@dataclass
+class _RestFault:
+    """The next ``times`` requests matching ``method`` and ``path`` (a regex) are refused with ``status``."""
+
+    path: re.Pattern[str]
+    method: str | None
+    status: int
+    times: int
+    retry_after: float
+    is_global: bool
+    hits: int = 0
+
+    def matches(self, call: RecordedCall) -> bool:
+        wanted = self.method is None or self.method == call.method
+        return self.hits < self.times and wanted and self.path.search(call.path) is not None
+
+    def response(self) -> tuple[JSON, dict[str, str]]:
+        if self.status != 429:
+            return {"message": "Service Unavailable (stand-in fault)", "code": 0}, {}
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": self.retry_after,
+            "global": self.is_global,
+        }
+        headers = {  # what Discord sends; "Via" marks it as Discord's, not a Cloudflare ban
+            "Retry-After": str(max(1, round(self.retry_after))),
+            "Via": "1.1 google",
+            "X-RateLimit-Scope": "global" if self.is_global else "user",
+        }
+        if self.is_global:
+            headers["X-RateLimit-Global"] = "true"
+        else:
+            headers.update({
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + self.retry_after:.3f}",
+                "X-RateLimit-Reset-After": f"{self.retry_after:.3f}",
+                "X-RateLimit-Bucket": "stand-in-" + self.path.pattern.strip("^$/").replace("/", "-")[:40],
+            })  # fmt: skip
+        return body, headers
+
+
+class _Faults:
+    """The fault-injection methods of :class:`DiscordStandIn` (mixed in)."""
+
+    _current: list[_Session]
+    _rest_faults: list[_RestFault]
+    _sessions: dict[str, _Session]
+    guild_id: int
+    faults_served: int = 0
+
+    def _session_for(self, guild_id: int | None) -> _Session | None:
+        raise NotImplementedError
+
+    def _live_session(self, what: str, guild_id: int | None) -> _Session:
+        """The session whose socket gets the events of ``guild_id`` (the stand-in's guild when None)."""
+        session = self._session_for(self.guild_id if guild_id is None else guild_id)
+        if session is None or session.connection is None:
+            raise RuntimeError(f"cannot {what}: no client is connected")
+        return session
+
+    def fail_rest(
+        self,
+        path: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        method: str | None = None,
+        retry_after: float = 0.3,
+        is_global: bool = False,
+    ) -> None:
+        r"""Refuse the next ``times`` REST calls whose path matches the regex ``path`` with ``status``.
+
+        429s carry ``retry_after`` in the body and Discord's rate-limit headers (per route, or global
+        with ``is_global``); 5xx carry a plain error. Paths are as in :attr:`RecordedCall.path`, e.g.
+        ``r"/interactions/\d+/[^/]+/callback"`` or ``r"/webhooks/.*/messages/@original"``.
+        """
+        fault = _RestFault(re.compile(path), method, status, times, retry_after, is_global)
+        self._rest_faults.append(fault)
+
+    async def drop_connection(self, *, guild_id: int | None = None) -> None:
+        """Cut a gateway TCP connection without a close frame (a network failure): the one that gets
+        the events of ``guild_id``, by default of the stand-in's guild (with shards, its shard's)."""
+        session = self._live_session("drop the connection", guild_id)
+        connection, session.connection = session.connection, None  # events now wait for a RESUME
+        assert connection is not None and connection.transport is not None
+        connection.transport.abort()
+
+    async def invalidate_session(self, *, resumable: bool, guild_id: int | None = None) -> None:
+        """Send op 9 INVALID_SESSION: with ``resumable`` the client RESUMEs, else it IDENTIFYs anew.
+
+        ``guild_id`` picks the session as for :meth:`drop_connection`."""
+        session = self._live_session("invalidate the session", guild_id)
+        connection = session.connection
+        assert connection is not None
+        if not resumable:
+            self._sessions.pop(session.session_id, None)
+            self._current.remove(session)
+        else:
+            session.connection = None  # the client closes this socket and resumes on a new one
+        await connection.send({"op": Op.INVALID_SESSION, "d": resumable})
+
+    def _rest_fault_for(self, call: RecordedCall) -> web.Response | None:
+        for fault in self._rest_faults:
+            if fault.matches(call):
+                fault.hits += 1
+                self.faults_served += 1
+                body, headers = fault.response()
+                call.status, call.response = fault.status, body
+                return web.Response(
+                    status=fault.status,
+                    body=json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json", **headers},
+                )
+        return None
 
 
 Handler = Callable[..., Awaitable[Any]]
 _NO_CONTENT = object()  # a handler's return value for "204 No Content"
 
 
-class DiscordStandIn:
+class DiscordStandIn(_Faults):
     """Discord's REST API and gateway for one bot, one guild and a few users, on 127.0.0.1."""
 
     def __init__(self, *, bot_token: str = "test-token", echo_bot_messages: bool = True) -> None:
@@ -406,13 +550,17 @@ class DiscordStandIn:
         self.interactions: dict[str, Interaction] = {}  # by token
         self.presence: JSON | None = None  # the last PRESENCE_UPDATE the client sent
         self.gateway_queries: list[dict[str, str]] = []  # each websocket's query (v, encoding, compress)
+        self.identifies = 0  # sessions started (IDENTIFY)
+        self.resumes = 0  # sessions resumed (RESUME)
+        self.replayed = 0  # events replayed on a RESUME
 
         self._dm_channels: dict[int, JSON] = {}  # by recipient user id
         self._attachments: dict[int, tuple[JSON, bytes]] = {}
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._sessions: dict[str, _Session] = {}
         self._connections: set[_GatewayConnection] = set()
-        self._connection: _GatewayConnection | None = None  # the identified (or resumed) one
+        self._current: list[_Session] = []  # the sessions in use: one per shard, live or resumable
+        self._rest_faults: list[_RestFault] = []
         self._ready = asyncio.Event()
         self._calls_changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -457,7 +605,7 @@ class DiscordStandIn:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.ws.close(code=1001, message=b"stand-in stopped"), 2.0)
         self._connections.clear()
-        self._connection = None
+        self._current.clear()
         self._ready.clear()
         if self._runner is not None:
             runner, self._runner = self._runner, None
@@ -571,7 +719,7 @@ class DiscordStandIn:
         ``attachments`` of :meth:`send_message`.
         """
         attachment_id = self._ids.next()
-        url = f"{self._base_url}{ATTACHMENT_PATH}/{attachment_id}/{quote(filename)}"
+        url = f"{self._base_url}{ATTACHMENT_PATH}/{attachment_id}/{quote(filename, safe='')}"
         attachment: JSON = {
             "id": str(attachment_id),
             "filename": filename,
@@ -673,18 +821,33 @@ class DiscordStandIn:
     # ------------------------------------------------------------------ injecting events
 
     async def dispatch(self, event: str, data: JSON) -> None:
-        """Send a gateway DISPATCH ``event`` to the connected client."""
-        await self._live_connection(event).dispatch(event, data)
+        """Send a gateway DISPATCH ``event`` to the client whose shard gets it (its ``guild_id``'s).
 
-    async def request_reconnect(self) -> None:
-        """Send op 7 RECONNECT: the client reconnects to ``resume_gateway_url`` and RESUMEs."""
-        await self._live_connection("RECONNECT").send({"op": Op.RECONNECT, "d": None})
+        While that client is reconnecting (after a drop or op 7), the event is kept in its session and
+        replayed when it RESUMEs, as Discord does; a client that identifies anew never gets it.
+        """
+        guild_id = data.get("guild_id")
+        await self._send_event(event, data, int(guild_id) if guild_id else None)
 
-    def _live_connection(self, what: str) -> _GatewayConnection:
-        connection = self._connection
-        if connection is None or connection.session is None:
-            raise RuntimeError(f"cannot send {what}: no client is connected")
-        return connection
+    async def _send_event(self, event: str, data: JSON, guild_id: int | None) -> None:
+        session = self._session_for(guild_id)
+        if session is None:
+            raise RuntimeError(f"cannot send {event}: no client is connected (for guild {guild_id})")
+        if session.connection is None:
+            session.record(event, data)
+            return
+        await session.connection.dispatch(event, data)
+
+    async def request_reconnect(self, *, guild_id: int | None = None) -> None:
+        """Send op 7 RECONNECT: the client reconnects to ``resume_gateway_url`` and RESUMEs.
+
+        Events dispatched until it has resumed wait in its session and are replayed then. ``guild_id``
+        picks the connection as for :meth:`drop_connection`.
+        """
+        session = self._live_session("send RECONNECT", guild_id)
+        connection, session.connection = session.connection, None
+        assert connection is not None
+        await connection.send({"op": Op.RECONNECT, "d": None})
 
     async def slash(
         self,
@@ -883,13 +1046,13 @@ class DiscordStandIn:
             channel = self._channel(channel_id or self.channel_general)
             permissions = self.permissions_of(member)
             payload.update(
-                guild_id=str(self.guild_id),
-                guild={"id": str(self.guild_id), "locale": "en-US", "features": []},
+                guild_id=channel["guild_id"],
+                guild={"id": channel["guild_id"], "locale": "en-US", "features": []},
                 guild_locale="en-US",
                 channel_id=channel["id"],
                 channel={**channel, "permissions": str(permissions)},
                 member={**member, "permissions": str(permissions)},
-                authorizing_integration_owners={"0": str(self.guild_id)},
+                authorizing_integration_owners={"0": channel["guild_id"]},
                 context=0,
             )
         else:
@@ -912,6 +1075,7 @@ class DiscordStandIn:
             channel_id=int(channel["id"]),
         )
         self.interactions[token] = interaction
+        interaction.dispatched_at = time.monotonic()
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction
 
@@ -1136,11 +1300,12 @@ class DiscordStandIn:
 
     async def _deliver_message_create(self, message: JSON, *, member: JSON | None) -> None:
         """Dispatch MESSAGE_CREATE as Discord would, given the client's intents."""
-        connection = self._connection
-        if connection is None or connection.session is None:
+        guild_id = int(message["guild_id"]) if "guild_id" in message else None
+        session = self._session_for(guild_id)
+        if session is None:
             return
-        intents = connection.session.intents
-        in_guild = "guild_id" in message
+        intents = session.intents
+        in_guild = guild_id is not None
         if not intents & (INTENT_GUILD_MESSAGES if in_guild else INTENT_DIRECT_MESSAGES):
             return
         event = dict(message)
@@ -1150,7 +1315,7 @@ class DiscordStandIn:
         from_bot = message["author"]["id"] == self.bot_user["id"]
         if in_guild and not intents & INTENT_MESSAGE_CONTENT and not mentions_bot and not from_bot:
             event.update(content="", embeds=[], attachments=[], components=[])
-        await connection.dispatch("MESSAGE_CREATE", event)
+        await self._send_event("MESSAGE_CREATE", event, guild_id)
 
     async def _echo(self, event: str, message: JSON) -> None:
         """Tell the client about a message it created or edited, unless that is turned off."""
@@ -1160,8 +1325,10 @@ class DiscordStandIn:
             await self._deliver_message_create(
                 message, member=self.bot_member if "guild_id" in message else None
             )
-        elif self._connection is not None and self._connection.session is not None:
-            await self._connection.dispatch(event, message)
+        else:
+            guild_id = int(message["guild_id"]) if "guild_id" in message else None
+            if self._session_for(guild_id) is not None:
+                await self._send_event(event, message, guild_id)
 
     # ------------------------------------------------------------------ gateway
 
@@ -1172,7 +1339,7 @@ class DiscordStandIn:
         if request.query.get("encoding", "json") != "json":
             await ws.close(code=4002, message=b"Only the json encoding is supported.")
             return ws
-        connection = _GatewayConnection(ws, request.query.get("compress"))
+        connection = _GatewayConnection(ws, request.query.get("compress"), request.transport)
         self._connections.add(connection)
         try:
             await connection.send({"op": Op.HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
@@ -1183,8 +1350,8 @@ class DiscordStandIn:
                     await ws.close(code=4002, message=b"Binary frames are not supported.")
         finally:
             self._connections.discard(connection)
-            if self._connection is connection:
-                self._connection = None
+            if connection.session is not None and connection.session.connection is connection:
+                connection.session.connection = None  # its events wait for a RESUME
                 self._ready.clear()
         return ws
 
@@ -1213,14 +1380,28 @@ class DiscordStandIn:
         if not self._token_ok(data.get("token")):
             await connection.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = _Session(session_id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
+        shard = data.get("shard")
+        if shard is not None and not (len(shard) == 2 and 0 <= int(shard[0]) < int(shard[1])):
+            await connection.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        include_members = bool(int(data.get("intents") or 0) & INTENT_GUILD_MEMBERS)
+        guilds = [
+            guild
+            for guild in self._guild_payloads(include_members=include_members)
+            if shard is None or (int(guild["id"]) >> 22) % int(shard[1]) == int(shard[0])
+        ]
+        session = _Session(
+            session_id=secrets.token_hex(16),
+            intents=int(data.get("intents") or 0),
+            shard=(int(shard[0]), int(shard[1])) if shard is not None else None,
+        )
+        self.identifies += 1
         self._sessions[session.session_id] = session
-        connection.session = session
-        self._connection = connection
+        self._take_up(session, connection)
         ready: JSON = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+            "guilds": [{"id": guild["id"], "unavailable": True} for guild in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -1237,8 +1418,8 @@ class DiscordStandIn:
         if "shard" in data:
             ready["shard"] = data["shard"]
         await connection.dispatch("READY", ready)
-        include_members = bool(session.intents & INTENT_GUILD_MEMBERS)
-        await connection.dispatch("GUILD_CREATE", self._guild_payload(include_members=include_members))
+        for guild in guilds:
+            await connection.dispatch("GUILD_CREATE", guild)
         self._ready.set()
 
     async def _resume(self, connection: _GatewayConnection, data: JSON) -> None:
@@ -1246,8 +1427,12 @@ class DiscordStandIn:
         if session is None or not self._token_ok(data.get("token")):
             await connection.send({"op": Op.INVALID_SESSION, "d": False})
             return
-        connection.session = session
-        self._connection = connection
+        self._take_up(session, connection)
+        self.resumes += 1
+        missed = session.sent[int(data.get("seq") or 0) :]
+        for payload in missed:  # what the client missed, then RESUMED (as Discord does)
+            await connection.send(payload)
+        self.replayed += len(missed)
         await connection.dispatch("RESUMED", {})
         self._ready.set()
 
@@ -1275,6 +1460,29 @@ class DiscordStandIn:
         if data.get("presences"):
             chunk["presences"] = []
         await connection.dispatch("GUILD_MEMBERS_CHUNK", chunk)
+
+    # ------------------------------------------------------------------ shards
+
+    shard_count = 1  # what GET /gateway/bot recommends (see tests/e2e/shards.py for more guilds)
+
+    def _guild_payloads(self, *, include_members: bool) -> list[JSON]:
+        """GUILD_CREATE of every guild the bot is in; IDENTIFY with a shard gets that shard's."""
+        return [self._guild_payload(include_members=include_members)]
+
+    def _take_up(self, session: _Session, connection: _GatewayConnection) -> None:
+        """``session`` is now live on ``connection``, in place of any other session of its shard."""
+        self._current = [s for s in self._current if s.shard != session.shard] + [session]
+        session.connection = connection
+        connection.session = session
+
+    def _session_for(self, guild_id: int | None) -> _Session | None:
+        """The session in use that gets ``guild_id``'s events (DMs': ``None``), live or resumable."""
+        return next((session for session in self._current if session.holds(guild_id)), None)
+
+    def _connection_for(self, guild_id: int | None) -> _GatewayConnection | None:
+        """The live connection that gets ``guild_id``'s events (DMs': ``None``), if any."""
+        session = self._session_for(guild_id)
+        return session.connection if session is not None else None
 
     def _guild_payload(self, *, include_members: bool) -> JSON:
         members = list(self.members.values()) if include_members else [self.bot_member]
@@ -1341,6 +1549,11 @@ class DiscordStandIn:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         call = await self._parse_call(request)
+        call.at = time.monotonic()
+        faulty = self._rest_fault_for(call)
+        if faulty is not None:
+            await self._record(call)
+            return faulty
         try:
             handler, params = self._match(call)
             if not call.path.startswith(("/interactions/", "/webhooks/")) and not self._token_ok(
@@ -1484,7 +1697,7 @@ class DiscordStandIn:
     async def _get_gateway_bot(self, call: RecordedCall) -> Any:
         return {
             "url": self.gateway_url,
-            "shards": 1,
+            "shards": self.shard_count,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 999,

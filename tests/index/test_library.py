@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from index.errors import ArticleError, StoreError
+from index.errors import ArticleError, DuplicateArticleError, StoreError
 from index.library import Library
 from index.store import FORMAT_VERSION, Store
 
@@ -232,7 +232,7 @@ def test_an_update_interrupted_while_embedding_leaves_the_saved_index_unchanged(
         library.reindex(progress=interrupt)
 
     assert snapshot(library.index_dir) == before
-    assert sorted(path.name for path in library.index_dir.parent.iterdir()) == ["index"]
+    assert sorted(path.name for path in library.index_dir.parent.iterdir()) == [".index.lock", "index"]
 
 
 # -- an index built differently -------------------------------------------------------------------
@@ -362,3 +362,106 @@ def test_the_index_package_never_imports_discord() -> None:
     offenders = {path.name: found for path in modules if (found := discord_imports(path.read_text()))}
 
     assert offenders == {}
+
+
+def test_an_article_with_a_link_already_in_the_seeds_folder_is_refused_when_asked(
+    library: Library, seeds: Path
+) -> None:
+    # written by another process: this library's index does not know it yet
+    (seeds / "casablanca.txt").write_text(
+        "title Casablanca turns red\nurl https://news.example/casablanca?utm_source=rss\n\n"
+        "Fans sang all night.\n"
+    )
+    before = sorted(path.name for path in seeds.iterdir())
+    with pytest.raises(DuplicateArticleError) as caught:
+        library.add_article(
+            title="Casablanca", text="Fans sang.", url="http://news.example/casablanca/", unique_url=True
+        )
+    assert caught.value.article_id == "casablanca"
+    assert str(caught.value) == (
+        "That page was added before, as 'Casablanca turns red' (casablanca): remove that article first "
+        "to add it again."
+    )
+    assert sorted(path.name for path in seeds.iterdir()) == before
+    info, _ = library.add_article(
+        title="Casablanca", text="Fans sang.", url="http://news.example/casablanca/"
+    )
+    assert info.url == "http://news.example/casablanca/"  # without unique_url, as before
+
+
+# -- the registry's changes, applied under the same rules as a moderator's --------------------------
+
+
+def test_registry_ids_that_cannot_name_a_file_are_left_out_with_a_warning(
+    library: Library, seeds: Path, tmp_path: Path, caplog
+) -> None:
+    from index.articles import Article
+
+    outside = sorted(path.name for path in tmp_path.iterdir())
+    hostile = ["../escaped", ".hidden", "a/b", "CON", "x" * 300, " padded"]
+    put = [Article(id=name, title="Bad", text="Fans sang all night in Casablanca.") for name in hostile]
+    put.append(Article(id="fans_in_doha", title="Fans in Doha", text="Fans sang in the Doha metro."))
+
+    with caplog.at_level(logging.WARNING, logger="index.library"):
+        report = library.apply(put, drop=["../semi", "..", "semi/../final"])
+
+    assert report is not None and report.added == ["fans_in_doha"] and not report.removed
+    assert sorted(path.name for path in seeds.iterdir()) == sorted([*ARTICLES, "fans_in_doha.txt"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == outside
+    assert len([r for r in caplog.records if "cannot name a file" in r.getMessage()]) == 9
+
+
+def test_a_registry_change_that_cannot_be_written_is_one_line_and_undone(
+    library: Library, seeds: Path, monkeypatch
+) -> None:
+    import errno
+
+    import index.library
+    from index.articles import Article
+
+    before = snapshot(seeds)
+    written = index.library._write_atomically
+
+    def full_after_one(path: Path, text: str) -> None:
+        if path.name != "first.txt":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written(path, text)
+
+    monkeypatch.setattr(index.library, "_write_atomically", full_after_one)
+    put = [Article(id=name, title=name, text="Fans sang all night.") for name in ("first", "second")]
+    with pytest.raises(ArticleError) as caught:
+        library.apply(put, drop=["croatia"])
+
+    assert str(caught.value) == (
+        f"Cannot bring the seeds folder in step with the registry in {seeds} (No space left on device): "
+        "free some disk space, then try again; the folder is as it was."
+    )
+    assert snapshot(seeds) == before and {a.id for a in library.articles()} == {"croatia", "final", "semi"}
+
+
+def test_two_libraries_sharing_a_seeds_folder_take_turns(
+    seeds: Path, tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    """Two bots (or a bot and the command line) with their own data folders over one seeds folder: one's
+    change waits for the other's, so neither tidies away the other's file half written."""
+    import threading
+
+    import index.library
+
+    one = Library(seeds, tmp_path / "one", fake_embedder)
+    other = Library(seeds, tmp_path / "other", fake_embedder)
+    one.open()
+    other.open()
+    with one._changing():  # one is in the middle of a change
+        (seeds / ".late.txt.writing").write_text("title Late\n\nA late goal.")
+        adding = threading.Thread(target=other.add_article, kwargs={"title": "Fans", "text": "Fans sang."})
+        adding.start()
+        adding.join(0.5)
+        assert adding.is_alive()  # waiting for one's change to end
+        assert (seeds / ".late.txt.writing").exists()
+    adding.join(10)
+    assert {a.id for a in other.articles()} == {"croatia", "final", "semi", "fans"}
+
+    monkeypatch.setattr(index.library, "SEEDS_WAIT", 0.2)
+    with one._changing(), pytest.raises(StoreError, match="Another matchbot is changing the articles in"):
+        other.reindex()

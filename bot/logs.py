@@ -1,0 +1,46 @@
+"""The bot's log: discord.py's handler, with the token and the database password replaced in every
+line, at every level."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.database import passwords, redact
+
+HIDDEN = "[DISCORD_TOKEN]"
+HIDDEN_PASSWORD = "***"
+
+
+class HideSecret(logging.Filter):
+    """Replaces ``secret`` by ``shown`` in a record's message and traceback before any handler writes it."""
+
+    def __init__(self, secret: str, shown: str = HIDDEN) -> None:
+        super().__init__()
+        self.secret = secret
+        self.shown = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, self.shown), None
+        if record.exc_text and self.secret in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.secret, self.shown)
+        if record.stack_info and self.secret in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.secret, self.shown)
+        return True
+
+
+def hide_from_logs(secret: str, shown: str = HIDDEN) -> None:
+    """Hide ``secret`` from everything the root logger's handlers write, from now on."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(HideSecret(secret, shown))
+
+
+def hide_database_password(url: str) -> None:
+    """Hide the password of ``DATABASE_URL`` from the log: the URL is written as ``redact`` writes it,
+    and the password alone (as written or percent-decoded) as ``***``, as in matchbot's own messages."""
+    hide_from_logs(url, redact(url))
+    for password in passwords(url):
+        hide_from_logs(password, HIDDEN_PASSWORD)

@@ -1,0 +1,64 @@
+"""The token is hidden from every log line: messages, arguments, tracebacks."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from bot.logs import HIDDEN, HideSecret
+
+SECRET = "MTI5.Gabc.secret-token-value"
+
+
+def test_the_secret_is_replaced_in_messages_arguments_and_tracebacks() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(HideSecret(SECRET))
+    logger = logging.getLogger("test-hide-secret")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("identify with %s", SECRET)
+        logger.info(f"token={SECRET}")
+        try:
+            raise RuntimeError(f"login failed for {SECRET}")
+        except RuntimeError:
+            logger.exception("while logging in")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert SECRET not in written
+    assert written.count(HIDDEN) == 3 and "while logging in" in written and "RuntimeError" in written
+
+
+def test_the_configuration_never_shows_the_token() -> None:
+    from bot.config import Config
+
+    config = Config.from_env({"DISCORD_TOKEN": SECRET}, read_dotenv=False)
+    assert config.token == SECRET and SECRET not in repr(config) and SECRET not in str(config)
+
+
+def test_the_database_password_is_hidden_as_in_matchbot_own_messages() -> None:
+    from bot.logs import hide_database_password
+
+    url = "postgresql://matchbot:p%40ss-w0rd@db.internal:5432/matchbot"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    logger = logging.getLogger("test-hide-password")
+    logger.setLevel(logging.DEBUG)
+    try:
+        hide_database_password(url)
+        logger.debug("connecting to %s", url)
+        logger.info("conninfo: password=p@ss-w0rd host=db.internal")
+        try:
+            raise RuntimeError("authentication failed for p%40ss-w0rd")
+        except RuntimeError:
+            logger.exception("while connecting")
+    finally:
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    assert "p%40ss-w0rd" not in written and "p@ss-w0rd" not in written
+    assert "postgresql://matchbot:***@db.internal:5432/matchbot" in written
+    assert "password=*** host" in written and "authentication failed for ***" in written
