@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo index test lint bench-seed bench-squad bench-kill bench-load clean
+.PHONY: setup demo index test lint bench-seed bench-squad bench-kill bench-load bench-rerank clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ lint: $(STAMP)
 bench-seed: $(STAMP)  ## quality on the seed questions, beside the BM25-only and dense-only baselines
 	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split dev
 	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split test
+
+bench-rerank: $(STAMP)  ## what the second stage adds per question (p50, p95) and to memory, beside the first stage
+	$(BIN)/python scripts/rerank_cost.py
 
 SQUAD := ../shared/data/squad-dev-a
 bench-squad: $(STAMP)  ## quality on SQuAD dev (half), read from ../shared beside the repo

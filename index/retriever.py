@@ -12,9 +12,11 @@ Every chunk gets five scores, each comparable across questions:
   sentences on the pair) is near every question without answering any; this is the hubness
   correction of CSLS (Conneau et al., 2018).
 
-They are fused as a weighted sum (weights chosen on data: see the README). The best passage's fused
-score is the answer's confidence; below the threshold (calibrated on the seed's tuning questions) the
-answer is declined, and still carries the nearest passages.
+They are fused as a weighted sum (weights chosen on data: see the README). A second stage, when the
+retriever has one (``index/rerank.py``), then rereads the best candidates with the question and
+rescores them. The best passage's final score is the answer's confidence; below the threshold
+(calibrated on the seed's tuning questions, for the stages in use) the answer is declined, and still
+carries the nearest passages.
 """
 
 from __future__ import annotations

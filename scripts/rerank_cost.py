@@ -1,0 +1,99 @@
+"""What the second stage costs each question, measured side by side in one run.
+
+    python scripts/rerank_cost.py [--questions FILE] [--rounds 3]
+
+Opens the seed index (building it if needed) with the real models and answers every question of
+``--questions`` (the seed questions by default) ``--rounds`` times, one at a time, with the first
+stage alone and with each second-stage setting in turn, interleaved question by question so that
+a busy machine slows them alike. Prints each setting's p50 and p95 per question and what it adds
+to the first stage's. Then, in fresh processes, the resident memory (RSS) after opening the index
+and answering one question, with and without the second stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from index.embedding import Embedder  # noqa: E402
+from index.evaluation import read_questions  # noqa: E402
+from index.library import Library  # noqa: E402
+from index.rerank import load_second_stage  # noqa: E402
+
+MEMORY = """
+import json, resource, sys
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from index.embedding import Embedder
+from index.library import Library
+from index.rerank import load_second_stage
+stage = load_second_stage() if {on} else None
+library = Library(Path({seeds!r}), Path({data!r}), Embedder.load(None), second_stage=stage)
+library.reindex()
+library.retriever.search("What did Mbappe say to Hakimi after the match?")
+rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+print(json.dumps({{"rss": rss, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=Path, default=REPO / "tests/data/seed_questions.jsonl")
+    parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
+    parser.add_argument("--data", type=Path, default=REPO / "data")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    library = Library(args.seeds, args.data, Embedder.load(None))
+    library.reindex()
+    first = library.retriever.with_second_stage(None)
+    stage = load_second_stage()
+    systems = {"first stage": first}
+    for depth in (1, 2, 3, 5):
+        name = f"second stage, cross-encoder on {depth}" + (" (default)" if depth == 2 else "")
+        systems[name] = first.with_second_stage(
+            type(stage)(stage.cross, stage.late, replace(stage.fusion, cross_depth=depth))
+        )
+    systems["late interaction only"] = first.with_second_stage(
+        type(stage)(None, stage.late, stage.fusion)
+    )
+    questions = [q.question for q in read_questions(args.questions)]
+    for system in systems.values():  # warm up: sessions, caches of passage tokens
+        system.search_many(questions[:20])
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(args.rounds):
+        for question in questions:
+            for name, system in systems.items():
+                start = time.perf_counter()
+                system.search(question)
+                times[name].append(time.perf_counter() - start)
+
+    print(f"{len(questions)} questions × {args.rounds} rounds, one at a time, interleaved")
+    base = np.median(times["first stage"]) * 1000
+    print(f"{'':42} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10}")
+    for name, spent in times.items():
+        p50, p95 = np.median(spent) * 1000, np.percentile(spent, 95) * 1000
+        print(f"{name:42} {p50:8.1f} {p95:8.1f} {p50 - base:+10.1f}")
+
+    print("resident memory after opening the index and answering one question (fresh processes):")
+    for on in (False, True):
+        code = MEMORY.format(repo=str(REPO), on=on, seeds=str(args.seeds), data=str(args.data))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        label = "with the second stage" if on else "first stage only"
+        print(f"  {label:24} RSS {figures['rss'] / 2**20:6.0f} MB   peak {figures['peak'] / 2**20:6.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
