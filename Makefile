@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/matchbot export-model  # MiniLM to ONNX, checked against the model: questions skip torch
 	touch $(STAMP)
 
 demo: $(STAMP)  ## build the index from seeds/ if needed and answer a sample question

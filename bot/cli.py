@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=_eval)
 
+    export = commands.add_parser(
+        "export-model",
+        parents=[common],
+        help="export the model to ONNX, so questions are answered without loading torch",
+    )
+    export.set_defaults(handler=_export_model)
+
     run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
     run.set_defaults(handler=_run)
     return parser
@@ -214,6 +221,16 @@ def _calibrate(
     return 0
 
 
+def _export_model(args: argparse.Namespace, config: Config) -> int:
+    from index.export import export_model
+    from index.onnx_embedder import export_folder
+
+    folder = export_folder(config.model)
+    difference = export_model(config.model, folder)
+    print(f"Exported the model to {folder} (largest difference from sentence-transformers: {difference:.1g})")
+    return 0
+
+
 def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.client import run  # imports discord only for the bot itself
 
@@ -226,11 +243,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, IndexReport]:
     """Load the model and bring the index in line with the articles, with a progress bar."""
-    from index.embedding import Embedder
     from index.library import Library
+    from index.onnx_embedder import load_embedder
     from index.rerank import load_second_stage
 
-    embedder = Embedder.load(config.model)
+    embedder = load_embedder(config.model)
     second_stage = load_second_stage(config.rerank, config.late_interaction, config.rerank_passages)
     library = Library(
         config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage

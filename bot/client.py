@@ -27,6 +27,7 @@ from bot.settings import GuildSettings, SettingsStore
 from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
+from index.onnx_embedder import load_embedder
 from index.rerank import SecondStage, load_second_stage
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
     token = config.require_token()
     metrics = Metrics.collecting() if config.metrics_port else Metrics.disabled()
     if embedder is None:
-        embedder = await asyncio.to_thread(Embedder.load, config.model)
+        embedder = await asyncio.to_thread(load_embedder, config.model)
     second_stage = await asyncio.to_thread(
         load_second_stage, config.rerank, config.late_interaction, config.rerank_passages
     )
