@@ -43,6 +43,7 @@ class Config:
     rerank: str = "on"  # the second stage's cross-encoder: on (packaged), off, or a model folder
     late_interaction: str = "on"  # and its late-interaction model, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
+    batch_ms: int = 5  # how long the bot gathers concurrent questions to answer them together
 
     @classmethod
     def from_env(
@@ -80,6 +81,7 @@ class Config:
             rerank_passages=_number(
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
+            batch_ms=_integer(env, "MATCHBOT_BATCH_MS", default=5, low=0, high=1000),
         )
 
     def require_token(self) -> str:
