@@ -105,6 +105,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(handler=_export_model)
 
+    bench = commands.add_parser(
+        "bench", parents=[common], help="measure speed beside the naive path, ratios first"
+    )
+    bench.add_argument(
+        "--only",
+        default="abce",
+        type=_sections,
+        metavar="a,b,…",
+        help="sections: a latency, b throughput, c indexing, e cold start (default all)",
+    )
+    bench.add_argument("--questions", type=Path, help="questions (JSON lines or text); default: the seed's")
+    bench.add_argument("--count", type=int, default=256, help="questions per measurement (default 256)")
+    bench.set_defaults(handler=_bench)
+
     run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
     run.set_defaults(handler=_run)
     return parser
@@ -218,6 +232,23 @@ def _calibrate(
         f"{_percent(found.declined_answerable)} of answerable questions (Youden's J {found.j:.2f});\n"
         f"  it lies between {found.below!r} and {found.above!r}"
     )
+    return 0
+
+
+def _sections(text: str) -> str:
+    from bot.bench import SECTIONS
+
+    letters = "".join(part.strip() for part in text.split(","))
+    unknown = sorted(set(letters) - set(SECTIONS))
+    if unknown or not letters:
+        raise argparse.ArgumentTypeError(f"sections are {', '.join(SECTIONS)}; not {text!r}")
+    return letters
+
+
+def _bench(args: argparse.Namespace, config: Config) -> int:
+    from bot.bench import run_bench
+
+    print(run_bench(config, args.only, args.questions, args.count))
     return 0
 
 
