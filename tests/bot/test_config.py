@@ -32,6 +32,7 @@ def test_every_setting_is_read() -> None:
             "DISCORD_GATEWAY_URL": "ws://127.0.0.1:8080/gateway",
             "MATCHBOT_LOG_LEVEL": "debug",
             "MATCHBOT_METRICS_PORT": "9100",
+            "MATCHBOT_BATCH_MS": "20",
         }
     )
     assert config.require_token() == "abc"
@@ -39,6 +40,7 @@ def test_every_setting_is_read() -> None:
     assert (config.model, config.k, config.threshold, config.dev_guild_id) == ("/models/mini", 5, 0.3, 123)
     assert config.api_base == "http://127.0.0.1:8080/api/v10"
     assert (config.log_level, config.metrics_port) == ("DEBUG", 9100)
+    assert config.batch_ms == 20
 
 
 def test_the_second_stage_is_on_unless_switched_off_or_pointed_at_a_model_folder(tmp_path: Path) -> None:
@@ -65,6 +67,7 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("DEV_GUILD_ID", "my-server", "a server ID"),
         ("MATCHBOT_METRICS_PORT", "70000", "a port number from 1 to 65535"),
         ("MATCHBOT_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+        ("MATCHBOT_BATCH_MS", "soon", "a whole number from 0 to 1000"),
         ("MATCHBOT_RERANK", "/no/such/model", "on, off, or a folder holding model.onnx"),
         ("MATCHBOT_LATE_INTERACTION", "maybe", "on, off, or a folder holding model.onnx"),
     ],
