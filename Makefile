@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo index test lint bench-seed bench-squad bench-kill bench-load bench-rerank clean
+.PHONY: setup demo index test lint bench bench-seed bench-squad bench-kill bench-load bench-rerank clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/matchbot export-model  # MiniLM to ONNX, checked against the model: questions skip torch
 	touch $(STAMP)
 
 demo: $(STAMP)  ## build the index from seeds/ if needed and answer a sample question
@@ -32,6 +33,9 @@ test: $(STAMP)  ## the whole suite, real-model and end-to-end Discord tests incl
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+bench: $(STAMP)  ## speed beside the naive path: latency, throughput, indexing, cold start (ratios first)
+	nice -n 10 $(BIN)/matchbot bench
 
 bench-seed: $(STAMP)  ## quality on the seed questions, beside the BM25-only and dense-only baselines
 	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split dev

@@ -128,6 +128,27 @@ def _parser() -> argparse.ArgumentParser:
     poll = feeds.add_parser("poll", parents=[common, server], help="poll the feeds now")
     poll.set_defaults(handler=_feeds_poll)
 
+    export = commands.add_parser(
+        "export-model",
+        parents=[common],
+        help="export the model to ONNX, so questions are answered without loading torch",
+    )
+    export.set_defaults(handler=_export_model)
+
+    bench = commands.add_parser(
+        "bench", parents=[common], help="measure speed beside the naive path, ratios first"
+    )
+    bench.add_argument(
+        "--only",
+        default="abce",
+        type=_sections,
+        metavar="a,b,…",
+        help="sections: a latency, b throughput, c indexing, e cold start (default all)",
+    )
+    bench.add_argument("--questions", type=Path, help="questions (JSON lines or text); default: the seed's")
+    bench.add_argument("--count", type=int, default=256, help="questions per measurement (default 256)")
+    bench.set_defaults(handler=_bench)
+
     run = commands.add_parser("run", parents=[common], help="run the Discord bot (needs DISCORD_TOKEN)")
     run.set_defaults(handler=_run)
     return parser
@@ -345,6 +366,33 @@ def _feeds_poll(args: argparse.Namespace, config: Config) -> int:
     return 1 if any(done.error for done in polls) else 0
 
 
+def _sections(text: str) -> str:
+    from bot.bench import SECTIONS
+
+    letters = "".join(part.strip() for part in text.split(","))
+    unknown = sorted(set(letters) - set(SECTIONS))
+    if unknown or not letters:
+        raise argparse.ArgumentTypeError(f"sections are {', '.join(SECTIONS)}; not {text!r}")
+    return letters
+
+
+def _bench(args: argparse.Namespace, config: Config) -> int:
+    from bot.bench import run_bench
+
+    print(run_bench(config, args.only, args.questions, args.count))
+    return 0
+
+
+def _export_model(args: argparse.Namespace, config: Config) -> int:
+    from index.export import export_model
+    from index.onnx_embedder import export_folder
+
+    folder = export_folder(config.model)
+    difference = export_model(config.model, folder)
+    print(f"Exported the model to {folder} (largest difference from sentence-transformers: {difference:.1g})")
+    return 0
+
+
 def _run(args: argparse.Namespace, config: Config) -> int:
     from bot.client import run  # imports discord only for the bot itself
 
@@ -357,11 +405,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, IndexReport]:
     """Load the model and bring the index in line with the articles, with a progress bar."""
-    from index.embedding import Embedder
     from index.library import Library
+    from index.onnx_embedder import load_embedder
     from index.rerank import load_second_stage
 
-    embedder = Embedder.load(config.model)
+    embedder = load_embedder(config.model)
     second_stage = load_second_stage(config.rerank, config.late_interaction, config.rerank_passages)
     library = Library(
         config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage

@@ -45,6 +45,7 @@ from bot.settings import SettingsStore, open_settings
 from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
+from index.onnx_embedder import load_embedder
 from index.rerank import SecondStage, load_second_stage
 from index.web import Fetcher
 
@@ -358,7 +359,7 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
         raise
     try:
         if embedder is None:
-            embedder = await asyncio.to_thread(Embedder.load, config.model)
+            embedder = await asyncio.to_thread(load_embedder, config.model)
         second_stage = await asyncio.to_thread(
             load_second_stage, config.rerank, config.late_interaction, config.rerank_passages
         )

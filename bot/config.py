@@ -53,6 +53,7 @@ class Config:
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
     feed_interval: float = DEFAULT_FEED_MINUTES * 60.0  # seconds between two polls of a feed
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # what fetching a link or a feed may do
+    batch_ms: int = 5  # how long the bot gathers concurrent questions to answer them together
 
     @classmethod
     def from_env(
@@ -99,6 +100,7 @@ class Config:
                 allow_private=_networks(env, "MATCHBOT_FETCH_ALLOW_PRIVATE"),
             ),
             **_shards(env),
+            batch_ms=_integer(env, "MATCHBOT_BATCH_MS", default=5, low=0, high=1000),
         )
 
     @property

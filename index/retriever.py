@@ -30,7 +30,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.errors import QuestionError
 from index.lexical import LexicalIndex, fold
-from index.rerank import SecondStage
+from index.rerank import Candidates, SecondStage
 from index.store import Store, indexed_text, neighbours
 
 MAX_QUESTION_CHARS = 1000
@@ -94,6 +94,17 @@ class Passage:
             "author": self.author,
             "posted": self.posted,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question as asked: how many passages, after skipping ``offset``, and its threshold (None: the
+    retriever's)."""
+
+    question: str
+    k: int = 3
+    threshold: float | None = None
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,28 +196,28 @@ class Retriever:
         offset: int = 0,
     ) -> list[Answer]:
         """Like ``search`` for many questions, encoded in one batch."""
-        cleaned = [check_question(question) for question in questions]
+        return self.answer_many([Query(question, k, threshold, offset) for question in questions])
+
+    def answer_many(self, queries: Sequence[Query]) -> list[Answer]:
+        """Answers to many queries, each with its own depth and threshold: the questions are encoded in
+        one batch and their best candidates reread by the second stage together."""
+        cleaned = [check_question(query.question) for query in queries]
         corrected = [self.prepare(question) for question in cleaned]
-        limit = self.threshold if threshold is None else threshold
         vectors = self.embedder.encode(corrected) if cleaned else np.zeros((0, 1), np.float32)
-        return [
-            self._answer(question, query, vector, k + offset, limit, offset)
-            for question, query, vector in zip(cleaned, corrected, vectors, strict=True)
-        ]
+        ranked = [self.rank(query, vector) for query, vector in zip(corrected, vectors, strict=True)]
+        if self.second_stage is not None and ranked:
+            ranked = self.rerank_many(corrected, ranked)
+        answers = []
+        for query, question, (rows, fused) in zip(queries, cleaned, ranked, strict=True):
+            limit = self.threshold if query.threshold is None else query.threshold
+            passages = self._passages(rows, fused, query.k + query.offset)[query.offset :]
+            confidence = float(fused[0]) if len(fused) else 0.0
+            answers.append(Answer(question, confidence >= limit, confidence, limit, passages))
+        return answers
 
     def prepare(self, question: str) -> str:
         """The question as it is searched: accents and case folded, misspelt words corrected."""
         return self._lexical.correct(question)
-
-    def _answer(
-        self, question: str, query: str, vector: np.ndarray, depth: int, limit: float, offset: int
-    ) -> Answer:
-        rows, fused = self.rank(query, vector)
-        if self.second_stage is not None:
-            rows, fused = self.rerank(query, rows, fused)
-        passages = self._passages(rows, fused, depth)[offset:]
-        confidence = float(fused[0]) if len(fused) else 0.0
-        return Answer(question, confidence >= limit, confidence, limit, passages)
 
     def rank(self, question: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidate rows best first, with their fused scores."""
@@ -217,17 +228,32 @@ class Retriever:
 
     def rerank(self, question: str, rows: np.ndarray, fused: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The first stage's ranking with its best few rescored by the second stage."""
+        return self.rerank_many([question], [(rows, fused)])[0]
+
+    def rerank_many(
+        self, questions: Sequence[str], ranked: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``rerank`` for many questions, with one call per second-stage model for all of them."""
         assert self.second_stage is not None
-        depth = min(self.second_stage.fusion.depth, len(rows))
-        top = rows[:depth]
         chunks = self.store.chunks
-        late = [indexed_text(chunks[row]) for row in top]
-        cross = [f"{chunks[row].title}. {text}" for row, text in zip(top, late, strict=True)]
-        order, scores = self.second_stage.rerank(question, fused[:depth], late, cross)
-        return (
-            np.concatenate([top[order], rows[depth:]]),
-            np.concatenate([scores, fused[depth:]]).astype(np.float32),
-        )
+        candidates = []
+        for question, (rows, fused) in zip(questions, ranked, strict=True):
+            top = rows[: self.second_stage.fusion.depth]
+            late = [indexed_text(chunks[row]) for row in top]
+            cross = [f"{chunks[row].title}. {text}" for row, text in zip(top, late, strict=True)]
+            candidates.append(Candidates(question, fused[: len(top)], late, cross))
+        reranked = []
+        for (rows, fused), (order, scores) in zip(
+            ranked, self.second_stage.rerank_many(candidates), strict=True
+        ):
+            depth = len(order)
+            reranked.append(
+                (
+                    np.concatenate([rows[:depth][order], rows[depth:]]),
+                    np.concatenate([scores, fused[depth:]]).astype(np.float32),
+                )
+            )
+        return reranked
 
     def features(self, question: str, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The candidate rows for a question and their five scores, one row each, in ``Weights`` order.

@@ -29,6 +29,7 @@ import numpy as np
 from index.articles import Article
 from index.chunking import CHUNKER_VERSION, Chunk, chunk_article
 from index.embedding import Embedder
+from index.embedding_cache import embed_new_texts
 from index.errors import StoreError, disk_problem
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ def _vectors(
     fresh = [new for new, old in enumerate(rows) if old is None]
     if fresh:
         texts = [indexed_text(chunks[row]) for row in fresh] + [context_text(chunks, row) for row in fresh]
-        encoded = embedder.encode(texts, progress=progress)
+        encoded = embed_new_texts(texts, embedder, previous, progress)
         sentences[fresh] = encoded[: len(fresh)]
         contexts[fresh] = encoded[len(fresh) :]
     return sentences, contexts

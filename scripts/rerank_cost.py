@@ -64,9 +64,7 @@ def main() -> int:
         systems[name] = first.with_second_stage(
             type(stage)(stage.cross, stage.late, replace(stage.fusion, cross_depth=depth))
         )
-    systems["late interaction only"] = first.with_second_stage(
-        type(stage)(None, stage.late, stage.fusion)
-    )
+    systems["late interaction only"] = first.with_second_stage(type(stage)(None, stage.late, stage.fusion))
     questions = [q.question for q in read_questions(args.questions)]
     for system in systems.values():  # warm up: sessions, caches of passage tokens
         system.search_many(questions[:20])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import SAMPLE_QUESTION, main
-from index import rerank
+from index import onnx_embedder, rerank
 from index.embedding import Embedder
 from index.evaluation import is_hit
 from index.store import FORMAT_VERSION, Store
@@ -62,6 +62,7 @@ def use_model(monkeypatch) -> Callable[..., None]:
 
     def use(embedder: object, second_stage: object = None) -> None:
         monkeypatch.setattr(Embedder, "load", lambda model=None: embedder)
+        monkeypatch.setattr(onnx_embedder, "load_embedder", lambda model=None: embedder)
         monkeypatch.setattr(rerank, "load_second_stage", lambda *settings: second_stage)
 
     return use
@@ -362,6 +363,7 @@ def test_a_bad_question_fails_before_the_model_is_loaded(run: Run, monkeypatch, 
         raise AssertionError("the model was loaded for a question that cannot be asked")
 
     monkeypatch.setattr(Embedder, "load", no_model)
+    monkeypatch.setattr(onnx_embedder, "load_embedder", no_model)
 
     assert_one_line_error(*run("ask", " ", "--seeds", seeds, "--data", data), "empty")
     assert not data.exists()

@@ -6,7 +6,6 @@ In DMs only ``/ask`` and the message menu answer, with the default settings; men
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,8 +15,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import render
+from bot.batcher import Batcher
 from bot.settings import GuildSettings
-from index.retriever import MAX_QUESTION_CHARS, Answer
+from index.retriever import MAX_QUESTION_CHARS, Answer, Query
 
 if TYPE_CHECKING:
     from bot.client import MatchBot
@@ -31,6 +31,12 @@ class Ask(commands.Cog):
 
     def __init__(self, bot: MatchBot) -> None:
         self.bot = bot
+        # Questions asked at about the same moment are encoded together (bot/batcher.py).
+        self.batcher = Batcher(
+            lambda queries: self.bot.library.retriever.answer_many(queries),
+            wait=bot.config.batch_ms / 1000,
+            executor=bot.search_pool,
+        )
         self.menu = app_commands.ContextMenu(
             name="Ask matchbot",
             callback=self.ask_about_message,
@@ -44,6 +50,7 @@ class Ask(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
         self.bot.remove_dynamic_items(MoreButton, VoteButton)
+        await self.batcher.close()
 
     @app_commands.command(name="ask", description="Ask about the match; I answer by quoting the articles.")
     @app_commands.describe(question="What do you want to know?", private="Only you see the answer.")
@@ -112,10 +119,7 @@ class Ask(commands.Cog):
         return _reply(found, answer_id, settings.k, offset=0)
 
     async def search(self, question: str, k: int, threshold: float | None, *, offset: int) -> Answer:
-        def blocking() -> Answer:
-            return self.bot.library.retriever.search(question, k, threshold=threshold, offset=offset)
-
-        return await asyncio.get_running_loop().run_in_executor(self.bot.search_pool, blocking)
+        return await self.batcher.ask(Query(question, k, threshold, offset))
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -41,6 +41,7 @@ def test_every_setting_is_read() -> None:
             "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1, 10.0.0.0/8,::1",
             "MATCHBOT_FETCH_MAX_MB": "2",
             "MATCHBOT_FETCH_TIMEOUT": "8",
+            "MATCHBOT_BATCH_MS": "20",
         }
     )
     assert config.require_token() == "abc"
@@ -54,6 +55,7 @@ def test_every_setting_is_read() -> None:
         timeout=8.0,
         allow_private=tuple(ipaddress.ip_network(n) for n in ("127.0.0.1/32", "10.0.0.0/8", "::1/128")),
     )
+    assert config.batch_ms == 20
 
 
 def test_the_second_stage_is_on_unless_switched_off_or_pointed_at_a_model_folder(tmp_path: Path) -> None:
@@ -80,6 +82,7 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("DEV_GUILD_ID", "my-server", "a server ID"),
         ("MATCHBOT_METRICS_PORT", "70000", "a port number from 1 to 65535"),
         ("MATCHBOT_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
+        ("MATCHBOT_BATCH_MS", "soon", "a whole number from 0 to 1000"),
         ("MATCHBOT_RERANK", "/no/such/model", "on, off, or a folder holding model.onnx"),
         ("MATCHBOT_LATE_INTERACTION", "maybe", "on, off, or a folder holding model.onnx"),
         ("MATCHBOT_FEED_INTERVAL", "0", "a whole number from 1 to 1440"),
