@@ -151,7 +151,12 @@ async def build(
 ) -> MatchBot:
     """Wire a MatchBot from ``config``: its Library (not opened yet) and its settings store."""
     library = Library(
-        config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage
+        config.seeds_dir,
+        config.data_dir,
+        embedder,
+        threshold=config.threshold,
+        second_stage=second_stage,
+        search=config.ann,
     )
     settings = await SettingsStore.open(
         config.data_dir / SETTINGS_FILE, GuildSettings(k=config.k, threshold=None)

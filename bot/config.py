@@ -43,6 +43,7 @@ class Config:
     rerank: str = "on"  # the second stage's cross-encoder: on (packaged), off, or a model folder
     late_interaction: str = "on"  # and its late-interaction model, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
+    ann: str = "auto"  # how the index's vectors are searched: auto, exact, ivf or ivf-sq8 (index.ann)
 
     @classmethod
     def from_env(
@@ -80,6 +81,7 @@ class Config:
             rerank_passages=_number(
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
+            ann=_search_kind(env),
         )
 
     def require_token(self) -> str:
@@ -137,6 +139,13 @@ def _model_switch(env: Mapping[str, str], name: str) -> str:
             f"{value!r} is none of these."
         )
     return str(folder)
+
+
+def _search_kind(env: Mapping[str, str]) -> str:
+    kind = env.get("MATCHBOT_ANN", "auto").lower()
+    if kind not in {"auto", "exact", "ivf", "ivf-sq8"}:
+        raise ConfigError(f"MATCHBOT_ANN must be auto, exact, ivf or ivf-sq8, not {kind!r}.")
+    return kind
 
 
 def _log_level(env: Mapping[str, str]) -> str:

@@ -50,12 +50,14 @@ class Library:
         *,
         threshold: float | None = None,
         second_stage: SecondStage | None = None,
+        search: str = "auto",
     ) -> None:
         self.seeds_dir = seeds_dir
         self.index_dir = data_dir / INDEX_FOLDER
         self.embedder = embedder
         self.threshold = threshold
         self.second_stage = second_stage
+        self.search = search  # the kind of FAISS index (index.ann.KINDS)
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()
 
@@ -78,7 +80,9 @@ class Library:
         with self._lock:
             reading = read_seeds(self.seeds_dir)
             previous = None if rebuild else self._saved_store()
-            store, report = Store.build(reading.articles, self.embedder, previous=previous, progress=progress)
+            store, report = Store.build(
+                reading.articles, self.embedder, previous=previous, progress=progress, search=self.search
+            )
             report.skipped = reading.skipped
             for warning in reading.skipped:
                 log.warning("%s", warning)

@@ -50,6 +50,11 @@ def test_the_second_stage_is_on_unless_switched_off_or_pointed_at_a_model_folder
     assert Config.from_env({"MATCHBOT_RERANK": str(tmp_path)}).rerank == str(tmp_path)
 
 
+def test_the_search_kind_is_auto_unless_forced() -> None:
+    assert Config.from_env({}).ann == "auto"
+    assert Config.from_env({"MATCHBOT_ANN": "IVF-SQ8"}).ann == "ivf-sq8"
+
+
 def test_command_line_folders_win_over_the_environment() -> None:
     config = Config.from_env({"MATCHBOT_DATA": "env-data"}, data_dir="flag-data", seeds_dir="flag-seeds")
     assert (config.data_dir, config.seeds_dir) == (Path("flag-data"), Path("flag-seeds"))
@@ -67,6 +72,7 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("MATCHBOT_LOG_LEVEL", "LOUD", "DEBUG, INFO, WARNING or ERROR"),
         ("MATCHBOT_RERANK", "/no/such/model", "on, off, or a folder holding model.onnx"),
         ("MATCHBOT_LATE_INTERACTION", "maybe", "on, off, or a folder holding model.onnx"),
+        ("MATCHBOT_ANN", "hnsw", "auto, exact, ivf or ivf-sq8"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(name: str, value: str, says: str) -> None:
