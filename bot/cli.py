@@ -412,7 +412,12 @@ def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, In
     embedder = load_embedder(config.model)
     second_stage = load_second_stage(config.rerank, config.late_interaction, config.rerank_passages)
     library = Library(
-        config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage
+        config.seeds_dir,
+        config.data_dir,
+        embedder,
+        threshold=config.threshold,
+        second_stage=second_stage,
+        search=config.ann,
     )
     with _progress_bar("embedding") as progress:
         report = library.reindex(rebuild=rebuild, progress=progress)

@@ -324,7 +324,12 @@ async def build(
 ) -> MatchBot:
     """Wire a MatchBot from ``config``: its Library (not opened yet), settings store and registry."""
     library = Library(
-        config.seeds_dir, config.data_dir, embedder, threshold=config.threshold, second_stage=second_stage
+        config.seeds_dir,
+        config.data_dir,
+        embedder,
+        threshold=config.threshold,
+        second_stage=second_stage,
+        search=config.ann,
     )
     if settings is None:
         settings = await open_settings(config)

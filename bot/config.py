@@ -54,6 +54,7 @@ class Config:
     feed_interval: float = DEFAULT_FEED_MINUTES * 60.0  # seconds between two polls of a feed
     fetch: FetchPolicy = field(default_factory=FetchPolicy)  # what fetching a link or a feed may do
     batch_ms: int = 5  # how long the bot gathers concurrent questions to answer them together
+    ann: str = "auto"  # how the index's vectors are searched: auto, exact, ivf or ivf-sq8 (index.ann)
 
     @classmethod
     def from_env(
@@ -101,6 +102,7 @@ class Config:
             ),
             **_shards(env),
             batch_ms=_integer(env, "MATCHBOT_BATCH_MS", default=5, low=0, high=1000),
+            ann=_search_kind(env),
         )
 
     @property
@@ -178,6 +180,13 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network 
                     f"10.0.0.0/8), not {part.strip()!r}."
                 ) from None
     return tuple(networks)
+
+
+def _search_kind(env: Mapping[str, str]) -> str:
+    kind = env.get("MATCHBOT_ANN", "auto").lower()
+    if kind not in {"auto", "exact", "ivf", "ivf-sq8"}:
+        raise ConfigError(f"MATCHBOT_ANN must be auto, exact, ivf or ivf-sq8, not {kind!r}.")
+    return kind
 
 
 def _log_level(env: Mapping[str, str]) -> str:

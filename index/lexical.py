@@ -79,6 +79,21 @@ class LexicalIndex:
         )[0]
         return [token for token in tokens if token in self._vocabulary]
 
+    def matches(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """The texts holding a query term (sorted row numbers) and their BM25 scores: the same scores as
+        ``scores``, read from the terms' postings alone, so the work follows the terms' frequency, not the
+        number of texts. Every other text scores 0."""
+        terms = self.terms(query)
+        if not terms:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        postings = self._bm25.scores
+        ids = np.asarray(self._bm25.get_tokens_ids(terms), dtype=np.int64)
+        starts, ends = postings["indptr"][ids], postings["indptr"][ids + 1]
+        rows = np.concatenate([postings["indices"][a:b] for a, b in zip(starts, ends, strict=True)])
+        weights = np.concatenate([postings["data"][a:b] for a, b in zip(starts, ends, strict=True)])
+        found, slot = np.unique(rows, return_inverse=True)
+        return found.astype(np.int64), np.bincount(slot, weights=weights).astype(np.float32)
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for ``query`` (zeros when no term matches)."""
         terms = self.terms(query)

@@ -89,12 +89,14 @@ class Library:
         *,
         threshold: float | None = None,
         second_stage: SecondStage | None = None,
+        search: str = "auto",
     ) -> None:
         self.seeds_dir = seeds_dir
         self.index_dir = data_dir / INDEX_FOLDER
         self.embedder = embedder
         self.threshold = threshold
         self.second_stage = second_stage
+        self.search = search  # the kind of FAISS index (index.ann.KINDS)
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()  # one change at a time: its checks, its writes and its update
         self._stopping = threading.Event()
@@ -343,7 +345,9 @@ class Library:
         reading = read_seeds(self.seeds_dir)
         previous = None if rebuild else self._saved_store()
         watched = self._watching(progress) if stoppable else progress
-        store, report = Store.build(reading.articles, self.embedder, previous=previous, progress=watched)
+        store, report = Store.build(
+            reading.articles, self.embedder, previous=previous, progress=watched, search=self.search
+        )
         report.skipped = reading.skipped
         for warning in reading.skipped:
             log.warning("%s", warning)

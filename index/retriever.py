@@ -22,7 +22,7 @@ carries the nearest passages.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, field, fields
 
 import numpy as np
@@ -40,8 +40,11 @@ MAX_QUESTION_CHARS = 1000
 # stage has its own, in index.rerank.DEFAULT_FUSION.
 DEFAULT_THRESHOLD = 0.479
 CANDIDATES = 200
+# Above this many passages BM25 is read from the question's terms' postings alone (LexicalIndex.matches)
+# rather than scored for every passage; the scores are the same, only ties among the last candidates
+# may be broken differently, so below it every ranking stays exactly as it was measured.
+LEXICAL_SCAN_UP_TO = 50_000
 DUPLICATE_OVERLAP = 0.8
-HUB_NEIGHBOURS = 30  # nearest sentences averaged for the ``distinct`` score
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,7 @@ class Retriever:
         self._lexical = LexicalIndex([indexed_text(chunk) for chunk in store.chunks])
         self._article_of_row = _article_numbers(store)
         self._article_lexical = LexicalIndex(_article_texts(store))
-        self._distinct = _distinctness(store)
+        self._distinct = store.distinct[:, 0]  # worked out when the index was built (index.distinct)
 
     @property
     def threshold(self) -> float:
@@ -265,8 +268,7 @@ class Retriever:
             return np.zeros(0, dtype=np.int64), np.zeros((len(fields(Weights)), 0), dtype=np.float32)
         query = vector.reshape(1, -1).astype(np.float32)
         depth = min(n, CANDIDATES)
-        lexical = self._lexical.scores(question)
-        candidates = {int(row) for row in np.argpartition(-lexical, depth - 1)[:depth]}
+        candidates, lexical_of = self._lexical_candidates(question, depth)
         for index in (self.store.sentences, self.store.contexts):
             candidates.update(int(row) for row in index.search(query, depth)[1][0] if row >= 0)
         rows = np.fromiter(sorted(candidates), dtype=np.int64)
@@ -275,12 +277,29 @@ class Retriever:
             [
                 self.store.vectors(rows) @ query[0],
                 self.store.vectors(rows, contexts=True) @ query[0],
-                _relative(lexical)[rows],
-                _relative(self._article_lexical.scores(question))[articles],
+                lexical_of(rows),
+                self._article_bm25(question, articles),
                 self._distinct[rows],
             ]
         ).astype(np.float32)
         return rows, features
+
+    def _lexical_candidates(self, question: str, depth: int) -> tuple[set[int], Callable]:
+        """The ``depth`` best rows by BM25, and a function giving any rows' BM25 relative to the best."""
+        if len(self.store.chunks) <= LEXICAL_SCAN_UP_TO:
+            relative = _relative(self._lexical.scores(question))
+            return {int(row) for row in np.argpartition(-relative, depth - 1)[:depth]}, relative.__getitem__
+        matched, scores = self._lexical.matches(question)
+        relative = _relative(scores)
+        best = matched[np.argpartition(-relative, depth - 1)[:depth]] if len(matched) > depth else matched
+        return {int(row) for row in best}, lambda rows: _lookup(matched, relative, rows)
+
+    def _article_bm25(self, question: str, articles: np.ndarray) -> np.ndarray:
+        """The BM25 of ``articles`` (numbers) relative to the best article's."""
+        if len(self.store.chunks) <= LEXICAL_SCAN_UP_TO:
+            return _relative(self._article_lexical.scores(question))[articles]
+        matched, scores = self._article_lexical.matches(question)
+        return _lookup(matched, _relative(scores), articles)
 
     def _passages(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> list[Passage]:
         passages: list[Passage] = []
@@ -321,6 +340,16 @@ def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """``values`` of the ``wanted`` keys, 0 for a key not in ``keys`` (sorted)."""
+    slot = np.searchsorted(keys, wanted)
+    found = slot < len(keys)
+    found[found] = keys[slot[found]] == wanted[found]
+    out = np.zeros(len(wanted), dtype=np.float32)
+    out[found] = values[slot[found]]
+    return out
+
+
 def _relative(scores: np.ndarray) -> np.ndarray:
     """Scores divided by the best one, so each question's best BM25 match scores 1."""
     best = float(scores.max()) if len(scores) else 0.0
@@ -339,15 +368,3 @@ def _article_numbers(store: Store) -> np.ndarray:
     """Each row's article number, numbering articles in order of first appearance."""
     ids = {name: number for number, name in enumerate(dict.fromkeys(c.article for c in store.chunks))}
     return np.fromiter((ids[c.article] for c in store.chunks), dtype=np.int64, count=len(store.chunks))
-
-
-def _distinctness(store: Store) -> np.ndarray:
-    """Each row's 1 minus the mean cosine of its sentence with its nearest other sentences."""
-    n = len(store.chunks)
-    if n < 2:
-        return np.ones(n, dtype=np.float32)
-    depth = min(HUB_NEIGHBOURS, n - 1)
-    similarities, found = store.sentences.search(store.vectors(np.arange(n)), depth + 1)
-    others = found != np.arange(n)[:, None]  # each row finds itself; leave it out
-    mean = np.where(others, similarities, 0).sum(axis=1) / np.maximum(others.sum(axis=1), 1)
-    return (1 - mean).astype(np.float32)

@@ -1,10 +1,12 @@
 """The saved index: a folder holding the chunk table, two FAISS indexes and a manifest.
 
     data/index/
-      manifest.json      format version, model, dimension, chunk count, per-article content hashes
+      manifest.json      format version, model, dimension, chunk count, per-article content hashes, and
+                         how each FAISS index is searched (exact, or IVF with its nlist and nprobe)
       chunks.jsonl       one Chunk a line, in row order
-      sentences.faiss    each chunk's sentence embedding (IndexFlatIP over unit vectors: scores are cosines)
+      sentences.faiss    each chunk's sentence embedding (inner product over unit vectors: scores are cosines)
       contexts.faiss     each chunk's embedding read with the chunks before and after it
+      distinct.npy       each chunk's ``distinct`` score and reach (index.distinct), worked out at build time
 
 A folder is written aside and renamed into place, so a failed or interrupted build leaves the previous
 index as it was. Loading checks every file against the manifest.
@@ -26,6 +28,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index import ann, distinct
 from index.articles import Article
 from index.chunking import CHUNKER_VERSION, Chunk, chunk_article
 from index.embedding import Embedder
@@ -34,11 +37,12 @@ from index.errors import StoreError, disk_problem
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: search plans in the manifest, distinct.npy
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 SENTENCES = "sentences.faiss"
 CONTEXTS = "contexts.faiss"
+DISTINCT = "distinct.npy"
 Progress = Callable[[int, int], None]
 _HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
 _HANDLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # AchrafHakimi, ESPNFC, lewis_h44
@@ -54,6 +58,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     chunks: int = 0
+    distinct_recomputed: int = 0  # rows whose ``distinct`` score was worked out afresh
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -73,14 +78,16 @@ class Store:
     def __init__(
         self,
         chunks: list[Chunk],
-        sentences: faiss.IndexFlatIP,
-        contexts: faiss.IndexFlatIP,
+        sentences: faiss.Index,
+        contexts: faiss.Index,
         manifest: dict,
+        distinct: np.ndarray,
     ) -> None:
         self.chunks = chunks
         self.sentences = sentences
         self.contexts = contexts
         self.manifest = manifest
+        self.distinct = distinct  # per row: [distinct score, reach] (index.distinct)
 
     @property
     def model(self) -> str:
@@ -90,6 +97,11 @@ class Store:
     def articles(self) -> dict[str, dict]:
         """Per article: content hash, title, date, url, source file and chunk count."""
         return self.manifest["articles"]
+
+    @property
+    def search_plans(self) -> dict[str, dict]:
+        """How ``sentences`` and ``contexts`` are searched (index.ann plans)."""
+        return self.manifest["search"]
 
     # -- building -------------------------------------------------------------------------------
 
@@ -101,8 +113,13 @@ class Store:
         *,
         previous: Store | None = None,
         progress: Progress | None = None,
+        search: str = "auto",
     ) -> tuple[Store, IndexReport]:
-        """Index ``articles``, re-using ``previous``'s vectors for every article that is unchanged."""
+        """Index ``articles``, re-using ``previous``'s vectors for every article that is unchanged.
+
+        ``search`` is the kind of FAISS index (index.ann.KINDS): ``auto`` searches exactly up to
+        ``ann.EXACT_UP_TO`` chunks and by IVF above.
+        """
         report = IndexReport()
         reusable = _reusable_rows(previous, embedder)
         known = previous.articles if previous else {}
@@ -123,7 +140,6 @@ class Store:
         report.removed = sorted(set(known) - {article.id for article in articles})
         report.chunks = len(chunks)
 
-        sentence_vectors, context_vectors = _vectors(chunks, rows, embedder, previous, progress)
         manifest = {
             "format": FORMAT_VERSION,
             "chunker": CHUNKER_VERSION,
@@ -143,7 +159,36 @@ class Store:
                 for article in articles
             },
         }
-        return cls(chunks, _flat_index(sentence_vectors), _flat_index(context_vectors), manifest), report
+        plan = ann.plan(len(chunks), search)
+        if (
+            previous is not None
+            and rows == list(range(previous.sentences.ntotal))
+            and all(previous.search_plans[name]["kind"] == plan["kind"] for name in ("sentences", "contexts"))
+        ):  # nothing to embed, add or recompute: opening an unchanged index stays quick at any size
+            manifest |= {"search": previous.search_plans, "distinct": previous.manifest["distinct"]}
+            return cls(chunks, previous.sentences, previous.contexts, manifest, previous.distinct), report
+
+        sentence_vectors, context_vectors = _vectors(chunks, rows, embedder, previous, progress)
+        indexes, plans = [], {}
+        for name, vectors in (("sentences", sentence_vectors), ("contexts", context_vectors)):
+            trained = getattr(previous, name) if previous is not None else None
+            index = ann.build(vectors, plan, trained=trained)
+            plans[name] = ann.calibrate(index, vectors, plan)
+            indexes.append(index)
+        sentences, contexts = indexes
+        exact = plan["kind"] == "exact"
+        kept = [(new, old) for new, old in enumerate(rows) if old is not None]
+        if previous is not None and kept:
+            scores, report.distinct_recomputed = distinct.update(
+                previous.distinct, previous.sentences, sentences, kept, exact=exact
+            )
+        else:
+            scores, report.distinct_recomputed = distinct.distinctness(sentences), len(chunks)
+        manifest |= {
+            "search": plans,
+            "distinct": {"file": DISTINCT, "neighbours": distinct.HUB_NEIGHBOURS, "approximate": not exact},
+        }
+        return cls(chunks, sentences, contexts, manifest, scores), report
 
     # -- saving and loading ---------------------------------------------------------------------
 
@@ -164,6 +209,7 @@ class Store:
                     out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
             faiss.write_index(self.sentences, str(staging / SENTENCES))
             faiss.write_index(self.contexts, str(staging / CONTEXTS))
+            np.save(staging / DISTINCT, self.distinct)
             (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
             _sync_folder(staging)
         except BaseException as exc:
@@ -204,11 +250,16 @@ class Store:
                 f"{FORMAT_VERSION}: run `matchbot index --rebuild`."
             )
         articles = manifest.get("articles")
+        plans = manifest.get("search")
         if not isinstance(manifest.get("model"), str) or not (
             isinstance(articles, dict)
             and all(isinstance(entry, dict) and entry.keys() >= _ENTRY_KEYS for entry in articles.values())
         ):
             raise _corrupt(folder, "its manifest lacks the model or the article list")
+        if not (
+            isinstance(plans, dict) and all(isinstance(plans.get(n), dict) for n in ("sentences", "contexts"))
+        ):
+            raise _corrupt(folder, "its manifest does not say how its vectors are searched")
         try:
             chunks = [
                 Chunk(**json.loads(line))
@@ -216,14 +267,19 @@ class Store:
             ]
             sentences = faiss.read_index(str(folder / SENTENCES))
             contexts = faiss.read_index(str(folder / CONTEXTS))
-        except (OSError, ValueError, TypeError, RuntimeError) as exc:
+            scores = np.load(folder / DISTINCT, allow_pickle=False)
+            ann.configure(sentences, plans["sentences"])
+            ann.configure(contexts, plans["contexts"])
+        except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
-        counts = [len(chunks), sentences.ntotal, contexts.ntotal, manifest.get("chunks")]
+        if scores.ndim != 2 or scores.shape[1] != 2 or scores.dtype != np.float32:
+            raise _corrupt(folder, f"{DISTINCT} does not hold two float32 columns")
+        counts = [len(chunks), sentences.ntotal, contexts.ntotal, len(scores), manifest.get("chunks")]
         if len(set(counts)) != 1:
             raise _corrupt(folder, f"its files disagree on the chunk count ({', '.join(map(str, counts))})")
         if not sentences.d == contexts.d == manifest.get("dimension"):
             raise _corrupt(folder, "its vectors do not have the dimension in its manifest")
-        return cls(chunks, sentences, contexts, manifest)
+        return cls(chunks, sentences, contexts, manifest, scores)
 
     def vectors(self, rows: Sequence[int] | np.ndarray, *, contexts: bool = False) -> np.ndarray:
         """The stored unit vectors of ``rows``."""
@@ -302,13 +358,6 @@ def _vectors(
         sentences[fresh] = encoded[: len(fresh)]
         contexts[fresh] = encoded[len(fresh) :]
     return sentences, contexts
-
-
-def _flat_index(vectors: np.ndarray) -> faiss.IndexFlatIP:
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
 
 
 def _sync_folder(folder: Path) -> None:

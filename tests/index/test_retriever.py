@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from index import retriever as retriever_module
 from index.articles import Article
 from index.errors import QuestionError
+from index.lexical import LexicalIndex
 from index.retriever import BM25_ONLY, MAX_QUESTION_CHARS, Retriever, check_question
 from index.store import Store
+from tests.index.test_ann import reports
 
 CONSOLED = "Mbappe consoled Hakimi on the pitch after the final whistle."
 ARTICLES = [
@@ -183,3 +187,28 @@ def test_a_quotation_is_found_by_its_speaker_named_only_in_the_paragraph_before(
     answer = Retriever(store, embedder, weights=BM25_ONLY).search("was regragui proud", k=1)
 
     assert answer.passages[0].text == '"I am proud of them."'
+
+
+def test_bm25_read_from_postings_gives_every_text_the_score_of_a_full_scan() -> None:
+    lexical = LexicalIndex([text for article in reports(6) for text in article.text.split(". ")])
+
+    for question in ("who scored twice in match 3", "player 7 after 21 minutes", "penalty shoot-out"):
+        rows, scores = lexical.matches(question)
+        full = lexical.scores(question)
+        assert np.array_equal(rows, np.flatnonzero(full))
+        np.testing.assert_allclose(scores, full[rows], rtol=1e-6)
+
+
+def test_at_scale_bm25_is_queried_and_the_ranking_is_unchanged(make_embedder, monkeypatch) -> None:
+    store, _ = Store.build(reports(12), make_embedder())
+    scanning = Retriever(store, make_embedder())
+    questions = ["who scored twice in match 3", "player 7 after 21 minutes", "match 11 player 30"]
+    before = [scanning.search(question, k=10).passages for question in questions]
+    monkeypatch.setattr(retriever_module, "LEXICAL_SCAN_UP_TO", 0)
+    monkeypatch.setattr(LexicalIndex, "scores", None)  # at scale nothing scores every passage
+
+    after = [scanning.search(question, k=10).passages for question in questions]
+
+    for old, new in zip(before, after, strict=True):
+        assert [(p.article, p.sentence) for p in new] == [(p.article, p.sentence) for p in old]
+        np.testing.assert_allclose([p.score for p in new], [p.score for p in old], rtol=1e-5)

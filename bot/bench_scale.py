@@ -1,0 +1,208 @@
+"""Benchmark (d): search and the whole first stage at 10k, 100k and 1M passages, side by side.
+
+No model runs: the corpus is synthetic, made so that search and BM25 do the work they do on news.
+
+- Text: each passage is 8 to 20 words drawn from a 30,000-word vocabulary of made-up words (syllable
+  pairs) with Zipf frequencies (exponent 1.1), 40 passages an article. A question is 4 words of a
+  random passage.
+- Vectors: 384-d unit vectors around 2,000 random centres (centre + Gaussian noise of 1.4 times the
+  centre's length, so a vector's cosine with its centre is about 0.6, as MiniLM sentences on one topic).
+  A question's vector is a passage's vector plus noise as long as it, normalised (cosine about 0.7).
+  The context index holds the same vectors as the sentence index, to keep 1M within 4 GB.
+
+For each size and kind (exact, ivf, ivf-sq8) it reports the build time (training, adding, measuring
+nprobe, the ``distinct`` score of every row), the time to open the saved index (Store.load and the
+Retriever), the search p50 of one index and its recall@10 against exact search, the first stage's p50
+(both indexes, BM25 over the synthetic text, the five scores and their fusion) and the resident memory
+per passage the opened index adds.
+
+    python -m bot.bench_scale                 # 10k and 100k
+    python -m bot.bench_scale --sizes 1000000 --kinds ivf ivf-sq8
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index import ann, distinct
+from index.chunking import Chunk
+from index.retriever import Retriever
+from index.store import FORMAT_VERSION, Store
+
+DIMENSION = 384
+CENTRES = 2000
+NOISE = 1.4
+VOCABULARY = 30_000
+PER_ARTICLE = 40
+QUESTIONS = 200
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    size: int
+    kind: str
+    nlist: int
+    nprobe: int
+    build_s: float
+    open_s: float
+    search_ms: float
+    recall: float
+    first_stage_ms: float
+    bytes_per_passage: float
+
+
+def vectors(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` clustered unit vectors and ``QUESTIONS`` question-like vectors near them."""
+    random = np.random.default_rng(seed)
+    centres = random.standard_normal((CENTRES, DIMENSION)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((size, DIMENSION), dtype=np.float32)
+    for start in range(0, size, 100_000):
+        count = min(100_000, size - start)
+        block = centres[random.integers(CENTRES, size=count)]
+        block += random.standard_normal((count, DIMENSION)).astype(np.float32) * (NOISE / np.sqrt(DIMENSION))
+        out[start : start + count] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out, ann.question_like(out, QUESTIONS)
+
+
+def texts(size: int, seed: int = 0) -> tuple[list[Chunk], list[str]]:
+    """``size`` synthetic passages (as chunks) and ``QUESTIONS`` questions made of their words."""
+    random = np.random.default_rng(seed)
+    words = np.array([a + b for a in _SYLLABLES for b in _SYLLABLES][:VOCABULARY])
+    frequency = 1 / np.arange(1, len(words) + 1) ** 1.1
+    lengths = random.integers(8, 21, size=size)
+    drawn = words[random.choice(len(words), size=int(lengths.sum()), p=frequency / frequency.sum())]
+    ends = np.cumsum(lengths)
+    chunks = []
+    for row, end in enumerate(ends):
+        text = " ".join(drawn[end - lengths[row] : end]) + "."
+        article = row // PER_ARTICLE
+        chunks.append(
+            Chunk(f"a{article}", f"Report {article}", None, row % PER_ARTICLE + 1, 1, 0, len(text), text)
+        )
+    questions = [
+        " ".join(random.choice(chunks[int(row)].text.rstrip(".").split(), 4, replace=False))
+        for row in random.integers(size, size=QUESTIONS)
+    ]
+    return chunks, questions
+
+
+def bench_scale(
+    sizes: Sequence[int] = (10_000, 100_000), kinds: Sequence[str] = ("exact", "ivf", "ivf-sq8")
+) -> list[Row]:
+    """Measure every kind at every size, in one run."""
+    rows = []
+    for size in sizes:
+        stored, queries = vectors(size)
+        chunks, questions = texts(size)
+        truth = ann.exact_neighbours(stored, queries, 10)
+        for kind in kinds:
+            rows.append(_measure(size, kind, stored, queries, truth, chunks, questions))
+            gc.collect()
+        del stored
+        gc.collect()
+    return rows
+
+
+def _measure(
+    size: int,
+    kind: str,
+    stored: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    chunks: list[Chunk],
+    questions: list[str],
+) -> Row:
+    started = time.perf_counter()
+    plan = ann.plan(size, kind)
+    index = ann.build(stored, plan)
+    plan = ann.calibrate(index, stored, plan)
+    scores = distinct.distinctness(index)
+    build = time.perf_counter() - started
+    manifest = {
+        "format": FORMAT_VERSION,
+        "model": "synthetic",
+        "dimension": DIMENSION,
+        "chunks": size,
+        "articles": {},
+        "search": {"sentences": plan, "contexts": plan},
+        "distinct": {"file": "distinct.npy", "neighbours": distinct.HUB_NEIGHBOURS},
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        Store(chunks, index, index, manifest, scores).save(Path(folder) / "index")
+        del index
+        gc.collect()
+        before = _resident()
+        started = time.perf_counter()
+        store = Store.load(Path(folder) / "index")
+        retriever = Retriever(store, embedder=None)  # type: ignore[arg-type]  # questions come as vectors
+        opened = time.perf_counter() - started
+        memory = (_resident() - before) / size
+    found, search_times = [], []
+    for query in queries:
+        started = time.perf_counter()
+        found.append(store.sentences.search(query[None], 10)[1][0])
+        search_times.append(time.perf_counter() - started)
+    stage_times = []
+    for question, query in zip(questions, queries, strict=True):
+        started = time.perf_counter()
+        retriever.rank(question, query)
+        stage_times.append(time.perf_counter() - started)
+    return Row(
+        size=size,
+        kind=plan["kind"],
+        nlist=plan.get("nlist", 0),
+        nprobe=plan.get("nprobe", 0),
+        build_s=build,
+        open_s=opened,
+        search_ms=1000 * statistics.median(search_times),
+        recall=ann.recall(np.array(found), truth),
+        first_stage_ms=1000 * statistics.median(stage_times),
+        bytes_per_passage=memory,
+    )
+
+
+def _resident() -> int:
+    """This process's resident memory in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def print_rows(rows: Sequence[Row]) -> None:
+    """The rows as a markdown table, with each kind's search speed-up over exact at the same size."""
+    exact = {row.size: row.search_ms for row in rows if row.kind == "exact"}
+    print(
+        "| passages | search | build | open | search p50 | vs exact | recall@10 | first stage p50 | memory |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        kind = row.kind if row.kind == "exact" else f"{row.kind} ({row.nlist}, nprobe {row.nprobe})"
+        ratio = f"{exact[row.size] / row.search_ms:.0f}× faster" if row.size in exact else "—"
+        print(
+            f"| {row.size:,} | {kind} | {row.build_s:.1f} s | {row.open_s:.1f} s | {row.search_ms:.2f} ms "
+            f"| {ratio} | {row.recall:.3f} | {row.first_stage_ms:.1f} ms | {row.bytes_per_passage:,.0f} B |"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench_scale", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--kinds", nargs="+", default=["exact", "ivf", "ivf-sq8"], choices=ann.KINDS[1:])
+    args = parser.parse_args(argv)
+    print_rows(bench_scale(args.sizes, args.kinds))
+
+
+if __name__ == "__main__":
+    main()
