@@ -9,7 +9,8 @@ Sections (``--only a,b,…``):
   path (``bot.batcher.Batcher`` over ``Retriever.answer_many``), beside the naive path one at a time;
 - ``c`` indexing: texts embedded per second by ``Store.build`` beside ``SentenceTransformer.encode`` of
   the same texts, and re-indexing with nothing changed;
-- ``d`` scale (in ``bot/bench_scale.py``, wired in ``SECTIONS`` when it exists);
+- ``d`` scale (``bot/bench_scale.py``): exact, IVF and IVF-SQ8 search and the whole first stage on
+  synthetic corpora of ``--sizes`` passages;
 - ``e`` cold start of ``matchbot ask`` (wall time and peak memory of the process) with the ONNX export
   and with the sentence-transformers model.
 
@@ -67,6 +68,7 @@ class Bench:
     config: Config
     questions: list[str]
     count: int
+    sizes: tuple[int, ...] = (10_000, 100_000)  # section d's corpus sizes
     _cache: dict = field(default_factory=dict)
 
     def library(self):  # type: ignore[no-untyped-def]
@@ -92,9 +94,15 @@ class Bench:
         return self.library().retriever.store.sentences.search(vector.astype(np.float32), 10)[1][0]
 
 
-def run_bench(config: Config, sections: str, questions_file: Path | None, count: int) -> str:
+def run_bench(
+    config: Config,
+    sections: str,
+    questions_file: Path | None,
+    count: int,
+    sizes: tuple[int, ...] = (10_000, 100_000),
+) -> str:
     """Run the chosen sections and return the report."""
-    bench = Bench(config, read_questions(questions_file, config), count)
+    bench = Bench(config, read_questions(questions_file, config), count, tuple(sizes))
     report = Report()
     for letter in sections:
         SECTIONS[letter](bench, report)
@@ -315,11 +323,18 @@ def _cold(prefix: str, args: list[str], env: dict[str, str]) -> tuple[float, int
 
 # -- helpers ----------------------------------------------------------------------------------------
 
-# (d), scale, lives in bot/bench_scale.py: add it here as "d": bench_scale.<its function>(bench, report).
+
+def scale(bench: Bench, report: Report) -> None:
+    from bot.bench_scale import section
+
+    section(bench, report)
+
+
 SECTIONS: dict[str, Callable[[Bench, Report], None]] = {
     "a": latency,
     "b": throughput,
     "c": indexing,
+    "d": scale,
     "e": cold_start,
 }
 

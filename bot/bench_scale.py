@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from index import ann, distinct
 from index.chunking import Chunk
 from index.retriever import Retriever
 from index.store import FORMAT_VERSION, Store
+
+if TYPE_CHECKING:
+    from bot.bench import Bench, Report
 
 DIMENSION = 384
 CENTRES = 2000
@@ -58,7 +62,8 @@ class Row:
     search_ms: float
     recall: float
     first_stage_ms: float
-    bytes_per_passage: float
+    bytes_per_passage: float  # resident memory the opened index added (a lower bound: see the README)
+    saved_per_passage: float = 0.0  # the index folder on disk: vectors, distinct scores, chunks, manifest
 
 
 def vectors(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +145,7 @@ def _measure(
     }
     with tempfile.TemporaryDirectory() as folder:
         Store(chunks, index, index, manifest, scores).save(Path(folder) / "index")
+        saved = sum(path.stat().st_size for path in (Path(folder) / "index").iterdir()) / size
         del index
         gc.collect()
         before = _resident()
@@ -169,6 +175,7 @@ def _measure(
         recall=ann.recall(np.array(found), truth),
         first_stage_ms=1000 * statistics.median(stage_times),
         bytes_per_passage=memory,
+        saved_per_passage=saved,
     )
 
 
@@ -180,20 +187,36 @@ def _resident() -> int:
     return 0
 
 
-def print_rows(rows: Sequence[Row]) -> None:
+def table(rows: Sequence[Row]) -> list[str]:
     """The rows as a markdown table, with each kind's search speed-up over exact at the same size."""
     exact = {row.size: row.search_ms for row in rows if row.kind == "exact"}
-    print(
-        "| passages | search | build | open | search p50 | vs exact | recall@10 | first stage p50 | memory |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines = [
+        "| passages | search | build | open | search p50 | vs exact | recall@10 | first stage p50 | memory "
+        "| saved |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for row in rows:
         kind = row.kind if row.kind == "exact" else f"{row.kind} ({row.nlist}, nprobe {row.nprobe})"
         ratio = f"{exact[row.size] / row.search_ms:.0f}× faster" if row.size in exact else "—"
-        print(
+        lines.append(
             f"| {row.size:,} | {kind} | {row.build_s:.1f} s | {row.open_s:.1f} s | {row.search_ms:.2f} ms "
-            f"| {ratio} | {row.recall:.3f} | {row.first_stage_ms:.1f} ms | {row.bytes_per_passage:,.0f} B |"
+            f"| {ratio} | {row.recall:.3f} | {row.first_stage_ms:.1f} ms | {row.bytes_per_passage:,.0f} B "
+            f"| {row.saved_per_passage:,.0f} B |"
         )
+    return lines
+
+
+def section(bench: Bench, report: Report) -> None:
+    """Section (d) of ``matchbot bench``: every kind at each of ``bench.sizes``, ratios to exact first."""
+    rows = bench_scale(bench.sizes)
+    exact = {row.size: row for row in rows if row.kind == "exact"}
+    for row in rows:
+        if row.kind != "exact" and row.size in exact:
+            report.ratio(
+                f"(d) {row.kind} search vs exact, {row.size:,} passages (recall@10 {row.recall:.3f})",
+                exact[row.size].search_ms / row.search_ms,
+            )
+    report.lines += ["(d) scale, synthetic corpus (see bot/bench_scale.py):", *table(rows), ""]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -201,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--kinds", nargs="+", default=["exact", "ivf", "ivf-sq8"], choices=ann.KINDS[1:])
     args = parser.parse_args(argv)
-    print_rows(bench_scale(args.sizes, args.kinds))
+    print("\n".join(table(bench_scale(args.sizes, args.kinds))))
 
 
 if __name__ == "__main__":

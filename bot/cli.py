@@ -140,10 +140,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--only",
-        default="abce",
+        default="abcde",
         type=_sections,
         metavar="a,b,…",
-        help="sections: a latency, b throughput, c indexing, e cold start (default all)",
+        help="sections: a latency, b throughput, c indexing, d scale, e cold start (default all)",
+    )
+    bench.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000],
+        metavar="N",
+        help="section d's synthetic corpus sizes (default 10000 100000; add 1000000 for a season's scale)",
     )
     bench.add_argument("--questions", type=Path, help="questions (JSON lines or text); default: the seed's")
     bench.add_argument("--count", type=int, default=256, help="questions per measurement (default 256)")
@@ -379,7 +387,7 @@ def _sections(text: str) -> str:
 def _bench(args: argparse.Namespace, config: Config) -> int:
     from bot.bench import run_bench
 
-    print(run_bench(config, args.only, args.questions, args.count))
+    print(run_bench(config, args.only, args.questions, args.count, tuple(args.sizes)))
     return 0
 
 
