@@ -6,16 +6,19 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from .standin import DiscordStandIn, restore_discord_endpoints
+from .shards import ShardedStandIn
+from .standin import DiscordStandIn, running
 
 
 @pytest_asyncio.fixture
 async def standin() -> AsyncIterator[DiscordStandIn]:
     """A started :class:`DiscordStandIn`, stopped (and discord.py's URLs restored) afterwards."""
-    server = DiscordStandIn()
-    await server.start()
-    try:
+    async with running(DiscordStandIn()) as server:
         yield server
-    finally:
-        await server.stop()
-        restore_discord_endpoints()
+
+
+@pytest_asyncio.fixture
+async def sharded() -> AsyncIterator[ShardedStandIn]:
+    """A stand-in of a bot with two shards, stopped afterwards."""
+    async with running(ShardedStandIn(shard_count=2)) as server:
+        yield server

@@ -60,7 +60,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -207,10 +207,24 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
+Server = TypeVar("Server", bound="DiscordStandIn")
+
+
 def restore_discord_endpoints() -> None:
     """Point discord.py back at the URLs it had when this module was imported."""
     Route.BASE = _DEFAULT_API_BASE
     DiscordWebSocket.DEFAULT_GATEWAY = _DEFAULT_GATEWAY
+
+
+@contextlib.asynccontextmanager
+async def running(server: Server) -> AsyncIterator[Server]:
+    """``server`` started, then stopped and discord.py's URLs restored, whatever happens inside."""
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        restore_discord_endpoints()
 
 
 @dataclass

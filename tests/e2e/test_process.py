@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, restore_discord_endpoints
+from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, running
 from .test_bot import moderation, payload_problems, shown_text
 
 pytestmark = pytest.mark.timeout(120)
@@ -110,13 +110,8 @@ class BotProcess:
 @pytest_asyncio.fixture
 async def own_standin() -> AsyncIterator[DiscordStandIn]:
     """A stand-in whose bot token is TOKEN."""
-    server = DiscordStandIn(bot_token=TOKEN)
-    await server.start()
-    try:
+    async with running(DiscordStandIn(bot_token=TOKEN)) as server:
         yield server
-    finally:
-        await server.stop()
-        restore_discord_endpoints()
 
 
 async def ask(standin: DiscordStandIn, question: str, user: dict | None = None) -> Interaction:

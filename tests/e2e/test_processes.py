@@ -29,7 +29,7 @@ from news_site import NewsSite
 from index.library import Library
 
 from .shards import ShardedStandIn
-from .standin import RecordedCall, restore_discord_endpoints
+from .standin import RecordedCall
 from .test_bot import bold_sentences, moderation, payload_problems, shown_text
 from .test_web import PROGRESS
 
@@ -115,17 +115,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest_asyncio.fixture
-async def sharded() -> AsyncIterator[ShardedStandIn]:
-    server = ShardedStandIn(shard_count=2)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-        restore_discord_endpoints()
 
 
 @pytest_asyncio.fixture

@@ -4,13 +4,11 @@ each get their own shard's guilds and events, as from Discord."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import discord
 import pytest
-import pytest_asyncio
 from discord import app_commands
 from discord.ext import commands
 
@@ -41,17 +39,6 @@ class ShardProbe(commands.AutoShardedBot):
             await interaction.response.send_message(f"bot {shard_id} of {self.shard_count}: {where}")
 
         self.where: app_commands.Command = where
-
-
-@pytest_asyncio.fixture
-async def sharded() -> AsyncIterator[ShardedStandIn]:
-    server = ShardedStandIn(shard_count=2)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-        restore_discord_endpoints()
 
 
 async def test_each_shard_gets_only_its_guilds_and_their_events(sharded: ShardedStandIn) -> None:
