@@ -16,9 +16,9 @@ import numpy as np
 from index.errors import StoreError
 
 KINDS = ("auto", "exact", "ivf", "ivf-sq8")
-# Above this many passages ``auto`` switches from exact search to IVF. Measured by
-# `python -m bot.bench_scale` (README, Scale): at 50k an exact search of both indexes takes about 6 ms a
-# question on two cores, an IVF search under 1 ms, and the IVF build well under a minute.
+# Above this many passages ``auto`` switches from exact search to IVF. An estimate, not yet a measured
+# crossing point: an exact search reads every vector (77 MB per index at 50k), and below about 10k the
+# synthetic benchmark's IVF must probe every list to reach its recall (README, Scale).
 EXACT_UP_TO = 50_000
 TARGET_RECALL = 0.97
 RECALL_DEPTH = 10
