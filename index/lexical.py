@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -19,38 +21,59 @@ import Stemmer
 _WORD = re.compile(r"[^\W\d_]{2,}")
 MIN_CORRECTED = 5
 CORRECTION_CUTOFF = 0.8
+WORDS = "words.json"  # beside bm25s's own files in a saved LexicalIndex: the text count and their words
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 
 def fold(text: str) -> str:
     """Case-fold and strip accents: ``"Mbappé's"`` → ``"mbappe's"``."""
+    if text.isascii():  # nothing to strip: the common case, and 40 times quicker
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 class LexicalIndex:
-    """BM25 over a fixed list of texts; ``scores`` gives one score per text."""
+    """BM25 over a fixed list of texts; ``scores`` gives one score per text.
+
+    Built from the texts, or loaded from a folder written by ``save``: a saved index opens without
+    reading a text again, which is what keeps a large index quick to open.
+    """
 
     def __init__(self, texts: Sequence[str]) -> None:
         self._stemmer = Stemmer.Stemmer("english")
         self._size = len(texts)
         self._bm25 = bm25s.BM25()
+        folded = [fold(text) for text in texts]
         if texts:
-            corpus = bm25s.tokenize(
-                [fold(text) for text in texts],
-                stopwords="en",
-                stemmer=self._stemmer,
-                show_progress=False,
-            )
+            corpus = bm25s.tokenize(folded, stopwords="en", stemmer=self._stemmer, show_progress=False)
             self._bm25.index(corpus, show_progress=False)
-            self._vocabulary = set(corpus.vocab)
-        else:
-            self._vocabulary = set()
-        self._words: dict[str, set[str]] = defaultdict(set)  # corpus words by first letter
-        for text in texts:
-            for word in _WORD.findall(fold(text)):
-                self._words[word[0]].add(word)
+        self._vocabulary = set(self._bm25.vocab_dict) if texts else set()
+        self._words = _by_letter(word for text in folded for word in _WORD.findall(text))
+
+    def save(self, folder: Path) -> None:
+        """Write the postings, the vocabulary and the corpus's words (for ``correct``) to ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._size:
+            self._bm25.save(str(folder), show_progress=False)
+        words = sorted(word for known in self._words.values() for word in known)
+        (folder / WORDS).write_text(json.dumps({"texts": self._size, "words": words}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        """An index written by ``save``; a missing or unreadable file raises OSError or ValueError."""
+        saved = json.loads((folder / WORDS).read_text(encoding="utf-8"))
+        index = object.__new__(cls)
+        index._stemmer = Stemmer.Stemmer("english")
+        index._size = int(saved["texts"])
+        index._bm25 = bm25s.BM25.load(str(folder), show_progress=False) if index._size else bm25s.BM25()
+        index._vocabulary = set(index._bm25.vocab_dict) if index._size else set()
+        index._words = _by_letter(saved["words"])
+        return index
+
+    def __len__(self) -> int:
+        return self._size
 
     def correct(self, query: str) -> str:
         """The query, folded, with each unknown word of 5+ letters replaced by the closest corpus word.
@@ -100,3 +123,11 @@ class LexicalIndex:
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+
+
+def _by_letter(words: Iterable[str]) -> dict[str, set[str]]:
+    """Words grouped by their first letter (``correct`` compares a word with those sharing its first)."""
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for word in words:
+        grouped[word[0]].add(word)
+    return grouped

@@ -29,7 +29,7 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.errors import QuestionError
-from index.lexical import LexicalIndex, fold
+from index.lexical import fold
 from index.rerank import Candidates, SecondStage
 from index.store import Store, indexed_text, neighbours
 
@@ -159,9 +159,9 @@ class Retriever:
         self._threshold = threshold
         self.weights = weights
         self.second_stage = second_stage
-        self._lexical = LexicalIndex([indexed_text(chunk) for chunk in store.chunks])
+        self._lexical = store.lexical.passages
         self._article_of_row = _article_numbers(store)
-        self._article_lexical = LexicalIndex(_article_texts(store))
+        self._article_lexical = store.lexical.articles
         self._distinct = store.distinct[:, 0]  # worked out when the index was built (index.distinct)
 
     @property
@@ -356,15 +356,8 @@ def _relative(scores: np.ndarray) -> np.ndarray:
     return scores / best if best > 0 else np.zeros_like(scores)
 
 
-def _article_texts(store: Store) -> list[str]:
-    """Each article's title and text, in the order of ``_article_numbers``."""
-    texts: dict[str, list[str]] = {}
-    for chunk in store.chunks:
-        texts.setdefault(chunk.article, [chunk.title]).append(chunk.text)
-    return [" ".join(parts) for parts in texts.values()]
-
-
 def _article_numbers(store: Store) -> np.ndarray:
-    """Each row's article number, numbering articles in order of first appearance."""
+    """Each row's article number, numbering articles in order of first appearance (as
+    ``Store.lexical.articles`` does)."""
     ids = {name: number for number, name in enumerate(dict.fromkeys(c.article for c in store.chunks))}
     return np.fromiter((ids[c.article] for c in store.chunks), dtype=np.int64, count=len(store.chunks))

@@ -7,6 +7,9 @@
       sentences.faiss    each chunk's sentence embedding (inner product over unit vectors: scores are cosines)
       contexts.faiss     each chunk's embedding read with the chunks before and after it
       distinct.npy       each chunk's ``distinct`` score and reach (index.distinct), worked out at build time
+      bm25/              BM25 over the chunks (passages/) and over whole articles (articles/), built with
+                         the index so that opening it reads no text (an index saved without it builds it
+                         when opened)
 
 A folder is written aside and renamed into place, so a failed or interrupted build leaves the previous
 index as it was. Loading checks every file against the manifest.
@@ -34,6 +37,7 @@ from index.chunking import CHUNKER_VERSION, Chunk, chunk_article
 from index.embedding import Embedder
 from index.embedding_cache import embed_new_texts
 from index.errors import StoreError, disk_problem
+from index.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ CHUNKS = "chunks.jsonl"
 SENTENCES = "sentences.faiss"
 CONTEXTS = "contexts.faiss"
 DISTINCT = "distinct.npy"
+LEXICAL = "bm25"
 Progress = Callable[[int, int], None]
 _HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
 _HANDLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # AchrafHakimi, ESPNFC, lewis_h44
@@ -72,6 +77,33 @@ class IndexReport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Lexical:
+    """BM25 over each chunk's indexed text, and over each article's title and text (articles in order of
+    first appearance)."""
+
+    passages: LexicalIndex
+    articles: LexicalIndex
+
+    @classmethod
+    def build(cls, chunks: Sequence[Chunk]) -> Lexical:
+        articles: dict[str, list[str]] = {}
+        for chunk in chunks:
+            articles.setdefault(chunk.article, [chunk.title]).append(chunk.text)
+        return cls(
+            LexicalIndex([indexed_text(chunk) for chunk in chunks]),
+            LexicalIndex([" ".join(parts) for parts in articles.values()]),
+        )
+
+    def save(self, folder: Path) -> None:
+        self.passages.save(folder / "passages")
+        self.articles.save(folder / "articles")
+
+    @classmethod
+    def load(cls, folder: Path) -> Lexical:
+        return cls(LexicalIndex.load(folder / "passages"), LexicalIndex.load(folder / "articles"))
+
+
 class Store:
     """Chunks and their vectors, row-aligned, with the manifest that describes them."""
 
@@ -82,12 +114,22 @@ class Store:
         contexts: faiss.Index,
         manifest: dict,
         distinct: np.ndarray,
+        lexical: Lexical | None = None,
     ) -> None:
         self.chunks = chunks
         self.sentences = sentences
         self.contexts = contexts
         self.manifest = manifest
         self.distinct = distinct  # per row: [distinct score, reach] (index.distinct)
+        self._lexical = lexical
+
+    @property
+    def lexical(self) -> Lexical:
+        """BM25 over the chunks and their articles: as saved with the index, else built from the chunks
+        (once)."""
+        if self._lexical is None:
+            self._lexical = Lexical.build(self.chunks)
+        return self._lexical
 
     @property
     def model(self) -> str:
@@ -210,6 +252,7 @@ class Store:
             faiss.write_index(self.sentences, str(staging / SENTENCES))
             faiss.write_index(self.contexts, str(staging / CONTEXTS))
             np.save(staging / DISTINCT, self.distinct)
+            self.lexical.save(staging / LEXICAL)
             (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
             _sync_folder(staging)
         except BaseException as exc:
@@ -261,25 +304,26 @@ class Store:
         ):
             raise _corrupt(folder, "its manifest does not say how its vectors are searched")
         try:
-            chunks = [
-                Chunk(**json.loads(line))
-                for line in (folder / CHUNKS).read_text(encoding="utf-8").splitlines()
-            ]
+            lines = (folder / CHUNKS).read_text(encoding="utf-8").splitlines()
+            chunks = [Chunk(**fields) for fields in json.loads(f"[{','.join(lines)}]")]  # one parse: quicker
             sentences = faiss.read_index(str(folder / SENTENCES))
             contexts = faiss.read_index(str(folder / CONTEXTS))
             scores = np.load(folder / DISTINCT, allow_pickle=False)
             ann.configure(sentences, plans["sentences"])
             ann.configure(contexts, plans["contexts"])
+            lexical = Lexical.load(folder / LEXICAL) if (folder / LEXICAL).is_dir() else None
         except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
         if scores.ndim != 2 or scores.shape[1] != 2 or scores.dtype != np.float32:
             raise _corrupt(folder, f"{DISTINCT} does not hold two float32 columns")
         counts = [len(chunks), sentences.ntotal, contexts.ntotal, len(scores), manifest.get("chunks")]
+        if lexical is not None:
+            counts.append(len(lexical.passages))
         if len(set(counts)) != 1:
             raise _corrupt(folder, f"its files disagree on the chunk count ({', '.join(map(str, counts))})")
         if not sentences.d == contexts.d == manifest.get("dimension"):
             raise _corrupt(folder, "its vectors do not have the dimension in its manifest")
-        return cls(chunks, sentences, contexts, manifest, scores)
+        return cls(chunks, sentences, contexts, manifest, scores, lexical)
 
     def vectors(self, rows: Sequence[int] | np.ndarray, *, contexts: bool = False) -> np.ndarray:
         """The stored unit vectors of ``rows``."""
@@ -362,9 +406,10 @@ def _vectors(
 
 def _sync_folder(folder: Path) -> None:
     """Flush the files of ``folder`` to disk, so a power cut after the rename cannot leave them empty."""
-    for path in folder.iterdir():
-        with path.open("rb") as written:
-            os.fsync(written.fileno())
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as written:
+                os.fsync(written.fileno())
 
 
 def _is_faiss_io_error(error: BaseException) -> bool:

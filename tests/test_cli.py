@@ -92,7 +92,11 @@ def indexed(run: Run, use_model, fake_embedder, seeds: Path, data: Path) -> Path
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def assert_one_line_error(code: int, out: str, err: str, *fragments: str) -> None:

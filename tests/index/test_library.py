@@ -53,7 +53,11 @@ def sentences_of(store: Store, article: str) -> list[str]:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def test_opening_indexes_every_article_and_saves_the_index(seeds, tmp_path, fake_embedder) -> None:

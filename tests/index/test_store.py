@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from index.articles import Article, read_seeds
 from index.chunking import chunk_article
 from index.errors import StoreError
-from index.store import FORMAT_VERSION, Store, indexed_text
+from index.store import FORMAT_VERSION, Lexical, Store, indexed_text
 
 SEMI = Article(
     id="semi",
@@ -134,6 +135,32 @@ def test_save_then_load_gives_the_same_chunks_vectors_and_manifest(store: Store,
     assert np.array_equal(loaded.sentences.search(query, 5)[1], store.sentences.search(query, 5)[1])
 
 
+def test_bm25_is_saved_with_the_index_and_scores_as_one_built_from_the_chunks(
+    store: Store, tmp_path: Path
+) -> None:
+    store.save(tmp_path / "index")
+    loaded = Store.load(tmp_path / "index")
+    built = Lexical.build(store.chunks)
+
+    for question in ["mbape consoled hakimy", "Théo Hernandez scored", "who won the final", "penalties"]:
+        assert loaded.lexical.passages.correct(question) == built.passages.correct(question)
+        assert np.array_equal(loaded.lexical.passages.scores(question), built.passages.scores(question))
+        assert np.array_equal(loaded.lexical.articles.scores(question), built.articles.scores(question))
+    assert loaded.lexical.passages.scores("penalties").argmax() == next(
+        row for row, chunk in enumerate(store.chunks) if "penalties" in chunk.text
+    )
+
+
+def test_an_index_saved_without_bm25_still_opens_and_builds_it(store: Store, tmp_path: Path) -> None:
+    store.save(tmp_path / "index")
+    shutil.rmtree(tmp_path / "index" / "bm25")  # as an index saved by an earlier matchbot
+
+    loaded = Store.load(tmp_path / "index")
+
+    scores = loaded.lexical.passages.scores("Mbappe consoled Hakimi")
+    assert np.array_equal(scores, Lexical.build(store.chunks).passages.scores("Mbappe consoled Hakimi"))
+
+
 def test_save_replaces_an_older_index_and_leaves_no_working_folder(
     store: Store, fake_embedder, tmp_path
 ) -> None:
@@ -148,7 +175,11 @@ def test_save_replaces_an_older_index_and_leaves_no_working_folder(
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def test_a_save_that_fails_while_writing_leaves_the_previous_index_as_it_was(
@@ -246,6 +277,10 @@ def drop_last_chunk(folder: Path) -> None:
         pytest.param(remove("sentences.faiss"), id="no sentence vectors"),
         pytest.param(truncate("sentences.faiss", 100), id="half-written sentence vectors"),
         pytest.param(overwrite("contexts.faiss", b"not a faiss index at all"), id="garbage context vectors"),
+        pytest.param(remove("bm25/passages/words.json"), id="no BM25 words"),
+        pytest.param(truncate("bm25/passages/vocab.index.json", 10), id="half-written BM25 vocabulary"),
+        pytest.param(overwrite("bm25/articles/data.csc.index.npy", b"garbage"), id="garbage BM25 postings"),
+        pytest.param(overwrite("bm25/passages/words.json", b'{"texts": 2, "words": []}'), id="BM25 of 2"),
     ],
 )
 def test_a_corrupt_or_half_written_index_is_one_line_saying_to_rebuild(
