@@ -413,20 +413,12 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, IndexReport]:
     """Load the model and bring the index in line with the articles, with a progress bar."""
-    from index.library import Library
     from index.onnx_embedder import load_embedder
     from index.rerank import load_second_stage
 
     embedder = load_embedder(config.model)
     second_stage = load_second_stage(config.rerank, config.late_interaction, config.rerank_passages)
-    library = Library(
-        config.seeds_dir,
-        config.data_dir,
-        embedder,
-        threshold=config.threshold,
-        second_stage=second_stage,
-        search=config.ann,
-    )
+    library = config.library(embedder, second_stage)
     with _progress_bar("embedding") as progress:
         report = library.reindex(rebuild=rebuild, progress=progress)
     return library, report

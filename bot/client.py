@@ -323,14 +323,7 @@ async def build(
     second_stage: SecondStage | None = None,
 ) -> MatchBot:
     """Wire a MatchBot from ``config``: its Library (not opened yet), settings store and registry."""
-    library = Library(
-        config.seeds_dir,
-        config.data_dir,
-        embedder,
-        threshold=config.threshold,
-        second_stage=second_stage,
-        search=config.ann,
-    )
+    library = config.library(embedder, second_stage)
     if settings is None:
         settings = await open_settings(config)
     registry = ArticleRegistry(library, settings)

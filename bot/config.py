@@ -11,12 +11,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dotenv import load_dotenv
 
 from index.errors import MatchbotError
 from index.web import FetchPolicy
+
+if TYPE_CHECKING:
+    from index.embedding import Embedder
+    from index.library import Library
+    from index.rerank import SecondStage
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -109,6 +114,19 @@ class Config:
     def syncs_commands(self) -> bool:
         """Whether this process syncs the slash commands: only the one that runs shard 0 does."""
         return self.shard_count is None or 0 in (self.shard_ids or (0,))
+
+    def library(self, embedder: Embedder, second_stage: SecondStage | None = None) -> Library:
+        """The articles and index these settings name, searched with ``embedder`` (not opened yet)."""
+        from index.library import Library  # loads FAISS and BM25: only where a command needs them
+
+        return Library(
+            self.seeds_dir,
+            self.data_dir,
+            embedder,
+            threshold=self.threshold,
+            second_stage=second_stage,
+            search=self.ann,
+        )
 
     def require_token(self) -> str:
         """The Discord bot token, or a ConfigError saying where to put it."""
