@@ -10,10 +10,14 @@ long as they are (cosine about 0.7 with the row), so they match no row exactly.
 
 from __future__ import annotations
 
+import logging
+
 import faiss
 import numpy as np
 
 from index.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 KINDS = ("auto", "exact", "ivf", "ivf-sq8")
 # Above this many passages ``auto`` switches from exact search to IVF. An estimate, not yet a measured
@@ -80,21 +84,29 @@ def configure(index: faiss.Index, search: dict) -> None:
 
 
 def calibrate(index: faiss.Index, vectors: np.ndarray, search: dict) -> dict:
-    """``search`` with the smallest ``nprobe`` reaching ``TARGET_RECALL`` for stored rows as queries."""
+    """``search`` with the smallest ``nprobe`` reaching ``TARGET_RECALL`` for question-like queries, and
+    the recall measured with it (a warning when even the widest ``nprobe`` falls short)."""
     if search["kind"] == "exact":
         return search
     queries = question_like(vectors, CALIBRATION_QUERIES)
     depth = min(RECALL_DEPTH, len(vectors))
     truth = exact_neighbours(vectors, queries, depth)
     ivf = faiss.extract_index_ivf(index)
-    chosen = NPROBES[-1]
     for nprobe in NPROBES:
         ivf.nprobe = min(nprobe, search["nlist"])
-        if recall(index.search(queries, depth)[1], truth) >= TARGET_RECALL or nprobe >= search["nlist"]:
-            chosen = ivf.nprobe
+        found = recall(index.search(queries, depth)[1], truth)
+        if found >= TARGET_RECALL or ivf.nprobe >= search["nlist"]:
             break
-    ivf.nprobe = chosen
-    return search | {"nprobe": int(chosen)}
+    else:
+        log.warning(
+            "Approximate search finds %.0f%% of the %d nearest passages at its widest (nprobe %d), short of "
+            "%.0f%%: set MATCHBOT_ANN=exact for exact search.",
+            100 * found,
+            depth,
+            ivf.nprobe,
+            100 * TARGET_RECALL,
+        )
+    return search | {"nprobe": int(ivf.nprobe), "recall": round(float(found), 3)}
 
 
 def question_like(vectors: np.ndarray, count: int) -> np.ndarray:

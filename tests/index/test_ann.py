@@ -68,6 +68,18 @@ def test_ivf_finds_nine_in_ten_of_the_exact_nearest_while_probing_few_lists(kind
     assert search["nprobe"] <= search["nlist"] // 4  # it searched a fraction of the vectors
 
 
+def test_vectors_without_clusters_are_reported_when_ivf_cannot_reach_its_recall(caplog) -> None:
+    random = np.random.default_rng(0)
+    vectors = random.standard_normal((45_000, 96)).astype(np.float32)  # no neighbourhoods to find
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    search = ann.plan(len(vectors), "ivf")
+
+    search = ann.calibrate(ann.build(vectors, search), vectors, search)
+
+    assert search["nprobe"] == ann.NPROBES[-1] and search["recall"] < ann.TARGET_RECALL
+    assert "set MATCHBOT_ANN=exact" in caplog.text
+
+
 def test_auto_searches_exactly_up_to_the_measured_size_and_by_ivf_above() -> None:
     assert ann.plan(ann.EXACT_UP_TO) == {"kind": "exact"}
     above = ann.plan(ann.EXACT_UP_TO + 1)
