@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,16 +19,15 @@ import pytest
 import pytest_asyncio
 
 from bot import render
-from bot.client import MatchBot, build, run, serve
+from bot.client import MatchBot, run, serve
 from bot.config import Config, ConfigError
-from bot.metrics import Metrics
 from index.embedding import Embedder
 
 from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, RecordedCall
+from .wiring import bot_config, copy_seeds, open_bot
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SEMI_TITLE = "World Cup 2022 Semi-final France 2-0 Morocco"
 NO_PINGS = {"parse": []}
 DEFERRED = 5
@@ -43,23 +41,12 @@ REPLY = 19  # message type of a reply
 
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    shutil.copytree(SEEDS, folder)
-    return folder
+    return copy_seeds(tmp_path)
 
 
 @pytest.fixture
 def config(standin: DiscordStandIn, tmp_path: Path, seeds: Path) -> Config:
-    return Config(
-        data_dir=tmp_path / "data",
-        seeds_dir=seeds,
-        model=None,
-        k=3,
-        threshold=None,
-        token="test-token",
-        api_base=standin.api_base,
-        gateway_url=standin.gateway_url,
-    )
+    return bot_config(standin, tmp_path, seeds)
 
 
 class Runner:
@@ -73,8 +60,7 @@ class Runner:
         self._running: contextlib.AsyncExitStack | None = None
 
     async def start(self) -> MatchBot:
-        bot = await build(self.config, self.embedder, Metrics.collecting())
-        await asyncio.to_thread(bot.library.open)
+        bot = await open_bot(self.config, self.embedder)
         stack = contextlib.AsyncExitStack()
         await stack.enter_async_context(self.standin.running(bot, timeout=30))
         self.bot, self._running = bot, stack

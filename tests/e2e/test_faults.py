@@ -9,24 +9,21 @@ sends op 7 and op 9, and answers REST calls with 429 (per route and global, with
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from bot.client import MatchBot, ShardedMatchBot, build
-from bot.config import Config
-from bot.metrics import Metrics
+from bot.client import MatchBot, ShardedMatchBot
 
 from .shards import ShardedStandIn
 from .standin import DiscordStandIn, Interaction, RecordedCall, restore_discord_endpoints
 from .test_bot import moderation, payload_problems, shown_text
+from .wiring import bot_config, copy_seeds, open_bot
 
 pytestmark = pytest.mark.timeout(90)
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 CALLBACK = r"^/interactions/\d+/[^/]+/callback$"
 ORIGINAL = r"^/webhooks/\d+/[^/]+/messages/@original$"
 CHANNEL_MESSAGES = r"^/channels/\d+/messages$"
@@ -34,20 +31,7 @@ CHANNEL_MESSAGES = r"^/channels/\d+/messages$"
 
 @pytest_asyncio.fixture
 async def bot(standin: DiscordStandIn, tmp_path: Path, fake_embedder) -> AsyncIterator[MatchBot]:
-    seeds = tmp_path / "seeds"
-    shutil.copytree(SEEDS, seeds)
-    config = Config(
-        data_dir=tmp_path / "data",
-        seeds_dir=seeds,
-        model=None,
-        k=3,
-        threshold=None,
-        token=standin.bot_token,
-        api_base=standin.api_base,
-        gateway_url=standin.gateway_url,
-    )
-    matchbot = await build(config, fake_embedder, Metrics.collecting())
-    await asyncio.to_thread(matchbot.library.open)
+    matchbot = await open_bot(bot_config(standin, tmp_path, copy_seeds(tmp_path)), fake_embedder)
     async with standin.running(matchbot, timeout=30):
         settings = await standin.slash(
             "matchbot", moderation(None, "settings", cooldown=0), user=standin.moderator
@@ -174,23 +158,10 @@ async def test_a_rate_limited_mention_reply_is_posted_once(
 async def sharded_bot(tmp_path: Path, fake_embedder) -> AsyncIterator[tuple[ShardedStandIn, MatchBot]]:
     standin = ShardedStandIn(shard_count=2)
     await standin.start()
-    seeds = tmp_path / "seeds"
-    shutil.copytree(SEEDS, seeds)
-    config = Config(
-        data_dir=tmp_path / "data",
-        seeds_dir=seeds,
-        model=None,
-        k=3,
-        threshold=None,
-        token=standin.bot_token,
-        api_base=standin.api_base,
-        gateway_url=standin.gateway_url,
-        shard_count=2,
-    )
+    config = bot_config(standin, tmp_path, copy_seeds(tmp_path), shard_count=2)
     try:
-        matchbot = await build(config, fake_embedder, Metrics.collecting())
+        matchbot = await open_bot(config, fake_embedder)
         assert isinstance(matchbot, ShardedMatchBot)
-        await asyncio.to_thread(matchbot.library.open)
         async with standin.running(matchbot, timeout=30):
             await standin.wait_for_shards([0, 1])
             for shard in (0, 1):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -21,17 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.client import MatchBot, build
-from bot.config import Config
-from bot.metrics import Metrics
+from bot.client import MatchBot
 
 from .standin import DiscordStandIn, RecordedCall, restore_discord_endpoints
 from .test_bot import moderation, payload_problems, shown_text
+from .wiring import bot_config, copy_seeds, open_bot
 
 pytestmark = pytest.mark.timeout(240)
 
 T = TypeVar("T")
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 PING = re.compile(r"@(everyone|here)|<@[!&]?\d|<#\d")
 HOSTILE_ARTICLE = (
     "title @everyone **READ THIS** <@&987654321098765432>\n\n"
@@ -58,22 +55,10 @@ class LiveBot:
         return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
     async def start(self) -> None:
-        seeds = self.folder / "seeds"
-        shutil.copytree(SEEDS, seeds)
+        seeds = copy_seeds(self.folder)
         (seeds / "hostile.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
         await self.standin.start()
-        config = Config(
-            data_dir=self.folder / "data",
-            seeds_dir=seeds,
-            model=None,
-            k=5,
-            threshold=None,
-            token=self.standin.bot_token,
-            api_base=self.standin.api_base,
-            gateway_url=self.standin.gateway_url,
-        )
-        self.bot: MatchBot = await build(config, self.embedder, Metrics.collecting())
-        await asyncio.to_thread(self.bot.library.open)
+        self.bot: MatchBot = await open_bot(bot_config(self.standin, self.folder, seeds, k=5), self.embedder)
         self._running = self.standin.running(self.bot, timeout=30)
         await self._running.__aenter__()
         settings = await self.standin.slash(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,36 +17,22 @@ import pytest
 import pytest_asyncio
 
 from bot import render
-from bot.client import MatchBot, build
-from bot.config import Config
-from bot.metrics import Metrics
+from bot.client import MatchBot
 
 from .standin import FLAG_EPHEMERAL, MANAGE_GUILD, DiscordStandIn
 from .test_bot import moderation, payload_problems
+from .wiring import bot_config, copy_seeds, open_bot
 
 pytestmark = pytest.mark.timeout(120)
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 ARTICLE = b"title Fans in Doha\n\nThousands of Moroccan fans sang in the Doha metro after the whistle."
 
 
 @pytest_asyncio.fixture
 async def bot(standin: DiscordStandIn, tmp_path: Path, fake_embedder: Any) -> AsyncIterator[MatchBot]:
-    seeds = tmp_path / "seeds"
-    shutil.copytree(SEEDS, seeds)
+    seeds = copy_seeds(tmp_path)
     (seeds / "extra.txt").write_text("Hakimi swapped shirts with Mbappe after the whistle.")
-    config = Config(
-        data_dir=tmp_path / "data",
-        seeds_dir=seeds,
-        model=None,
-        k=3,
-        threshold=None,
-        token=standin.bot_token,
-        api_base=standin.api_base,
-        gateway_url=standin.gateway_url,
-    )
-    matchbot = await build(config, fake_embedder, Metrics.collecting())
-    await asyncio.to_thread(matchbot.library.open)
+    matchbot = await open_bot(bot_config(standin, tmp_path, seeds), fake_embedder)
     async with standin.running(matchbot, timeout=30):
         yield matchbot
     assert payload_problems(standin.calls) == []

@@ -13,10 +13,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import serve
-from bot.config import Config, ConfigError
+from bot.config import ConfigError
 
 from .shards import ShardedStandIn
 from .standin import restore_discord_endpoints
+from .wiring import bot_config
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,17 +77,7 @@ async def test_discord_refusing_the_shards_is_one_line(
 ) -> None:
     standin = ShardingRequired(shard_count=2)
     await standin.start()
-    config = Config(
-        data_dir=tmp_path / "data",
-        seeds_dir=seeds_dir,
-        model=None,
-        k=3,
-        threshold=None,
-        token=standin.bot_token,
-        api_base=standin.api_base,
-        gateway_url=standin.gateway_url,
-        shard_count=1,
-    )
+    config = bot_config(standin, tmp_path, seeds_dir, shard_count=1)
     try:
         with pytest.raises(ConfigError) as refused:
             await asyncio.wait_for(serve(config, embedder=fake_embedder), 30)

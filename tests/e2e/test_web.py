@@ -9,7 +9,6 @@ once; the feeds list says what was added and when; removing a feed can remove wh
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,10 +35,10 @@ from .test_bot import (
     payload_problems,
     shown_text,
 )
+from .wiring import SEEDS, bot_config, copy_seeds
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 ARTICLE = "/2022/12/15/morocco-fans-casablanca.html"
 CANONICAL = "https://www.matchday-news.example/world-cup/2022/12/15/morocco-fans-casablanca"
 TITLE = "Morocco's fans turn Casablanca red after semi-final defeat"
@@ -50,26 +49,13 @@ MBAPPE_ID = "mbappé_we_are_proud_now_we_want_to_win_the_final"
 
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    shutil.copytree(SEEDS, folder)
-    return folder
+    return copy_seeds(tmp_path)
 
 
 @pytest.fixture
 def config(standin: DiscordStandIn, tmp_path: Path, seeds: Path) -> Config:
     """The bot may read 127.0.0.1 (MATCHBOT_FETCH_ALLOW_PRIVATE=127.0.0.1) and polls feeds each second."""
-    return Config(
-        data_dir=tmp_path / "data",
-        seeds_dir=seeds,
-        model=None,
-        k=3,
-        threshold=None,
-        token="test-token",
-        api_base=standin.api_base,
-        gateway_url=standin.gateway_url,
-        feed_interval=1.0,
-        fetch=LOCAL_ONLY,
-    )
+    return bot_config(standin, tmp_path, seeds, feed_interval=1.0, fetch=LOCAL_ONLY)
 
 
 @pytest_asyncio.fixture

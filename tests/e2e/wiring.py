@@ -1,0 +1,50 @@
+"""How the end-to-end tests wire matchbot to a stand-in of Discord, as ``matchbot run`` would: a copy of
+the seed articles, settings that point at the stand-in, the bot built and its index opened."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bot.client import MatchBot, build
+from bot.config import Config
+from bot.metrics import Metrics
+from index.embedding import Embedder
+
+from .standin import DiscordStandIn
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def copy_seeds(folder: Path) -> Path:
+    """A copy of the project's seed articles in ``folder/seeds``, for a test to add to or remove from."""
+    seeds = folder / "seeds"
+    shutil.copytree(SEEDS, seeds)
+    return seeds
+
+
+def bot_config(standin: DiscordStandIn, folder: Path, seeds: Path, **settings: Any) -> Config:
+    """Settings for a bot that logs in to ``standin``, reads ``seeds``, keeps its data in
+    ``folder/data`` and quotes three passages (``settings`` adds or overrides any)."""
+    return Config(
+        **{
+            "data_dir": folder / "data",
+            "seeds_dir": seeds,
+            "model": None,
+            "k": 3,
+            "threshold": None,
+            "token": standin.bot_token,
+            "api_base": standin.api_base,
+            "gateway_url": standin.gateway_url,
+        }
+        | settings
+    )
+
+
+async def open_bot(config: Config, embedder: Embedder) -> MatchBot:
+    """The bot ``config`` describes, with its index opened (off the event loop), not yet connected."""
+    bot = await build(config, embedder, Metrics.collecting())
+    await asyncio.to_thread(bot.library.open)
+    return bot
