@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -93,6 +94,15 @@ def seeds_dir() -> Path:
 def seed_file() -> Path:
     """seeds/world_cup_2022_semi-final_france_2-0_morocco.txt (read only)."""
     return SEED_FILE
+
+
+@pytest.fixture
+def seeds(tmp_path: Path, seed_file: Path) -> Path:
+    """A copy of the seed article in ``tmp_path/seeds``, free to change."""
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    shutil.copy(seed_file, folder)
+    return folder
 
 
 @pytest.fixture

@@ -74,15 +74,6 @@ def data(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def seeds(tmp_path: Path, seed_file: Path) -> Path:
-    """A copy of the seed article in a folder of its own, free to change."""
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    shutil.copy(seed_file, folder)
-    return folder
-
-
-@pytest.fixture
 def indexed(run: Run, use_model, fake_embedder, seeds: Path, data: Path) -> Path:
     """The seeds indexed with the fake embedder; returns the index folder."""
     use_model(fake_embedder)

@@ -43,14 +43,6 @@ StartBot = Callable[..., Awaitable[FeedPoller]]
 
 
 @pytest.fixture
-def seeds(tmp_path: Path, seed_file: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    shutil.copy(seed_file, folder)
-    return folder
-
-
-@pytest.fixture
 async def start_bot(
     tmp_path: Path, seeds: Path, connect: Callable[[], Database], fake_embedder
 ) -> AsyncIterator[StartBot]:
