@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from index.store import indexed_text
 DEPTH = 10  # MRR@10 unless a run asks for another depth
 MAX_DEPTH = 100
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,11 +262,7 @@ def tune_weights(
             first += rank == 1
         if progress:
             progress(number + 1, len(answerable))
-    results = [
-        (weights, _share(mrr, len(answerable)), _share(hit, len(answerable)))
-        for weights, mrr, hit in zip(weightings, reciprocal, first, strict=True)
-    ]
-    return sorted(results, key=lambda result: (-result[1], -result[2]))
+    return _best_first(weightings, reciprocal, first, len(answerable))
 
 
 def _weight_grid(size: int, step: float) -> np.ndarray:
@@ -276,6 +274,18 @@ def _weight_grid(size: int, step: float) -> np.ndarray:
         edges = (-1, *bars, steps + size - 1)
         rows.append([edges[i + 1] - edges[i] - 1 for i in range(size)])
     return np.array(rows, dtype=np.float32) / steps
+
+
+def _best_first(
+    settings: Sequence[T], reciprocal: np.ndarray, first: np.ndarray, questions: int
+) -> list[tuple[T, float, float]]:
+    """Each setting with its MRR@10 and hit@1 (sums of reciprocal ranks and of firsts over ``questions``),
+    the best MRR first and hit@1 breaking ties."""
+    results = [
+        (setting, _share(mrr, questions), _share(hit, questions))
+        for setting, mrr, hit in zip(settings, reciprocal, first, strict=True)
+    ]
+    return sorted(results, key=lambda result: (-result[1], -result[2]))
 
 
 def _share(count: float, total: int) -> float:
@@ -361,8 +371,4 @@ def tune_second_stage(
                 first[index] += rank == 1
         if progress:
             progress(number + 1, len(answerable))
-    results = [
-        (setting, _share(mrr, len(answerable)), _share(hit, len(answerable)))
-        for setting, mrr, hit in zip(settings, reciprocal, first, strict=True)
-    ]
-    return sorted(results, key=lambda result: (-result[1], -result[2]))
+    return _best_first(settings, reciprocal, first, len(answerable))
