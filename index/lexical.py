@@ -43,14 +43,19 @@ class LexicalIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         self._stemmer = Stemmer.Stemmer("english")
-        self._size = len(texts)
-        self._bm25 = bm25s.BM25()
         folded = [fold(text) for text in texts]
+        bm25 = bm25s.BM25()
         if texts:
             corpus = bm25s.tokenize(folded, stopwords="en", stemmer=self._stemmer, show_progress=False)
-            self._bm25.index(corpus, show_progress=False)
-        self._vocabulary = set(self._bm25.vocab_dict) if texts else set()
-        self._words = _by_letter(word for text in folded for word in _WORD.findall(text))
+            bm25.index(corpus, show_progress=False)
+        self._attach(bm25, len(texts), (word for text in folded for word in _WORD.findall(text)))
+
+    def _attach(self, bm25: bm25s.BM25, size: int, words: Iterable[str]) -> None:
+        """Take ``bm25`` (indexed over ``size`` texts, or empty) and the texts' folded words."""
+        self._bm25 = bm25
+        self._size = size
+        self._vocabulary = set(bm25.vocab_dict) if size else set()
+        self._words = _by_letter(words)
 
     def save(self, folder: Path) -> None:
         """Write the postings, the vocabulary and the corpus's words (for ``correct``) to ``folder``."""
@@ -64,12 +69,12 @@ class LexicalIndex:
     def load(cls, folder: Path) -> LexicalIndex:
         """An index written by ``save``; a missing or unreadable file raises OSError or ValueError."""
         saved = json.loads((folder / WORDS).read_text(encoding="utf-8"))
+        size = int(saved["texts"])
         index = object.__new__(cls)
         index._stemmer = Stemmer.Stemmer("english")
-        index._size = int(saved["texts"])
-        index._bm25 = bm25s.BM25.load(str(folder), show_progress=False) if index._size else bm25s.BM25()
-        index._vocabulary = set(index._bm25.vocab_dict) if index._size else set()
-        index._words = _by_letter(saved["words"])
+        index._attach(
+            bm25s.BM25.load(str(folder), show_progress=False) if size else bm25s.BM25(), size, saved["words"]
+        )
         return index
 
     def __len__(self) -> int:
