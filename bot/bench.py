@@ -74,9 +74,11 @@ class Bench:
     def library(self):  # type: ignore[no-untyped-def]
         """The index opened with the lean encoder and the second stage, as ``matchbot ask`` opens it."""
         if "library" not in self._cache:
-            from bot.cli import _open_library
+            from index.pipeline import load_pipeline
 
-            self._cache["library"] = _open_library(self.config)[0]
+            library = self.config.library(load_pipeline(self.config.models))
+            library.open()
+            self._cache["library"] = library
         return self._cache["library"]
 
     def reference(self):  # type: ignore[no-untyped-def]
@@ -132,8 +134,8 @@ def read_questions(path: Path | None, config: Config) -> list[str]:
 def latency(bench: Bench, report: Report) -> None:
     library = bench.library()
     retriever = library.retriever
-    first = retriever.with_second_stage(None)
-    lean, reference = retriever.embedder, bench.reference()
+    first = retriever.first_stage_only()
+    lean, reference = retriever.pipeline.encoder, bench.reference()
     questions = bench.questions[: min(bench.count, 200)]
     paths: dict[str, Callable[[str], object]] = {
         "naive: SentenceTransformer.encode + FAISS": bench.naive,
@@ -143,7 +145,7 @@ def latency(bench: Bench, report: Report) -> None:
         f"encode: matchbot ({type(lean).__name__})": lambda q: lean.encode([q]),
         "matchbot first stage (5 scores)": lambda q: first.search(q, 3),
     }
-    if retriever.second_stage is not None:
+    if retriever.pipeline.stages:
         paths["matchbot whole path (second stage)"] = lambda q: retriever.search(q, 3)
     for path in paths.values():  # warm up: first calls allocate, and the second stage caches passages
         for question in questions[:20]:
@@ -182,8 +184,8 @@ def throughput(bench: Bench, report: Report) -> None:
     questions = _cycle(bench.questions, bench.count)
     bench.naive(questions[0])
     naive = len(questions) / _seconds(lambda: [bench.naive(q) for q in questions])
-    paths = {"first stage": retriever.with_second_stage(None)}
-    if retriever.second_stage is not None:
+    paths = {"first stage": retriever.first_stage_only()}
+    if retriever.pipeline.stages:
         paths["whole path"] = retriever
     report.lines.append(f"(b) questions per second, {len(questions)} questions ({_corpus(bench)}):")
     report.lines.append(f"  naive one at a time: {naive:8.1f} q/s")
@@ -235,23 +237,24 @@ def _concurrent_rate(
 
 
 def indexing(bench: Bench, report: Report) -> None:
+    from index.chunking import context_text, indexed_text
     from index.library import Library
-    from index.store import context_text, indexed_text
 
     library = bench.library()
     chunks = library.retriever.store.chunks[: bench.count * 4]
     texts = [indexed_text(chunk) for chunk in chunks] + [context_text(chunks, r) for r in range(len(chunks))]
     reference = bench.reference()._model
     naive = len(texts) / _seconds(lambda: reference.encode(texts, normalize_embeddings=True))
-    lean = len(texts) / _seconds(lambda: library.embedder.encode(texts))
-    same = Library(library.seeds_dir, library.index_dir.parent, library.embedder)
+    encoder = library.pipeline.encoder
+    lean = len(texts) / _seconds(lambda: encoder.encode(texts))
+    same = Library(library.seeds_dir, library.index_dir.parent, library.pipeline)
     unchanged = _seconds(same.reindex)
     articles = len(library.retriever.store.articles)
     report.ratio("(c) texts embedded per second: matchbot ÷ SentenceTransformer.encode", lean / naive, "≥ 2")
     report.lines += [
         f"(c) indexing, {len(texts):,} texts ({len(chunks):,} sentences and their contexts):",
         f"  SentenceTransformer.encode (batch 32): {naive:7.1f} texts/s",
-        f"  matchbot ({type(library.embedder).__name__}, longest first, batch 8): {lean:7.1f} texts/s",
+        f"  matchbot ({type(encoder).__name__}, longest first, batch 8): {lean:7.1f} texts/s",
         f"  re-indexing {articles:,} unchanged article(s): {unchanged:.2f} s (goal < 5 s for 1,000)",
         "",
     ]

@@ -13,8 +13,8 @@ No model runs: the corpus is synthetic, made so that search and BM25 do the work
   The context index holds the same vectors as the sentence index, to keep 1M within 4 GB.
 
 For each size and kind (exact, ivf, ivf-sq8) it reports the build time (training, adding, measuring
-nprobe, the ``distinct`` score of every row, BM25), the time to open the saved index (Store.load and the
-Retriever), the search p50 of one index and its recall@10 against exact search, the first stage's p50
+nprobe, the ``distinct`` score of every row, BM25), the time to open the saved index (Store.load and
+the first stage), the search p50 of one index and its recall@10 against exact search, the first stage's p50
 (both indexes, BM25 over the synthetic text, the five scores and their fusion) and the resident memory
 per passage the opened index adds.
 
@@ -38,7 +38,8 @@ import numpy as np
 
 from index import ann, distinct
 from index.chunking import Chunk
-from index.retriever import Retriever
+from index.first_stage import FirstStage
+from index.fusion import Fusion
 from index.store import FORMAT_VERSION, Lexical, Store
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def _measure(
         before = _resident()
         started = time.perf_counter()
         store = Store.load(Path(folder) / "index")
-        retriever = Retriever(store, embedder=None)  # type: ignore[arg-type]  # questions come as vectors
+        first = FirstStage(store)  # the questions come as vectors: no encoder
         opened = time.perf_counter() - started
         memory = (_resident() - before) / size
     found, search_times = [], []
@@ -164,9 +165,10 @@ def _measure(
         found.append(store.sentences.search(query[None], 10)[1][0])
         search_times.append(time.perf_counter() - started)
     stage_times = []
+    fusion = Fusion.load()
     for question, query in zip(questions, queries, strict=True):
         started = time.perf_counter()
-        retriever.rank(question, query)
+        fusion.rank(first.score(question, query))
         stage_times.append(time.perf_counter() - started)
     return Row(
         size=size,

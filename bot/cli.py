@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # the modules that load torch are imported only by the comman
     from bot.feeds import FeedPoll, FeedPoller
     from bot.registry import ArticleRegistry
     from bot.settings import SettingsStore
-    from index.evaluation import EvalQuestion, Scores
+    from index.evaluation import EvalQuestion, Scores, Tuned
+    from index.fusion import Fusion
     from index.library import Library
     from index.retriever import Answer, Retriever
     from index.store import IndexReport
@@ -202,8 +203,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
-    from index.evaluation import evaluate, read_questions
-    from index.retriever import BM25_ONLY, DENSE_ONLY
+    from index.evaluation import BASELINES, baseline, evaluate, read_questions
 
     questions = read_questions(args.file, args.split)
     library, _ = _open_library(config)
@@ -213,13 +213,10 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
     if args.calibrate:
         return _calibrate(retriever, questions, max_wrong=args.max_wrong, as_json=args.json)
     systems = [("matchbot", retriever, True)]
-    if retriever.second_stage is not None:
-        systems.append(("first stage", retriever.with_second_stage(None), True))
+    if retriever.pipeline.stages:
+        systems.append(("first stage", retriever.first_stage_only(), True))
     if args.baselines:
-        systems += [
-            ("bm25", retriever.with_weights(BM25_ONLY), False),
-            ("dense", retriever.with_weights(DENSE_ONLY), False),
-        ]
+        systems += [(name, baseline(retriever, name), False) for name in BASELINES]
     results = []
     for name, system, declines in systems:
         with _progress_bar(f"eval {name}", minimum=500) as progress:
@@ -234,28 +231,39 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
 
 
 def _tune(retriever: Retriever, questions: list[EvalQuestion]) -> int:
-    from index.evaluation import tune_second_stage, tune_weights
+    from index.evaluation import first_stage_grid, second_stage_grid, tune
+    from index.first_stage import COLUMNS
 
-    with _progress_bar("features", minimum=500) as progress:
-        results = tune_weights(retriever.with_second_stage(None), questions, progress=progress)
-    print(f"First stage: {len(results):,} weightings; the best by MRR@10 (then hit@1), and the one in use:")
-    _print_best(results, retriever.weights)
-    if retriever.second_stage is not None:
-        with _progress_bar("second stage", minimum=100) as progress:
-            found = tune_second_stage(retriever, questions, progress=progress)
+    first = retriever.first_stage_only()
+    with _progress_bar("first stage", minimum=50) as progress:
+        found = tune(first, questions, first_stage_grid(first.fusion), progress=progress)
+    print(f"First stage: {len(found):,} weightings; the best by MRR@10 (then hit@1), and the one in use:")
+    _print_best(found, first.fusion, lambda fusion: _weights(fusion, COLUMNS))
+    if retriever.pipeline.stages:
+        with _progress_bar("second stage", minimum=50) as progress:
+            found = tune(retriever, questions, second_stage_grid(retriever.fusion), progress=progress)
         print(f"Second stage: {len(found):,} settings; the best by MRR@10 (then hit@1), and the one in use:")
-        _print_best(found, retriever.second_stage.fusion)
+        later = [stage.name for stage in retriever.pipeline.stages]
+        _print_best(found, retriever.fusion, lambda fusion: _weights(fusion, later, depths=True))
     return 0
 
 
-def _print_best(results: list, in_use: object) -> None:
-    for setting, mrr, hit in results[:5]:
-        print(f"  MRR@10 {mrr:.3f}  hit@1 {100 * hit:5.1f}%  {setting}")
-    place, current = next((n, r) for n, r in enumerate(results, 1) if r[0] == in_use)
+def _print_best(results: list[Tuned], in_use: Fusion, describe: Callable[[Fusion], str]) -> None:
+    for result in results[:5]:
+        print(f"  MRR@10 {result.mrr:.3f}  hit@1 {100 * result.hit_at_1:5.1f}%  {describe(result.fusion)}")
+    place, current = next((n, r) for n, r in enumerate(results, 1) if r.fusion == in_use)
     print(
-        f"  MRR@10 {current[1]:.3f}  hit@1 {100 * current[2]:5.1f}%  in use, {_ordinal(place)} of "
-        f"{len(results):,}: {current[0]}"
+        f"  MRR@10 {current.mrr:.3f}  hit@1 {100 * current.hit_at_1:5.1f}%  in use, {_ordinal(place)} of "
+        f"{len(results):,}: {describe(current.fusion)}"
     )
+
+
+def _weights(fusion: Fusion, names: Sequence[str], *, depths: bool = False) -> str:
+    """``sentence=0.2 context=0.25 …``, with each later stage's depth when asked."""
+    parts = [f"{name}={fusion.weights.get(name, 0.0):g}" for name in names]
+    if depths:
+        parts += [f"{name} depth={fusion.depth(name)}" for name in names]
+    return " ".join(parts)
 
 
 def _calibrate(
@@ -412,13 +420,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, IndexReport]:
-    """Load the model and bring the index in line with the articles, with a progress bar."""
-    from index.onnx_embedder import load_embedder
-    from index.rerank import load_second_stage
+    """Load the models and bring the index in line with the articles, with a progress bar."""
+    from index.pipeline import load_pipeline
 
-    embedder = load_embedder(config.model)
-    second_stage = load_second_stage(config.rerank, config.late_interaction, config.rerank_passages)
-    library = config.library(embedder, second_stage)
+    library = config.library(load_pipeline(config.models))
     with _progress_bar("embedding") as progress:
         report = library.reindex(rebuild=rebuild, progress=progress)
     return library, report

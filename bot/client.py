@@ -42,11 +42,9 @@ from bot.logs import hide_database_password, hide_from_logs
 from bot.metrics import Metrics
 from bot.registry import ArticleRegistry
 from bot.settings import SettingsStore, open_settings
-from index.embedding import Embedder
 from index.errors import MatchbotError
 from index.library import Library
-from index.onnx_embedder import load_embedder
-from index.rerank import SecondStage, load_second_stage
+from index.pipeline import Pipeline, load_pipeline
 from index.web import Fetcher
 
 log = logging.getLogger(__name__)
@@ -316,14 +314,14 @@ class ShardedMatchBot(MatchBot, commands.AutoShardedBot):
 
 async def build(
     config: Config,
-    embedder: Embedder,
+    pipeline: Pipeline,
     metrics: Metrics | None = None,
     *,
     settings: SettingsStore | None = None,
-    second_stage: SecondStage | None = None,
 ) -> MatchBot:
-    """Wire a MatchBot from ``config``: its Library (not opened yet), settings store and registry."""
-    library = config.library(embedder, second_stage)
+    """Wire a MatchBot from ``config``: its Library (not opened yet, answering with ``pipeline``),
+    settings store and registry."""
+    library = config.library(pipeline)
     if settings is None:
         settings = await open_settings(config)
     registry = ArticleRegistry(library, settings)
@@ -338,7 +336,7 @@ async def build(
     )
 
 
-async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
+async def serve(config: Config, *, pipeline: Pipeline | None = None) -> None:
     """Build everything from ``config`` and run the bot until it is closed or told to stop.
 
     The token is checked (login) before the index is opened, so a wrong one fails in seconds. SIGTERM
@@ -356,12 +354,9 @@ async def serve(config: Config, *, embedder: Embedder | None = None) -> None:
         _restore_signals(loop)
         raise
     try:
-        if embedder is None:
-            embedder = await asyncio.to_thread(load_embedder, config.model)
-        second_stage = await asyncio.to_thread(
-            load_second_stage, config.rerank, config.late_interaction, config.rerank_passages
-        )
-        bot = await build(config, embedder, metrics, settings=settings, second_stage=second_stage)
+        if pipeline is None:
+            pipeline = await asyncio.to_thread(load_pipeline, config.models)
+        bot = await build(config, pipeline, metrics, settings=settings)
         if config.metrics_port:
             metrics.serve(config.metrics_port, health=bot.health)
             log.info("Serving Prometheus metrics and /healthz on port %d.", config.metrics_port)
@@ -430,7 +425,7 @@ async def _ended(task: asyncio.Task[None], grace: float) -> None:
         await task
 
 
-def run(config: Config, *, embedder: Embedder | None = None) -> None:
+def run(config: Config, *, pipeline: Pipeline | None = None) -> None:
     """The entry point of ``matchbot run``: errors a user can fix arrive as one MatchbotError line.
 
     Neither the token nor the password of ``DATABASE_URL`` reaches the log: every line is filtered,
@@ -442,7 +437,7 @@ def run(config: Config, *, embedder: Embedder | None = None) -> None:
     hide_from_logs(token)
     if config.database_url:
         hide_database_password(config.database_url)
-    asyncio.run(serve(config, embedder=embedder))
+    asyncio.run(serve(config, pipeline=pipeline))
 
 
 def _seconds(latency: float) -> float | None:

@@ -19,9 +19,8 @@ from index.errors import MatchbotError
 from index.web import FetchPolicy
 
 if TYPE_CHECKING:
-    from index.embedding import Embedder
     from index.library import Library
-    from index.rerank import SecondStage
+    from index.pipeline import ModelSettings, Pipeline
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -115,18 +114,24 @@ class Config:
         """Whether this process syncs the slash commands: only the one that runs shard 0 does."""
         return self.shard_count is None or 0 in (self.shard_ids or (0,))
 
-    def library(self, embedder: Embedder, second_stage: SecondStage | None = None) -> Library:
-        """The articles and index these settings name, searched with ``embedder`` (not opened yet)."""
+    @property
+    def models(self) -> ModelSettings:
+        """What these settings say of the models, for ``index.pipeline.load_pipeline``."""
+        from index.pipeline import ModelSettings
+
+        return ModelSettings(
+            model=self.model,
+            rerank=self.rerank,
+            late_interaction=self.late_interaction,
+            rerank_passages=self.rerank_passages,
+            threshold=self.threshold,
+        )
+
+    def library(self, pipeline: Pipeline) -> Library:
+        """The articles and index these settings name, answered with ``pipeline`` (not opened yet)."""
         from index.library import Library  # loads FAISS and BM25: only where a command needs them
 
-        return Library(
-            self.seeds_dir,
-            self.data_dir,
-            embedder,
-            threshold=self.threshold,
-            second_stage=second_stage,
-            search=self.ann,
-        )
+        return Library(self.seeds_dir, self.data_dir, pipeline, search=self.ann)
 
     def require_token(self) -> str:
         """The Discord bot token, or a ConfigError saying where to put it."""

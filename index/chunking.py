@@ -12,7 +12,7 @@ quotation carries on the speaker of the quotation just before it, as news report
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pysbd
@@ -47,6 +47,8 @@ _DESCRIBED = (
     re.compile(r"(?:^|[.!?]\s+)" + _ROLE + r"\s+" + _SAYS + r"\s*:\s*[\"“]"),  # The 2018 winner wrote: "…"
 )
 _OPENING_NAME = re.compile(r"(?P<name>" + _NAME + r")(?=\s+[a-z])")  # "Mbappe was…", not "Meanwhile, …"
+_HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
+_HANDLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # AchrafHakimi, ESPNFC, lewis_h44
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,40 @@ def chunk_article(article: Article) -> list[Chunk]:
                 )
             )
     return chunks
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and scored for a chunk: its text, and who posted a tweet (and when) or said a
+    quotation, with social-media handles read as the words they join (``@AchrafHakimi`` as
+    ``@Achraf Hakimi``), so that a question naming Hakimi finds a message addressed to him."""
+    text = _HANDLE.sub(_handle_words, chunk.text)
+    if chunk.author:
+        posted = f" on {chunk.posted}" if chunk.posted else ""
+        return f"Tweet by {chunk.author}{posted}: {text}"
+    if chunk.speaker:
+        return f"{chunk.speaker} said: {text}"
+    return text
+
+
+def _handle_words(handle: re.Match[str]) -> str:
+    words = _HANDLE_WORD.findall(handle[1])
+    return "@" + " ".join(words) if words else handle[0]
+
+
+def neighbours(chunks: Sequence[Chunk], row: int) -> tuple[int | None, int | None]:
+    """The rows just before and after ``row`` in the same article (None at an article's edge)."""
+
+    def same_article(other: int) -> int | None:
+        inside = 0 <= other < len(chunks) and chunks[other].article == chunks[row].article
+        return other if inside else None
+
+    return same_article(row - 1), same_article(row + 1)
+
+
+def context_text(chunks: Sequence[Chunk], row: int) -> str:
+    """The chunk at ``row`` read with the chunks before and after it: what the context vector sees."""
+    before, after = neighbours(chunks, row)
+    return " ".join(indexed_text(chunks[r]) for r in (before, row, after) if r is not None)
 
 
 def _speaker(text: str, previous: Chunk | None, start: int) -> str | None:

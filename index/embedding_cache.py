@@ -40,7 +40,7 @@ def embed_new_texts(
 
 def known_texts(store: Store) -> dict[str, tuple[int, bool]]:
     """Every text the index embedded: its row, and whether it is that row's context (else its sentence)."""
-    from index.store import context_text, indexed_text
+    from index.chunking import context_text, indexed_text
 
     known = {context_text(store.chunks, row): (row, True) for row in range(len(store.chunks))}
     known.update((indexed_text(chunk), (row, False)) for row, chunk in enumerate(store.chunks))

@@ -12,21 +12,22 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
+from index.chunking import Chunk
 from index.errors import MatchbotError
-from index.rerank import Fusion, cross_step, late_step
-from index.retriever import Answer, Retriever, Weights
-from index.store import indexed_text
+from index.first_stage import COLUMNS
+from index.fusion import Fusion
+from index.retriever import Answer, Query, Retriever
 
 DEPTH = 10  # MRR@10 unless a run asks for another depth
 MAX_DEPTH = 100
 Progress = Callable[[int, int], None]
-T = TypeVar("T")
+# The baselines ``matchbot eval --baselines`` runs beside matchbot: one first-stage score alone.
+BASELINES = {"bm25": {"lexical": 1.0}, "dense": {"sentence": 1.0}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,43 +227,131 @@ def calibrate(
     return best
 
 
-def tune_weights(
+def baseline(retriever: Retriever, name: str) -> Retriever:
+    """``retriever`` ranking by one of ``BASELINES`` alone, with no later stage."""
+    first = retriever.first_stage_only()
+    return first.with_pipeline(first.pipeline.with_fusion(first.fusion.with_weights(BASELINES[name])))
+
+
+@dataclass(frozen=True, slots=True)
+class Tuned:
+    """One setting tried by a tuner, and its figures on the answerable questions."""
+
+    fusion: Fusion
+    mrr: float
+    hit_at_1: float
+
+
+def tune(
     retriever: Retriever,
     questions: Sequence[EvalQuestion],
+    settings: Sequence[Fusion],
     *,
-    step: float = 0.05,
     progress: Progress | None = None,
-) -> list[tuple[Weights, float, float]]:
-    """Every weighting on a grid of ``step`` summing to 1, and the one in use, each with its MRR@10 and
-    hit@1, best first.
+) -> list[Tuned]:
+    """Every fusion in ``settings`` and the one in use, each scored as matchbot answers with it: the
+    same tables (``Retriever.first_scores`` and ``rescore``), ranking and duplicate collapsing as
+    ``evaluate``, so a tuned setting's figures are the ones ``matchbot eval`` then prints. Best first, by
+    MRR@10 then hit@1.
 
-    Each question's candidate features are computed once; the fusion is then one matrix product per
-    question for all weightings. A wrong passage that ties with the best right one counts as above it.
+    Each question is encoded and its first-stage table made once; every later-stage score is computed
+    once per (question, passage) and kept (each text is read in a call of its own, so a kept score is
+    the one the stage would give again).
     """
     answerable = [q for q in questions if not q.off_topic]
-    queries = [retriever.prepare(q.question) for q in answerable]
-    vectors = retriever.embedder.encode(queries)
-    names = [field.name for field in fields(Weights)]
-    grid = _weight_grid(len(names), step)
-    weightings = [Weights(**dict(zip(names, (round(float(w), 3) for w in row), strict=True))) for row in grid]
-    if retriever.weights not in weightings:
-        grid = np.vstack([grid, np.asarray(astuple(retriever.weights), dtype=np.float32)])
-        weightings.append(retriever.weights)
-    reciprocal = np.zeros(len(grid))
-    first = np.zeros(len(grid))
-    chunks = retriever.store.chunks
-    for number, (question, query, vector) in enumerate(zip(answerable, queries, vectors, strict=True)):
-        rows, features = retriever.features(query, vector)
-        hits = np.array([is_hit(chunks[row].text, question.expect) for row in rows], dtype=bool)
-        if hits.any():
-            fused = grid @ features  # one row per weighting
-            best_hit = fused[:, hits].max(axis=1, keepdims=True)
-            rank = 1 + (fused[:, ~hits] >= best_hit).sum(axis=1)
-            reciprocal += np.where(rank <= DEPTH, 1 / rank, 0.0)
-            first += rank == 1
+    prepared = [retriever.prepare(q.question) for q in answerable]
+    first = retriever.first_scores(prepared)
+    kept = [_KeptStage(stage) for stage in retriever.pipeline.stages]
+    pipeline = replace(retriever.pipeline, stages=tuple(kept))
+    tried = list(dict.fromkeys([*settings, retriever.fusion]))
+    results = []
+    for number, fusion in enumerate(tried, 1):
+        system = retriever.with_pipeline(replace(pipeline, fusion=fusion))
+        tables = system.rescore(prepared, first)
+        answers = [
+            system.answer(Query(q.question, DEPTH), q.question, table)
+            for q, table in zip(answerable, tables, strict=True)
+        ]
+        found = score("tuning", answerable, answers, declines=False)
+        results.append(Tuned(fusion, found.mrr_at_k, found.hit_at_1))
         if progress:
-            progress(number + 1, len(answerable))
-    return _best_first(weightings, reciprocal, first, len(answerable))
+            progress(number, len(tried))
+    return sorted(results, key=lambda r: (-r.mrr, -r.hit_at_1))
+
+
+def first_stage_grid(fusion: Fusion, step: float = 0.1) -> list[Fusion]:
+    """``fusion`` with every weighting of the first stage's scores on a grid of ``step`` that sums to 1
+    (its later stages' weights as they are)."""
+    return [
+        fusion.with_weights(
+            {**fusion.weights, **dict(zip(COLUMNS, (round(float(w), 3) for w in row), strict=True))}
+        )
+        for row in _weight_grid(len(COLUMNS), step)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SecondStageGrid:
+    """The second-stage settings ``second_stage_grid`` makes, every combination of them."""
+
+    depths: tuple[int, ...] = (10, 20, 30)
+    late: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+    cross: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+    cross_depths: tuple[int, ...] = (1, 2, 3, 5)
+
+
+def second_stage_grid(fusion: Fusion, grid: SecondStageGrid | None = None) -> list[Fusion]:
+    """``fusion`` with every late-interaction and cross-encoder weight and depth on ``grid`` (the first
+    stage's weights as they are)."""
+    grid = grid or SecondStageGrid()
+    return [
+        replace(
+            fusion,
+            weights={**fusion.weights, "late": late, "cross": cross},
+            depths={**fusion.depths, "late": depth, "cross": cross_depth},
+        )
+        for depth in grid.depths
+        for late in grid.late
+        for cross in grid.cross
+        for cross_depth in grid.cross_depths
+    ]
+
+
+class _KeptStage:
+    """A later stage whose scores are computed once per (question, passage) and kept."""
+
+    def __init__(self, stage: object) -> None:
+        self.stage = stage
+        self.name = stage.name  # type: ignore[attr-defined]
+        self._kept: dict[tuple[str, int], dict[str, float]] = {}
+
+    def score_many(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
+    ) -> list[dict[str, np.ndarray]]:
+        missing = {
+            (q, id(chunk)): (q, chunk)
+            for q, chunks in zip(questions, passages, strict=True)
+            for chunk in chunks
+            if (q, id(chunk)) not in self._kept
+        }
+        asked = list(dict.fromkeys(q for q, _ in missing.values()))
+        groups = [[chunk for q, chunk in missing.values() if q == question] for question in asked]
+        for question, chunks, columns in zip(
+            asked,
+            groups,
+            self.stage.score_many(asked, groups),
+            strict=True,  # type: ignore[attr-defined]
+        ):
+            for n, chunk in enumerate(chunks):
+                self._kept[(question, id(chunk))] = {
+                    name: float(values[n]) for name, values in columns.items()
+                }
+        found = []
+        for question, chunks in zip(questions, passages, strict=True):
+            rows = [self._kept[(question, id(chunk))] for chunk in chunks]
+            names = rows[0].keys() if rows else ()
+            found.append({name: np.array([row[name] for row in rows]) for name in names})
+        return found
 
 
 def _weight_grid(size: int, step: float) -> np.ndarray:
@@ -276,99 +365,9 @@ def _weight_grid(size: int, step: float) -> np.ndarray:
     return np.array(rows, dtype=np.float32) / steps
 
 
-def _best_first(
-    settings: Sequence[T], reciprocal: np.ndarray, first: np.ndarray, questions: int
-) -> list[tuple[T, float, float]]:
-    """Each setting with its MRR@10 and hit@1 (sums of reciprocal ranks and of firsts over ``questions``),
-    the best MRR first and hit@1 breaking ties."""
-    results = [
-        (setting, _share(mrr, questions), _share(hit, questions))
-        for setting, mrr, hit in zip(settings, reciprocal, first, strict=True)
-    ]
-    return sorted(results, key=lambda result: (-result[1], -result[2]))
-
-
 def _share(count: float, total: int) -> float:
     return count / total if total else 0.0
 
 
 def _normal(text: str) -> str:
     return " ".join(text.split()).casefold()
-
-
-@dataclass(frozen=True, slots=True)
-class SecondStageGrid:
-    """The second-stage settings ``tune_second_stage`` tries, every combination of them."""
-
-    depths: tuple[int, ...] = (10, 20, 30)
-    late: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
-    cross: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
-    cross_depths: tuple[int, ...] = (1, 2, 3, 5)
-
-
-def tune_second_stage(
-    retriever: Retriever,
-    questions: Sequence[EvalQuestion],
-    *,
-    grid: SecondStageGrid | None = None,
-    progress: Progress | None = None,
-) -> list[tuple[Fusion, float, float]]:
-    """Every second-stage fusion on ``grid`` (first weight 1; the threshold as in use), and the one in
-    use, each with its MRR@10 and hit@1, best first.
-
-    Each question's candidates, late-interaction scores and the cross-encoder logits of every row some
-    setting would send to the cross-encoder are computed once; the settings are then scored offline.
-    """
-    stage = retriever.second_stage
-    if stage is None or stage.late is None or stage.cross is None:
-        raise MatchbotError(
-            "Tuning the second stage needs both of its models: set MATCHBOT_RERANK and "
-            "MATCHBOT_LATE_INTERACTION to on."
-        )
-    grid = grid or SecondStageGrid()
-    used = stage.fusion
-    settings = [
-        Fusion(1.0, late, cross, depth, cross_depth, used.threshold)
-        for depth in grid.depths
-        for late in grid.late
-        for cross in grid.cross
-        for cross_depth in grid.cross_depths
-    ]
-    if used not in settings:
-        settings.append(used)
-    answerable = [q for q in questions if not q.off_topic]
-    deepest = max(setting.depth for setting in settings)
-    reciprocal = np.zeros(len(settings))
-    first = np.zeros(len(settings))
-    chunks = retriever.store.chunks
-    vectors = retriever.embedder.encode([retriever.prepare(q.question) for q in answerable])
-    for number, (question, vector) in enumerate(zip(answerable, vectors, strict=True)):
-        query = retriever.prepare(question.question)
-        rows, fused = retriever.rank(query, vector)
-        rows, fused = rows[:deepest], fused[:deepest]
-        late_texts = [indexed_text(chunks[row]) for row in rows]
-        late = stage.late_scores(query, late_texts)
-        # the rows some setting sends to the cross-encoder: the best of each late step's order
-        crossed: set[int] = set()
-        for setting in settings:
-            depth = min(setting.depth, len(rows))
-            order, _ = late_step(fused[:depth], late[:depth], setting)
-            crossed.update(int(i) for i in order[: setting.cross_depth if setting.cross else 0])
-        wanted = sorted(crossed)
-        logits = np.full(len(rows), np.nan)
-        texts = [f"{chunks[rows[i]].title}. {late_texts[i]}" for i in wanted]
-        logits[wanted] = stage.cross.score(query, texts)
-        hits = np.array([is_hit(chunks[row].text, question.expect) for row in rows], dtype=bool)
-        for index, setting in enumerate(settings):
-            depth = min(setting.depth, len(rows))
-            order, scores = late_step(fused[:depth], late[:depth], setting)
-            top = order[: setting.cross_depth if setting.cross else 0]
-            order, _ = cross_step(order, scores, logits[top], setting)
-            ranked = np.concatenate([hits[:depth][order], hits[depth:]])
-            if ranked.any():
-                rank = int(np.argmax(ranked)) + 1
-                reciprocal[index] += 1 / rank if rank <= DEPTH else 0.0
-                first[index] += rank == 1
-        if progress:
-            progress(number + 1, len(answerable))
-    return _best_first(settings, reciprocal, first, len(answerable))

@@ -36,7 +36,6 @@ from index.articles import (
     parse_text_article,
     read_seeds,
 )
-from index.embedding import Embedder
 from index.errors import (
     ArticleError,
     DuplicateArticleError,
@@ -46,7 +45,7 @@ from index.errors import (
     StoreError,
     disk_problem,
 )
-from index.rerank import SecondStage
+from index.pipeline import Pipeline
 from index.retriever import Retriever
 from index.store import IndexReport, Store
 
@@ -81,21 +80,10 @@ class ArticleInfo:
 class Library:
     """Keeps the seeds folder, the saved index in the data folder and the Retriever in step."""
 
-    def __init__(
-        self,
-        seeds_dir: Path,
-        data_dir: Path,
-        embedder: Embedder,
-        *,
-        threshold: float | None = None,
-        second_stage: SecondStage | None = None,
-        search: str = "auto",
-    ) -> None:
+    def __init__(self, seeds_dir: Path, data_dir: Path, pipeline: Pipeline, *, search: str = "auto") -> None:
         self.seeds_dir = seeds_dir
         self.index_dir = data_dir / INDEX_FOLDER
-        self.embedder = embedder
-        self.threshold = threshold
-        self.second_stage = second_stage
+        self.pipeline = pipeline  # the models that index and answer (index.pipeline)
         self.search = search  # the kind of FAISS index (index.ann.KINDS)
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()  # one change at a time: its checks, its writes and its update
@@ -346,7 +334,7 @@ class Library:
         previous = None if rebuild else self._saved_store()
         watched = self._watching(progress) if stoppable else progress
         store, report = Store.build(
-            reading.articles, self.embedder, previous=previous, progress=watched, search=self.search
+            reading.articles, self.pipeline.encoder, previous=previous, progress=watched, search=self.search
         )
         report.skipped = reading.skipped
         for warning in reading.skipped:
@@ -355,9 +343,7 @@ class Library:
             self._check_stopping()
         if report.modified or previous is None:
             store.save(self.index_dir)
-        self._retriever = Retriever(
-            store, self.embedder, threshold=self.threshold, second_stage=self.second_stage
-        )
+        self._retriever = Retriever(store, self.pipeline)
         return report
 
     def _settle(self) -> None:
@@ -466,10 +452,10 @@ class Library:
             if (self.index_dir / "manifest.json").exists() or self.index_dir.exists():
                 raise
             return None
-        if store.model != self.embedder.name:
+        if store.model != self.pipeline.encoder.name:
             raise StoreError(
                 f"The index in {self.index_dir} was built with the model {store.model!r}, but "
-                f"matchbot is set to use {self.embedder.name!r}: run `matchbot index --rebuild`."
+                f"matchbot is set to use {self.pipeline.encoder.name!r}: run `matchbot index --rebuild`."
             )
         return store
 

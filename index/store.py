@@ -33,7 +33,7 @@ import numpy as np
 
 from index import ann, distinct
 from index.articles import Article
-from index.chunking import CHUNKER_VERSION, Chunk, chunk_article
+from index.chunking import CHUNKER_VERSION, Chunk, chunk_article, context_text, indexed_text
 from index.embedding import Embedder
 from index.embedding_cache import embed_new_texts
 from index.errors import StoreError, disk_problem
@@ -49,8 +49,6 @@ CONTEXTS = "contexts.faiss"
 DISTINCT = "distinct.npy"
 LEXICAL = "bm25"
 Progress = Callable[[int, int], None]
-_HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
-_HANDLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # AchrafHakimi, ESPNFC, lewis_h44
 _ENTRY_KEYS = {"hash", "title", "source", "chunks"}  # what each article's manifest entry must hold
 
 
@@ -332,40 +330,6 @@ class Store:
         if not len(ids):
             return np.zeros((0, index.d), dtype=np.float32)
         return index.reconstruct_batch(ids)
-
-
-def indexed_text(chunk: Chunk) -> str:
-    """What is embedded and scored for a chunk: its text, and who posted a tweet (and when) or said a
-    quotation, with social-media handles read as the words they join (``@AchrafHakimi`` as
-    ``@Achraf Hakimi``), so that a question naming Hakimi finds a message addressed to him."""
-    text = _HANDLE.sub(_handle_words, chunk.text)
-    if chunk.author:
-        posted = f" on {chunk.posted}" if chunk.posted else ""
-        return f"Tweet by {chunk.author}{posted}: {text}"
-    if chunk.speaker:
-        return f"{chunk.speaker} said: {text}"
-    return text
-
-
-def _handle_words(handle: re.Match[str]) -> str:
-    words = _HANDLE_WORD.findall(handle[1])
-    return "@" + " ".join(words) if words else handle[0]
-
-
-def neighbours(chunks: Sequence[Chunk], row: int) -> tuple[int | None, int | None]:
-    """The rows just before and after ``row`` in the same article (None at an article's edge)."""
-
-    def same_article(other: int) -> int | None:
-        inside = 0 <= other < len(chunks) and chunks[other].article == chunks[row].article
-        return other if inside else None
-
-    return same_article(row - 1), same_article(row + 1)
-
-
-def context_text(chunks: Sequence[Chunk], row: int) -> str:
-    """The chunk at ``row`` read with the chunks before and after it: what the context vector sees."""
-    before, after = neighbours(chunks, row)
-    return " ".join(indexed_text(chunks[r]) for r in (before, row, after) if r is not None)
 
 
 def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list[int]]:

@@ -64,10 +64,11 @@ FAKE_OPS = ("index", "reindex", "add", "remove")
 
 def child(args: argparse.Namespace) -> int:
     from index.library import Library
+    from index.pipeline import Pipeline
     from tests.conftest import FakeEmbedder
 
     seeds, data = Path(args.seeds), Path(args.data)
-    library = Library(seeds, data, FakeEmbedder())
+    library = Library(seeds, data, Pipeline(FakeEmbedder()))
     try:
         bot_op = args.op in ("reindex", "add", "remove")
         if bot_op:

@@ -25,20 +25,19 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from index.embedding import Embedder  # noqa: E402
 from index.evaluation import read_questions  # noqa: E402
 from index.library import Library  # noqa: E402
-from index.rerank import load_second_stage  # noqa: E402
+from index.pipeline import ModelSettings, load_pipeline  # noqa: E402
 
 MEMORY = """
 import json, resource, sys
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from index.embedding import Embedder
 from index.library import Library
-from index.rerank import load_second_stage
-stage = load_second_stage() if {on} else None
-library = Library(Path({seeds!r}), Path({data!r}), Embedder.load(None), second_stage=stage)
+from index.pipeline import ModelSettings, load_pipeline
+switch = "on" if {on} else "off"
+pipeline = load_pipeline(ModelSettings(rerank=switch, late_interaction=switch))
+library = Library(Path({seeds!r}), Path({data!r}), pipeline)
 library.reindex()
 library.retriever.search("What did Mbappe say to Hakimi after the match?")
 rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
@@ -54,17 +53,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    library = Library(args.seeds, args.data, Embedder.load(None))
+    pipeline = load_pipeline(ModelSettings())
+    library = Library(args.seeds, args.data, pipeline)
     library.reindex()
-    first = library.retriever.with_second_stage(None)
-    stage = load_second_stage()
+    both = library.retriever
+    first = both.first_stage_only()
     systems = {"first stage": first}
-    for depth in (1, 2, 3, 5):
-        name = f"second stage, cross-encoder on {depth}" + (" (default)" if depth == 2 else "")
-        systems[name] = first.with_second_stage(
-            type(stage)(stage.cross, stage.late, replace(stage.fusion, cross_depth=depth))
-        )
-    systems["late interaction only"] = first.with_second_stage(type(stage)(None, stage.late, stage.fusion))
+    default = pipeline.fusion.depth("cross")
+    for depth in sorted({1, 2, 3, 5, default}):
+        name = f"second stage, cross-encoder on {depth}" + (" (default)" if depth == default else "")
+        systems[name] = both.with_pipeline(pipeline.with_fusion(pipeline.fusion.with_depth("cross", depth)))
+    late_only = tuple(stage for stage in pipeline.stages if stage.name == "late")
+    systems["late interaction only"] = both.with_pipeline(replace(pipeline, stages=late_only))
     questions = [q.question for q in read_questions(args.questions)]
     for system in systems.values():  # warm up: sessions, caches of passage tokens
         system.search_many(questions[:20])

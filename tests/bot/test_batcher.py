@@ -10,6 +10,7 @@ import pytest
 from bot.batcher import Batcher
 from index.articles import Article
 from index.errors import QuestionError
+from index.pipeline import Pipeline
 from index.retriever import Query, Retriever
 from index.store import Store
 
@@ -95,7 +96,7 @@ async def test_a_caller_that_gives_up_does_not_stop_the_others() -> None:
 def retriever(make_embedder) -> Retriever:
     embedder = make_embedder()
     store, _ = Store.build([ARTICLE], embedder)
-    return Retriever(store, embedder)
+    return Retriever(store, Pipeline(embedder))
 
 
 async def test_batched_answers_are_those_of_questions_asked_alone(retriever: Retriever) -> None:

@@ -25,6 +25,7 @@ from bot.registry import ArticleRegistry
 from bot.settings import ENTRY_ATTEMPTS, STALE_CLAIM, Feed, GuildSettings, SettingsStore
 from index.errors import WebError
 from index.library import Library
+from index.pipeline import Pipeline
 from index.web import Fetcher
 
 GUILD = 111
@@ -53,7 +54,7 @@ async def start_bot(
     async def start(fetcher: Fetcher, *, name: str = "one") -> FeedPoller:
         store = await SettingsStore.open(connect(), GuildSettings(k=3, threshold=None))
         stores.append(store)
-        registry = ArticleRegistry(Library(seeds, tmp_path / f"data-{name}", fake_embedder), store)
+        registry = ArticleRegistry(Library(seeds, tmp_path / f"data-{name}", Pipeline(fake_embedder)), store)
         await registry.open()
         return FeedPoller(store, registry, fetcher, interval=1800)
 
@@ -434,7 +435,7 @@ class Process:
         async def run() -> tuple[list[str], set[str], str]:
             store = await SettingsStore.open(PostgresDatabase(self.url), GuildSettings(k=3, threshold=None))
             try:
-                registry = ArticleRegistry(Library(self.seeds, self.data, self.embedder), store)
+                registry = ArticleRegistry(Library(self.seeds, self.data, Pipeline(self.embedder)), store)
                 await registry.open()
                 poller = FeedPoller(store, registry, Fetcher(self.fetcher.policy), interval=1800)
                 await asyncio.to_thread(together.wait)

@@ -14,6 +14,7 @@ from bot.registry import ArticleRegistry
 from bot.settings import GuildSettings, SettingsError, SettingsStore
 from index.errors import DuplicateArticleError
 from index.library import Library
+from index.pipeline import Pipeline
 
 ARTICLES = {
     "semi.txt": "France beat Morocco two nil. Mbappe consoled Hakimi.\n\nRegragui was proud of his players.",
@@ -54,7 +55,7 @@ async def processes(tmp_path: Path, fake_embedder, request: pytest.FixtureReques
         database = PostgresDatabase(url) if url else SQLiteDatabase(tmp_path / "matchbot.sqlite3")
         store = await SettingsStore.open(database, GuildSettings(k=3, threshold=None))
         stores.append(store)
-        articles = ArticleRegistry(Library(seeds, tmp_path / name / "data", fake_embedder), store)
+        articles = ArticleRegistry(Library(seeds, tmp_path / name / "data", Pipeline(fake_embedder)), store)
         await articles.open()
         return articles
 
@@ -125,7 +126,9 @@ async def test_what_the_command_line_adds_to_a_running_bots_seeds_folder_is_answ
     processes: Process, fake_embedder, tmp_path: Path
 ) -> None:
     bot = await processes("bot")
-    command_line = ArticleRegistry(Library(bot.library.seeds_dir, tmp_path / "cli", fake_embedder), bot.store)
+    command_line = ArticleRegistry(
+        Library(bot.library.seeds_dir, tmp_path / "cli", Pipeline(fake_embedder)), bot.store
+    )
     await command_line.open()
     await command_line.add(**FANS, by=None)  # matchbot add, run beside the bot on its folders
     assert "fans_in_doha.txt" in snapshot(bot.library.seeds_dir)

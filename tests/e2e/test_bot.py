@@ -22,6 +22,7 @@ from bot import render
 from bot.client import MatchBot, run, serve
 from bot.config import Config, ConfigError
 from index.embedding import Embedder
+from index.pipeline import Pipeline
 
 from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, RecordedCall
 from .wiring import bot_config, copy_seeds, open_bot
@@ -60,7 +61,7 @@ class Runner:
         self._running: contextlib.AsyncExitStack | None = None
 
     async def start(self) -> MatchBot:
-        bot = await open_bot(self.config, self.embedder)
+        bot = await open_bot(self.config, Pipeline(self.embedder))
         stack = contextlib.AsyncExitStack()
         await stack.enter_async_context(self.standin.running(bot, timeout=30))
         self.bot, self._running = bot, stack
@@ -540,7 +541,7 @@ async def test_a_wrong_or_missing_token_is_one_clear_line(
     standin: DiscordStandIn, config: Config, embedder: Embedder
 ) -> None:
     with pytest.raises(ConfigError) as wrong:
-        await asyncio.wait_for(serve(replace(config, token="wrong-token"), embedder=embedder), 60)
+        await asyncio.wait_for(serve(replace(config, token="wrong-token"), pipeline=Pipeline(embedder)), 60)
     assert "DISCORD_TOKEN" in str(wrong.value) and "\n" not in str(wrong.value)
     with pytest.raises(ConfigError) as missing:
         run(replace(config, token=None))

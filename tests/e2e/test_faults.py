@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 
 from bot.client import MatchBot, ShardedMatchBot
+from index.pipeline import Pipeline
 
 from .shards import ShardedStandIn
 from .standin import DiscordStandIn, Interaction, RecordedCall, restore_discord_endpoints
@@ -31,7 +32,7 @@ CHANNEL_MESSAGES = r"^/channels/\d+/messages$"
 
 @pytest_asyncio.fixture
 async def bot(standin: DiscordStandIn, tmp_path: Path, fake_embedder) -> AsyncIterator[MatchBot]:
-    matchbot = await open_bot(bot_config(standin, tmp_path, copy_seeds(tmp_path)), fake_embedder)
+    matchbot = await open_bot(bot_config(standin, tmp_path, copy_seeds(tmp_path)), Pipeline(fake_embedder))
     async with standin.running(matchbot, timeout=30):
         settings = await standin.slash(
             "matchbot", moderation(None, "settings", cooldown=0), user=standin.moderator
@@ -160,7 +161,7 @@ async def sharded_bot(tmp_path: Path, fake_embedder) -> AsyncIterator[tuple[Shar
     await standin.start()
     config = bot_config(standin, tmp_path, copy_seeds(tmp_path), shard_count=2)
     try:
-        matchbot = await open_bot(config, fake_embedder)
+        matchbot = await open_bot(config, Pipeline(fake_embedder))
         assert isinstance(matchbot, ShardedMatchBot)
         async with standin.running(matchbot, timeout=30):
             await standin.wait_for_shards([0, 1])

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.client import MatchBot
+from index.pipeline import Pipeline
 
 from .standin import DiscordStandIn, RecordedCall, restore_discord_endpoints
 from .test_bot import moderation, payload_problems, shown_text
@@ -58,7 +59,9 @@ class LiveBot:
         seeds = copy_seeds(self.folder)
         (seeds / "hostile.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
         await self.standin.start()
-        self.bot: MatchBot = await open_bot(bot_config(self.standin, self.folder, seeds, k=5), self.embedder)
+        self.bot: MatchBot = await open_bot(
+            bot_config(self.standin, self.folder, seeds, k=5), Pipeline(self.embedder)
+        )
         self._running = self.standin.running(self.bot, timeout=30)
         await self._running.__aenter__()
         settings = await self.standin.slash(

@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from bot import render
 from bot.client import MatchBot
+from index.pipeline import Pipeline
 
 from .standin import FLAG_EPHEMERAL, MANAGE_GUILD, DiscordStandIn
 from .test_bot import moderation, payload_problems
@@ -32,7 +33,7 @@ ARTICLE = b"title Fans in Doha\n\nThousands of Moroccan fans sang in the Doha me
 async def bot(standin: DiscordStandIn, tmp_path: Path, fake_embedder: Any) -> AsyncIterator[MatchBot]:
     seeds = copy_seeds(tmp_path)
     (seeds / "extra.txt").write_text("Hakimi swapped shirts with Mbappe after the whistle.")
-    matchbot = await open_bot(bot_config(standin, tmp_path, seeds), fake_embedder)
+    matchbot = await open_bot(bot_config(standin, tmp_path, seeds), Pipeline(fake_embedder))
     async with standin.running(matchbot, timeout=30):
         yield matchbot
     assert payload_problems(standin.calls) == []

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.client import serve
 from bot.config import ConfigError
+from index.pipeline import Pipeline
 
 from .shards import ShardedStandIn
 from .standin import restore_discord_endpoints
@@ -80,7 +81,7 @@ async def test_discord_refusing_the_shards_is_one_line(
     config = bot_config(standin, tmp_path, seeds_dir, shard_count=1)
     try:
         with pytest.raises(ConfigError) as refused:
-            await asyncio.wait_for(serve(config, embedder=fake_embedder), 30)
+            await asyncio.wait_for(serve(config, pipeline=Pipeline(fake_embedder)), 30)
     finally:
         await standin.stop()
         restore_discord_endpoints()

@@ -11,7 +11,7 @@ from typing import Any
 from bot.client import MatchBot, build
 from bot.config import Config
 from bot.metrics import Metrics
-from index.embedding import Embedder
+from index.pipeline import Pipeline
 
 from .standin import DiscordStandIn
 
@@ -43,8 +43,9 @@ def bot_config(standin: DiscordStandIn, folder: Path, seeds: Path, **settings: A
     )
 
 
-async def open_bot(config: Config, embedder: Embedder) -> MatchBot:
-    """The bot ``config`` describes, with its index opened (off the event loop), not yet connected."""
-    bot = await build(config, embedder, Metrics.collecting())
+async def open_bot(config: Config, pipeline: Pipeline) -> MatchBot:
+    """The bot ``config`` describes, answering with ``pipeline``, its index opened (off the event loop),
+    not yet connected."""
+    bot = await build(config, pipeline, Metrics.collecting())
     await asyncio.to_thread(bot.library.open)
     return bot

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from index.articles import read_seeds
 from index.library import MAX_NAME_BYTES, RESERVED_NAMES, Library, _slug
+from index.pipeline import Pipeline
 from index.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +55,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture
 def world(write_seeds, tmp_path: Path, fake_embedder) -> tuple[Path, Path]:
     seeds = write_seeds(ARTICLES)
-    Library(seeds, tmp_path / "data", fake_embedder).open()
+    Library(seeds, tmp_path / "data", Pipeline(fake_embedder)).open()
     return seeds, tmp_path / "data"
 
 
@@ -156,13 +157,13 @@ def test_the_next_update_tidies_what_a_kill_left_and_finishes_a_removal(
 ) -> None:
     seeds = write_seeds(ARTICLES)
     data = tmp_path / "data"
-    Library(seeds, data, fake_embedder).open()
+    Library(seeds, data, Pipeline(fake_embedder)).open()
     (seeds / ".late_goal.txt.writing").write_text("title Late go")  # killed while writing an added article
     (seeds / "semi.txt").rename(seeds / ".semi.txt.removed")  # killed while removing an article
     shutil.copytree(data / "index", data / ".index.previous")  # killed just before the old index went
     (data / ".index.writing").mkdir()
 
-    library = Library(seeds, data, fake_embedder)
+    library = Library(seeds, data, Pipeline(fake_embedder))
     report = library.open()
 
     assert report.removed == ["semi"]
@@ -210,7 +211,7 @@ def test_an_added_article_is_saved_inside_the_seeds_folder_whatever_its_title(
     title: str, write_seeds, tmp_path: Path, fake_embedder
 ) -> None:
     seeds = write_seeds(ARTICLES)
-    library = Library(seeds, tmp_path / "data", fake_embedder)
+    library = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
     library.open()
     outside = sorted(p.name for p in tmp_path.iterdir())
 
@@ -247,7 +248,7 @@ def test_questions_are_answered_from_the_old_index_until_the_new_one_is_whole(
 
     seeds = write_seeds(ARTICLES)
     embedder = Gated()
-    library = Library(seeds, tmp_path / "data", embedder)
+    library = Library(seeds, tmp_path / "data", Pipeline(embedder))
     library.open()
     old = library.retriever.store
     (seeds / "awards.txt").write_text("Messi won the Golden Ball. Mbappe won the Golden Boot.")

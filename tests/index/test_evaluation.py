@@ -11,17 +11,24 @@ import pytest
 from index.articles import Article
 from index.errors import MatchbotError
 from index.evaluation import (
+    BASELINES,
     EvalQuestion,
+    SecondStageGrid,
     _weight_grid,
     answer_all,
+    baseline,
     calibrate,
     evaluate,
+    first_stage_grid,
     is_hit,
     read_questions,
     score,
-    tune_weights,
+    second_stage_grid,
+    tune,
 )
-from index.retriever import BM25_ONLY, DENSE_ONLY, Answer, Passage, Retriever, Weights
+from index.first_stage import COLUMNS
+from index.pipeline import Pipeline
+from index.retriever import Answer, Passage, Retriever
 from index.store import Store
 
 TUNNEL = "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team."
@@ -280,20 +287,63 @@ def test_the_weight_grid_holds_every_weighting_of_the_step_that_sums_to_one() ->
     assert len({tuple(row) for row in grid.round(3).tolist()}) == len(grid)
 
 
-def test_tuning_scores_each_weighting_as_evaluating_it_would(make_embedder) -> None:
-    embedder = make_embedder()
-    text = "Mbappe consoled Hakimi. The stadium lights went out. Regragui praised his players."
-    store, _ = Store.build([Article(id="a", title="Semi", text=text)], embedder)
-    retriever = Retriever(store, embedder, weights=Weights(0.3333, 0.1667, 0.2, 0.1, 0.2))  # off the grid
-    questions = [
-        EvalQuestion("who consoled hakimi", ("Mbappe consoled Hakimi.",)),
-        EvalQuestion("the lights", ("The stadium lights went out.",)),
-        EvalQuestion("what did the coach do", ("Regragui praised his players.",)),
-    ]
+QUESTIONS_ON_THREE = [
+    EvalQuestion("who consoled hakimi", ("Mbappe consoled Hakimi.",)),
+    EvalQuestion("the lights", ("The stadium lights went out.",)),
+    EvalQuestion("what did the coach do", ("Regragui praised his players.",)),
+    EvalQuestion("did the players get praise", ("Regragui praised his players.",)),
+]
+THREE = "Mbappe consoled Hakimi. The stadium lights went out. Regragui praised his players. Fans sang."
 
-    results = {weights: (mrr, hit) for weights, mrr, hit in tune_weights(retriever, questions, step=0.5)}
+
+class WordsInCommon:
+    """A later stage with no model: the share of the question's words a passage holds."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.read: list[str] = []
+
+    def score_many(self, questions, passages):  # type: ignore[no-untyped-def]
+        found = []
+        for question, chunks in zip(questions, passages, strict=True):
+            asked = set(question.split())
+            self.read += [chunk.text for chunk in chunks]
+            found.append(
+                {self.name: np.array([len(asked & set(c.text.lower().split())) / len(asked) for c in chunks])}
+            )
+        return found
+
+
+def test_tuning_the_first_stage_scores_each_weighting_as_evaluating_it_would(make_embedder) -> None:
+    embedder = make_embedder()
+    store, _ = Store.build([Article(id="a", title="Semi", text=THREE)], embedder)
+    retriever = Retriever(store, Pipeline(embedder))
+    in_use = retriever.fusion.with_weights(dict(zip(COLUMNS, (0.3333, 0.1667, 0.2, 0.1, 0.2), strict=True)))
+    retriever = retriever.with_pipeline(retriever.pipeline.with_fusion(in_use))  # off the grid
+
+    results = tune(retriever, QUESTIONS_ON_THREE, first_stage_grid(retriever.fusion, step=0.5))
 
     assert len(results) == 15 + 1  # the grid of 0.5 steps, and the weighting in use
-    for weights in (BM25_ONLY, DENSE_ONLY, retriever.weights):
-        measured = evaluate(retriever.with_weights(weights), questions, declines=False)
-        assert results[weights] == pytest.approx((measured.mrr_at_k, measured.hit_at_1))
+    for tuned in results:
+        system = retriever.with_pipeline(retriever.pipeline.with_fusion(tuned.fusion))
+        measured = evaluate(system, QUESTIONS_ON_THREE, declines=False)
+        assert (tuned.mrr, tuned.hit_at_1) == (measured.mrr_at_k, measured.hit_at_1)
+    names = {name: baseline(retriever, name).fusion.weights for name in BASELINES}
+    assert names == {"bm25": {"lexical": 1.0}, "dense": {"sentence": 1.0}}
+
+
+def test_tuning_the_later_stages_reproduces_what_evaluating_the_tuned_setting_gives(make_embedder) -> None:
+    embedder = make_embedder()
+    store, _ = Store.build([Article(id="a", title="Semi", text=THREE)], embedder)
+    stages = (WordsInCommon("late"), WordsInCommon("cross"))
+    retriever = Retriever(store, Pipeline(embedder, stages))
+    grid = SecondStageGrid(depths=(1, 3), late=(0.0, 1.0), cross=(0.0, 2.0), cross_depths=(1, 2))
+
+    results = tune(retriever, QUESTIONS_ON_THREE, second_stage_grid(retriever.fusion, grid))
+
+    assert len(results) == 2 * 2 * 2 * 2 + 1
+    assert [r.mrr for r in results] == sorted((r.mrr for r in results), reverse=True)
+    for tuned in results:
+        system = retriever.with_pipeline(retriever.pipeline.with_fusion(tuned.fusion))
+        measured = evaluate(system, QUESTIONS_ON_THREE, declines=False)
+        assert (tuned.mrr, tuned.hit_at_1) == (measured.mrr_at_k, measured.hit_at_1)

@@ -17,6 +17,7 @@ from index.articles import Article, decode_text, parse_text_article, read_seeds
 from index.chunking import chunk_article
 from index.errors import ArticleError, QuestionError
 from index.library import Library
+from index.pipeline import Pipeline
 from index.retriever import MAX_QUESTION_CHARS, check_question
 
 EXAMPLES = settings(
@@ -93,7 +94,7 @@ def hostile_library(tmp_path_factory: pytest.TempPathFactory, make_embedder) -> 
         + "Z" * 100_000
         + " The end \\*\\*."
     )
-    library = Library(Path(seeds), tmp_path_factory.mktemp("hostile-data"), make_embedder())
+    library = Library(Path(seeds), tmp_path_factory.mktemp("hostile-data"), Pipeline(make_embedder()))
     library.open()
     assert [a.id for a in read_seeds(Path(seeds)).articles] == ["hostile", "ordinary"]
     return library

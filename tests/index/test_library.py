@@ -13,6 +13,7 @@ import pytest
 
 from index.errors import ArticleError, DuplicateArticleError, StoreError
 from index.library import Library
+from index.pipeline import Pipeline
 from index.store import FORMAT_VERSION, Store
 
 ARTICLES = {
@@ -33,7 +34,7 @@ def seeds(write_seeds) -> Path:
 @pytest.fixture
 def library(seeds: Path, tmp_path: Path, fake_embedder) -> Library:
     """A library over ARTICLES, opened once; ``fake_embedder.calls`` is cleared afterwards."""
-    opened = Library(seeds, tmp_path / "data", fake_embedder)
+    opened = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
     opened.open()
     fake_embedder.calls.clear()
     return opened
@@ -61,7 +62,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_opening_indexes_every_article_and_saves_the_index(seeds, tmp_path, fake_embedder) -> None:
-    library = Library(seeds, tmp_path / "data", fake_embedder)
+    library = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
 
     report = library.open()
 
@@ -248,7 +249,7 @@ def test_an_index_built_with_another_model_says_to_rebuild(
     library: Library, seeds: Path, make_embedder
 ) -> None:
     before = snapshot(library.index_dir)
-    other = Library(seeds, library.index_dir.parent, make_embedder(name="other-model"))
+    other = Library(seeds, library.index_dir.parent, Pipeline(make_embedder(name="other-model")))
 
     with pytest.raises(StoreError) as error:
         other.open()
@@ -317,7 +318,7 @@ def test_add_article_with_a_bad_date_leaves_no_file_behind(library: Library, see
 def test_add_article_needs_a_seeds_folder_not_a_single_file(tmp_path: Path, fake_embedder) -> None:
     bulk = tmp_path / "articles.jsonl"
     bulk.write_text(json.dumps({"id": "one", "text": "Mbappe scored."}) + "\n", encoding="utf-8")
-    library = Library(bulk, tmp_path / "data", fake_embedder)
+    library = Library(bulk, tmp_path / "data", Pipeline(fake_embedder))
     library.open()
 
     with pytest.raises(ArticleError, match="point MATCHBOT_SEEDS at a folder"):
@@ -454,8 +455,8 @@ def test_two_libraries_sharing_a_seeds_folder_take_turns(
 
     import index.library
 
-    one = Library(seeds, tmp_path / "one", fake_embedder)
-    other = Library(seeds, tmp_path / "other", fake_embedder)
+    one = Library(seeds, tmp_path / "one", Pipeline(fake_embedder))
+    other = Library(seeds, tmp_path / "other", Pipeline(fake_embedder))
     one.open()
     other.open()
     with one._changing():  # one is in the middle of a change

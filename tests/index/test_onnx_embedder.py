@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from index import onnx_embedder
+from index.chunking import context_text, indexed_text
 from index.embedding import Embedder
 from index.export import export_model
 from index.library import Library
 from index.onnx_embedder import OnnxEmbedder, find_export, load_embedder
 from index.retriever import Retriever
-from index.store import context_text, indexed_text
 
 pytestmark = pytest.mark.model
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -7,16 +7,17 @@ states beside them.
 
 from __future__ import annotations
 
-from dataclasses import astuple
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.articles import Article
-from index.evaluation import evaluate, read_questions
+from index.evaluation import BASELINES, baseline, evaluate, read_questions
+from index.first_stage import COLUMNS
+from index.fusion import Fusion
 from index.lexical import LexicalIndex, fold
-from index.retriever import BM25_ONLY, DENSE_ONLY, HYBRID, Retriever
+from index.pipeline import Pipeline
+from index.retriever import Retriever
 from index.store import Store
 
 SEED_QUESTIONS = Path(__file__).resolve().parents[1] / "data" / "seed_questions.jsonl"
@@ -64,24 +65,28 @@ ARTICLES = [
 def retriever(make_embedder) -> Retriever:
     embedder = make_embedder()
     store, _ = Store.build(ARTICLES, embedder)
-    return Retriever(store, embedder)
+    return Retriever(store, Pipeline(embedder))
+
+
+def first_scores(retriever: Retriever, question: str):  # type: ignore[no-untyped-def]
+    return retriever.first_scores([retriever.prepare(question)])[0]
 
 
 def test_the_fused_score_is_the_weighted_sum_of_the_five_scores(retriever: Retriever) -> None:
-    query = retriever.prepare("did mbappe console hakimi")
-    vector = retriever.embedder.encode([query])[0]
-    rows, features = retriever.features(query, vector)
-    ranked_rows, fused = retriever.rank(query, vector)
-    weights = np.array(astuple(HYBRID))
-    expected = dict(zip(rows.tolist(), (weights @ features).tolist(), strict=True))
-    assert fused.tolist() == pytest.approx([expected[row] for row in ranked_rows.tolist()], abs=1e-5)
+    table = first_scores(retriever, "did mbappe console hakimi")
+    rows, fused = retriever.ranked(table)
+    weights = retriever.fusion.weights
+    expected = {
+        int(row): sum(weights[name] * table.column(name)[n] for name in COLUMNS)
+        for n, row in enumerate(table.rows)
+    }
+    assert fused.tolist() == pytest.approx([expected[row] for row in rows.tolist()], abs=1e-5)
     assert fused.tolist() == sorted(fused.tolist(), reverse=True)
 
 
 def test_lexical_scores_are_relative_to_the_best_match(retriever: Retriever) -> None:
-    query = retriever.prepare("consoled hakimi")
-    _, features = retriever.features(query, retriever.embedder.encode([query])[0])
-    lexical, article_lexical = features[2], features[3]
+    table = first_scores(retriever, "consoled hakimi")
+    lexical, article_lexical = table.column("lexical"), table.column("article_lexical")
     assert lexical.max() == pytest.approx(1.0) and lexical.min() >= 0
     assert article_lexical.max() == pytest.approx(1.0)
 
@@ -90,35 +95,35 @@ def test_a_sentence_like_many_others_is_less_distinct_than_an_odd_one_out(make_e
     embedder = make_embedder()
     lines = ["Morocco won hearts.", "Morocco won praise.", "Morocco won fans.", "Tunnel floor chat."]
     store, _ = Store.build([Article(id="a", title="A", text=" ".join(lines))], embedder)
-    query = "morocco won"
-    rows, features = Retriever(store, embedder).features(query, embedder.encode([query])[0])
-    distinct = dict(zip((store.chunks[row].text for row in rows), features[4].tolist(), strict=True))
+    table = first_scores(Retriever(store, Pipeline(embedder)), "morocco won")
+    texts = [store.chunks[row].text for row in table.rows]
+    distinct = dict(zip(texts, table.column("distinct").tolist(), strict=True))
     assert distinct["Tunnel floor chat."] > max(distinct[line] for line in lines[:3])
 
 
 def test_bm25_only_ranks_by_words_and_dense_only_by_meaning(retriever: Retriever) -> None:
-    bm25 = retriever.with_weights(BM25_ONLY).search("mbappe consoled hakimi", k=1)
+    bm25 = baseline(retriever, "bm25").search("mbappe consoled hakimi", k=1)
     assert bm25.passages[0].text == "Mbappe consoled Hakimi."
-    dense = retriever.with_weights(DENSE_ONLY)
-    query = dense.prepare("stadium lights")
-    vector = dense.embedder.encode([query])[0]
-    rows, fused = dense.rank(query, vector)
-    sentences = dense.store.vectors(rows) @ vector
-    assert fused.tolist() == pytest.approx(sorted(sentences.tolist(), reverse=True), abs=1e-5)
+    dense = baseline(retriever, "dense")
+    table = first_scores(dense, "stadium lights")
+    _, fused = dense.ranked(table)
+    assert fused.tolist() == pytest.approx(sorted(table.column("sentence").tolist(), reverse=True), abs=1e-5)
 
 
-def test_every_weighting_sums_to_one_so_scores_stay_comparable_to_the_threshold() -> None:
-    for weights in (HYBRID, BM25_ONLY, DENSE_ONLY):
-        assert sum(astuple(weights)) == pytest.approx(1.0)
+def test_the_first_stages_weights_sum_to_one_so_scores_stay_comparable_to_the_threshold() -> None:
+    shipped = Fusion.load()
+    assert sum(shipped.weights[name] for name in COLUMNS) == pytest.approx(1.0)
+    for weights in BASELINES.values():
+        assert sum(weights.values()) == pytest.approx(1.0)
 
 
 # -- the seed figures, with the real model ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def seed_retriever(seed_library, second_stage) -> Retriever:
+def seed_retriever(seed_library, embedder, second_stage) -> Retriever:
     """matchbot as it answers by default: both stages."""
-    return seed_library.retriever.with_second_stage(second_stage)
+    return seed_library.retriever.with_pipeline(Pipeline(embedder, second_stage))
 
 
 @pytest.mark.model
@@ -144,7 +149,7 @@ def test_seed_questions_are_answered_at_least_as_well_as_measured(
     declined: float,
     wrongly_declined: float,
 ) -> None:
-    retriever = seed_retriever if stages == "both" else seed_retriever.with_second_stage(None)
+    retriever = seed_retriever if stages == "both" else seed_retriever.first_stage_only()
     scores = evaluate(retriever, read_questions(SEED_QUESTIONS, split))
     assert scores.hit_at_1 >= hit_at_1
     assert scores.hit_at_3 >= hit_at_3
@@ -160,7 +165,7 @@ def test_matchbot_beats_bm25_alone_and_dense_alone_on_the_same_sentences(
 ) -> None:
     questions = read_questions(SEED_QUESTIONS, split)
     ours = evaluate(seed_retriever, questions)
-    for baseline in (BM25_ONLY, DENSE_ONLY):
-        theirs = evaluate(seed_retriever.with_weights(baseline), questions, declines=False)
+    for name in BASELINES:
+        theirs = evaluate(baseline(seed_retriever, name), questions, declines=False)
         assert ours.mrr_at_k > theirs.mrr_at_k
         assert ours.hit_at_1 > theirs.hit_at_1

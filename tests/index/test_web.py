@@ -15,6 +15,7 @@ from news_site import NewsSite
 from index.articles import link_key
 from index.errors import DuplicateArticleError, WebError
 from index.library import Library
+from index.pipeline import Pipeline
 from index.web import FEED, USER_AGENT, Fetcher, FetchPolicy, add_page, check_link
 
 ARTICLE = "/2022/12/15/morocco-fans-casablanca.html"
@@ -27,7 +28,7 @@ def library(tmp_path: Path, seed_file: Path, fake_embedder) -> Library:
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(seed_file, seeds)
-    opened = Library(seeds, tmp_path / "data", fake_embedder)
+    opened = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
     opened.open()
     return opened
 

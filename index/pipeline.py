@@ -1,0 +1,68 @@
+"""The answer path's models and fusion, loaded in one place from the settings.
+
+``load_pipeline`` is what the command line, the bot, the benchmarks and ``matchbot eval`` call: it
+loads the encoder (the ONNX export when there is one, else sentence-transformers), the later stages the
+settings turn on (``index.rerank``), and the fusion (``index.fusion``), with the settings' depth and
+threshold applied. A ``Pipeline`` is handed to the ``Library`` that answers with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from index.encoder import Encoder
+from index.fusion import Fusion
+from index.rerank import Stage
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """What the settings say of the models (``MATCHBOT_MODEL``, ``MATCHBOT_RERANK``, …)."""
+
+    model: str | None = None  # a local sentence-transformers folder; None: the bundled MiniLM
+    rerank: str = "on"  # the cross-encoder: on, off, or a model folder
+    late_interaction: str = "on"  # late interaction, likewise
+    rerank_passages: int | None = None  # passages the cross-encoder reads; None: the fusion's
+    threshold: float | None = None  # None: the fusion's calibrated threshold for the stages in use
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """The encoder, the later stages in cascade order, the fusion, and the threshold to answer."""
+
+    encoder: Encoder
+    stages: tuple[Stage, ...] = ()
+    fusion: Fusion = field(default_factory=Fusion.load)
+    threshold_setting: float | None = None  # the server's own bar, when a self-hoster set one
+
+    @property
+    def threshold(self) -> float:
+        """The confidence below which answers are declined: as set, else the fusion's calibrated one
+        for the stages in use."""
+        if self.threshold_setting is not None:
+            return self.threshold_setting
+        return self.fusion.threshold(stage.name for stage in self.stages)
+
+    def first_stage_only(self) -> Pipeline:
+        return replace(self, stages=())
+
+    def with_fusion(self, fusion: Fusion) -> Pipeline:
+        return replace(self, fusion=fusion)
+
+
+def load_pipeline(settings: ModelSettings) -> Pipeline:
+    """Load every model the settings name. Blocking (seconds); problems are ModelErrors naming the
+    setting to fix."""
+    from index.onnx_embedder import load_embedder
+    from index.rerank import load_second_stage
+
+    fusion = Fusion.load()
+    if settings.rerank_passages is not None:
+        passages = settings.rerank_passages
+        fusion = fusion.with_depth("cross", passages).with_depth("late", max(fusion.depth("late"), passages))
+    return Pipeline(
+        encoder=load_embedder(settings.model),
+        stages=load_second_stage(settings.rerank, settings.late_interaction),
+        fusion=fusion,
+        threshold_setting=settings.threshold,
+    )

@@ -1,0 +1,65 @@
+"""One question's candidates and their named scores, as each stage of the answer path adds them.
+
+A stage adds a column: the first stage ``sentence``, ``context``, ``lexical``, ``article_lexical`` and
+``distinct`` for every candidate; the second stage ``late`` for the best few and ``cross`` for fewer
+still. A score that does not apply to a candidate (a passage the cross-encoder did not read, a model that
+does not read the question's language) is *missing*: NaN, never zero, so that the fusion
+(``index.fusion``) weighs only the scores a candidate has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+
+class ScoreTable:
+    """Candidate rows of the index and a float column of scores per name, NaN where missing."""
+
+    def __init__(self, rows: np.ndarray, columns: Mapping[str, np.ndarray] | None = None) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self._columns: dict[str, np.ndarray] = {}
+        for name, values in (columns or {}).items():
+            self.add(name, values)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def add(self, name: str, values: Sequence[float] | np.ndarray, at: np.ndarray | None = None) -> None:
+        """Set the column ``name``: ``values`` for the candidates at positions ``at`` (all when None),
+        missing for the others (or as they were, when the column exists)."""
+        values = np.asarray(values, dtype=np.float64)
+        if at is None:
+            if values.shape != (len(self),):
+                raise ValueError(f"{name}: {values.shape[0]} scores for {len(self)} candidates")
+            self._columns[name] = values.copy()
+            return
+        column = self._columns.get(name)
+        if column is None:
+            column = self._columns[name] = np.full(len(self), np.nan)
+        column[np.asarray(at, dtype=np.int64)] = values
+
+    def column(self, name: str) -> np.ndarray:
+        """The scores called ``name``, NaN where missing (all NaN when no stage gave it)."""
+        found = self._columns.get(name)
+        return found if found is not None else np.full(len(self), np.nan)
+
+    def present(self, name: str) -> np.ndarray:
+        """Which candidates have a ``name`` score."""
+        return ~np.isnan(self.column(name))
+
+    def take(self, positions: np.ndarray) -> ScoreTable:
+        """The candidates at ``positions``, in that order, with all their scores."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return ScoreTable(self.rows[positions], {n: c[positions] for n, c in self._columns.items()})
+
+    def without(self, names: Sequence[str]) -> ScoreTable:
+        """The same candidates without the columns ``names``."""
+        return ScoreTable(self.rows, {n: c for n, c in self._columns.items() if n not in names})
