@@ -28,7 +28,7 @@ from dataclasses import astuple, dataclass, field, fields
 import numpy as np
 
 from index.embedding import Embedder
-from index.errors import QuestionError
+from index.errors import NoArticles, QuestionError
 from index.lexical import fold
 from index.rerank import Candidates, SecondStage
 from index.store import Store, indexed_text, neighbours
@@ -45,6 +45,10 @@ CANDIDATES = 200
 # may be broken differently, so below it every ranking stays exactly as it was measured.
 LEXICAL_SCAN_UP_TO = 50_000
 DUPLICATE_OVERLAP = 0.8
+NO_ARTICLES = (
+    "No articles have been added yet: add one with `matchbot add URL`, put .txt, .md or .jsonl files in "
+    "the articles folder (MATCHBOT_SEEDS), or use /matchbot articles add on Discord."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +207,11 @@ class Retriever:
 
     def answer_many(self, queries: Sequence[Query]) -> list[Answer]:
         """Answers to many queries, each with its own depth and threshold: the questions are encoded in
-        one batch and their best candidates reread by the second stage together."""
+        one batch and their best candidates reread by the second stage together. An index of no article
+        answers nothing: NoArticles says how to add the first one."""
         cleaned = [check_question(query.question) for query in queries]
+        if cleaned and not self.store.articles:
+            raise NoArticles(NO_ARTICLES)
         corrected = [self.prepare(question) for question in cleaned]
         vectors = self.embedder.encode(corrected) if cleaned else np.zeros((0, 1), np.float32)
         ranked = [self.rank(query, vector) for query, vector in zip(corrected, vectors, strict=True)]
