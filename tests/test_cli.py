@@ -855,3 +855,48 @@ def test_the_installed_command_builds_the_index_and_answers(tmp_path: Path, seed
     assert answer["answered"]
     assert any(is_hit(passage["text"], TUNNEL) for passage in answer["passages"])
     assert Store.load(tmp_path / "d" / "index").model == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.model
+def test_a_fresh_library_answers_from_its_first_link(tmp_path: Path, news_site) -> None:
+    """The self-hoster's first hour, on the command line: an empty folder, `matchbot add` with a link,
+    then `matchbot ask`, each a process of its own with the real models."""
+    seeds = tmp_path / "my-match"
+    seeds.mkdir()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MATCHBOT_", "DATABASE_URL", "SHARD_"))
+    } | {
+        "MATCHBOT_SEEDS": str(seeds),
+        "MATCHBOT_DATA": str(tmp_path / "data"),
+        "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1",
+    }
+
+    def matchbot(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *argv],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=environment,
+            timeout=300,
+        )
+
+    empty = matchbot("ask", "how many people were on the streets of Casablanca")
+    assert (empty.returncode, empty.stdout) == (1, "")
+    assert empty.stderr.startswith(
+        "matchbot: No articles have been added yet: add one with `matchbot add URL`"
+    )
+    assert empty.stderr.count("\n") == 1
+
+    added = matchbot("add", news_site.url(ARTICLE))
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith('added "Morocco\'s fans turn Casablanca red after semi-final defeat" (')
+    assert [path.name for path in seeds.iterdir()] == [f"{CASABLANCA_ID}.txt"]
+
+    asked = matchbot("ask", "how many people were on the streets of Casablanca", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["answered"] and answer["passages"][0]["article"] == CASABLANCA_ID
+    assert "300,000 people" in answer["passages"][0]["text"]
