@@ -434,7 +434,7 @@ class Library:
         command line, may share a seeds folder with their own data folders."""
         try:
             folder = os.open(self.seeds_dir, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:  # a .jsonl file, or no folder yet: nothing is written there
+        except OSError:  # the seeds setting names a file: nothing is written there
             yield
             return
         try:
