@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import MAX_K, Config
-from index.errors import MatchbotError, QuestionError
+from index.errors import MatchbotError, NoArticles, QuestionError
 
 if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
     from bot.feeds import FeedPoll, FeedPoller
@@ -186,14 +186,22 @@ def _depth(text: str) -> int:
 
 
 def _index(args: argparse.Namespace, config: Config) -> int:
-    _, report = _open_library(config, rebuild=args.rebuild)
-    _print_report(report, config)
+    library, report = _open_library(config, rebuild=args.rebuild)
+    if not library.empty:
+        _print_report(report, config)
+        return 0
+    for name in report.removed[:LISTED_CHANGES]:
+        print(f"  - {name}")
+    skipped = f" ({len(report.skipped)} skipped, see the warnings above)" if report.skipped else ""
+    print(f"Nothing to index in {config.seeds_dir}{skipped}: {_ways_to_add(config)}.")
     return 0
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
     questions = _questions(args)
     library, report = _open_library(config)
+    if library.empty:
+        raise NoArticles(f"No articles have been added yet: {_ways_to_add(config)}.")
     if report.modified:
         _print_report(report, config, stream=sys.stderr)
     answers = library.retriever.search_many(questions, k=args.k or config.k)
@@ -524,6 +532,17 @@ def _progress_bar(label: str, *, minimum: int = PROGRESS_FROM) -> Iterator[Progr
     finally:
         if bar is not None:
             bar.close()
+
+
+def _ways_to_add(config: Config) -> str:
+    """How to add the first article, as the end of a line (a seeds setting naming a file takes none
+    but its own)."""
+    if not config.seeds_dir.is_dir():
+        return f"add articles to {config.seeds_dir}"
+    return (
+        f"add one with `matchbot add URL`, put .txt, .md or .jsonl files in {config.seeds_dir}, "
+        "or use /matchbot articles add on Discord"
+    )
 
 
 def _print_report(report: IndexReport, config: Config, *, stream: TextIO | None = None) -> None:

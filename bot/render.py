@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 
 from bot.settings import ENTRY_ATTEMPTS
-from index.errors import MatchbotError
+from index.errors import MatchbotError, NoArticles
 
 if TYPE_CHECKING:
     from bot.feeds import FeedPoll
@@ -240,7 +240,9 @@ def articles_embed(articles: Sequence[ArticleInfo]) -> discord.Embed:
             break
         lines.append(entry)
         used += len(entry) + 1
-    description = "\n".join(lines) or "No articles yet: add one with `/matchbot articles add`."
+    description = (
+        "\n".join(lines) or "No articles have been added yet: add one with `/matchbot articles add`."
+    )
     return discord.Embed(
         title=f"{len(articles)} article{'s' if len(articles) != 1 else ''} indexed",
         description=clip(description, EMBED_DESCRIPTION_LIMIT),
@@ -479,10 +481,16 @@ NOT_MODERATOR = "Only members with the Manage Server permission can use `/matchb
 SERVER_ONLY = "This command works in servers only."
 MENTION_HINT = "Ask me about the match, e.g. `@matchbot how did the semi-final end?`"
 EMPTY_MESSAGE = "That message has no text I could take as a question."
+NO_ARTICLES = (
+    "No articles have been added yet, so I have nothing to quote: "
+    "a moderator can add one with `/matchbot articles add`."
+)
 
 
 def error_line(error: BaseException, *, now: float) -> str | None:
     """What to tell a user about ``error``; None for an unexpected error (logged, generic line)."""
+    if isinstance(error, NoArticles):  # the core's line names the command line's ways; members need this one
+        return NO_ARTICLES
     if isinstance(error, MatchbotError):
         return line(neutralise_mentions(str(error)))
     if isinstance(error, app_commands.CommandOnCooldown):

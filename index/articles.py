@@ -56,7 +56,8 @@ class SeedsReading:
 def read_seeds(seeds_dir: Path) -> SeedsReading:
     """Read every article in ``seeds_dir`` (a folder, or one article file).
 
-    Unusable files and lines are skipped with a warning, never fatal.
+    Unusable files and lines are skipped with a warning, never fatal; a folder with no article is an
+    empty reading (a library starts that way), a folder that does not exist a SeedsError.
     """
     if not seeds_dir.exists():
         raise SeedsError(
@@ -88,9 +89,6 @@ def read_seeds(seeds_dir: Path) -> SeedsReading:
                 continue
             seen.add(article.id)
             reading.articles.append(article)
-    if not reading.articles:
-        detail = f" ({len(reading.skipped)} skipped)" if reading.skipped else ""
-        raise SeedsError(f"No usable articles in {seeds_dir}{detail}: add UTF-8 .txt, .md or .jsonl files.")
     return reading
 
 

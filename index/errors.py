@@ -4,7 +4,8 @@
      ├── QuestionError   the question is empty or too long
      ├── ArticleError    an article cannot be read, parsed, added or removed
      │    └── DuplicateArticleError   an article with that link is already in the library
-     ├── SeedsError      the seeds folder is missing or holds no usable article
+     ├── SeedsError      the seeds folder cannot be read or created
+     ├── NoArticles      the library holds no article yet: there is nothing to answer from
      ├── StoreError      the saved index is missing, corrupt or built differently
      │    ├── ShuttingDown   matchbot is stopping: an index update gave up, leaving the index as it was
      │    └── IndexBusy      another process is changing the same articles or index: try again later
@@ -52,7 +53,12 @@ class DuplicateArticleError(ArticleError):
 
 
 class SeedsError(MatchbotError):
-    """The seeds folder is missing or holds no usable article."""
+    """The seeds folder cannot be read or created."""
+
+
+class NoArticles(MatchbotError):
+    """The library holds no article yet (a state, not a fault): questions cannot be answered until one
+    is added."""
 
 
 class StoreError(MatchbotError):

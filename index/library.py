@@ -101,6 +101,12 @@ class Library:
         return self._retriever is not None
 
     @property
+    def empty(self) -> bool:
+        """Whether the loaded index holds no article: none has been added yet (a library starts so, from
+        an empty or missing seeds folder) or every one was removed."""
+        return self._retriever is not None and not self._retriever.store.articles
+
+    @property
     def busy(self) -> bool:
         return self._lock.locked()
 
@@ -160,11 +166,7 @@ class Library:
 
     def _refuse_duplicate(self, url: str) -> None:
         key = link_key(url)
-        try:
-            on_disk = read_seeds(self.seeds_dir).articles
-        except SeedsError:
-            on_disk = []
-        for article in on_disk:
+        for article in read_seeds(self.seeds_dir).articles:
             if article.url and link_key(article.url) == key:
                 raise DuplicateArticleError(
                     f"That page was added before, as {article.title!r} ({article.id}): "
@@ -265,12 +267,12 @@ class Library:
         be a file name here. If a file cannot be written or the index updated, the folder is put back
         as it was.
         """
-        if (put or drop) and not self.seeds_dir.is_dir():
-            raise ArticleError(
-                f"Articles can be shared only through a folder, and the seeds setting is the file "
-                f"{self.seeds_dir}: point MATCHBOT_SEEDS at a folder."
-            )
         with self._changing():
+            if (put or drop) and not self.seeds_dir.is_dir():
+                raise ArticleError(
+                    f"Articles can be shared only through a folder, and the seeds setting is the file "
+                    f"{self.seeds_dir}: point MATCHBOT_SEEDS at a folder."
+                )
             undo: list[Callable[[], None]] = []
             asides: list[Path] = []
             try:
@@ -321,10 +323,27 @@ class Library:
     @contextmanager
     def _changing(self) -> Iterator[None]:
         """Hold the change lock (in this process and across processes), after tidying up what a kill
-        left aside: whatever this change puts aside is then its own, until it ends."""
-        with self._lock, self._exclusive():
-            self._tidy()
-            yield
+        left aside: whatever this change puts aside is then its own, until it ends. A seeds folder that
+        does not exist yet is created first."""
+        with self._lock:
+            self._create_seeds_folder()
+            with self._exclusive():
+                self._tidy()
+                yield
+
+    def _create_seeds_folder(self) -> None:
+        """Create the seeds folder when there is none yet: a library may start from nothing, and its
+        first article be added by a command."""
+        if self.seeds_dir.exists():
+            return
+        try:
+            self.seeds_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            where = self.seeds_dir.parent
+            raise SeedsError(
+                disk_problem(f"create the articles folder {self.seeds_dir.name}", where, exc) + "."
+            ) from exc
+        log.info("Created the articles folder %s.", self.seeds_dir)
 
     def _reindex(
         self, *, rebuild: bool = False, progress: Progress | None = None, stoppable: bool = True
@@ -401,7 +420,7 @@ class Library:
         command line, may share a seeds folder with their own data folders."""
         try:
             folder = os.open(self.seeds_dir, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:  # a .jsonl file, or no folder yet: nothing is written there
+        except OSError:  # the seeds setting names a file: nothing is written there
             yield
             return
         try:

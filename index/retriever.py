@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.chunking import neighbours
-from index.errors import QuestionError
+from index.errors import NoArticles, QuestionError
 from index.first_stage import FirstStage
 from index.fusion import Fusion
 from index.lexical import fold
@@ -31,6 +31,10 @@ from index.store import Store
 
 MAX_QUESTION_CHARS = 1000
 DUPLICATE_OVERLAP = 0.8
+NO_ARTICLES = (
+    "No articles have been added yet: add one with `matchbot add URL`, put .txt, .md or .jsonl files in "
+    "the articles folder (MATCHBOT_SEEDS), or use /matchbot articles add on Discord."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +157,11 @@ class Retriever:
 
     def answer_many(self, queries: Sequence[Query]) -> list[Answer]:
         """Answers to many queries, each with its own depth and threshold: the questions are encoded in
-        one batch, and each later stage is called once for all of them."""
+        one batch, and each later stage is called once for all of them. An index of no article answers
+        nothing: NoArticles says how to add the first one."""
         cleaned = [check_question(query.question) for query in queries]
+        if cleaned and not self.store.articles:
+            raise NoArticles(NO_ARTICLES)
         prepared = [self.prepare(question) for question in cleaned]
         tables = self.rescore(prepared, self.first_scores(prepared))
         return [

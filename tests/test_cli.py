@@ -388,33 +388,95 @@ def test_a_bad_question_file_is_one_line(run: Run, seeds, data, tmp_path: Path, 
     assert_one_line_error(*run("ask", *arguments, "--seeds", seeds, "--data", data), fragment)
 
 
-def test_a_missing_seeds_folder_is_one_line_naming_it(
-    run: Run, use_model, fake_embedder, tmp_path, data
-) -> None:
-    use_model(fake_embedder)
-
-    code, out, err = run("index", "--seeds", tmp_path / "nowhere", "--data", data)
-
-    assert_one_line_error(code, out, err, "nowhere", "does not exist")
+# -- an empty library -------------------------------------------------------------------------------
 
 
-def test_a_seeds_folder_without_articles_is_one_line(
-    run: Run, use_model, fake_embedder, tmp_path, data
-) -> None:
-    use_model(fake_embedder)
-    (tmp_path / "empty_seeds").mkdir()
-
-    assert_one_line_error(
-        *run("ask", "who won", "--seeds", tmp_path / "empty_seeds", "--data", data), "No usable articles"
+def ways_to_add(seeds: Path) -> str:
+    return (
+        f"add one with `matchbot add URL`, put .txt, .md or .jsonl files in {seeds}, "
+        "or use /matchbot articles add on Discord."
     )
 
 
-def test_removing_every_article_keeps_the_index(run: Run, indexed: Path, seeds: Path, data: Path) -> None:
-    before = snapshot(indexed)
-    (seeds / f"{SEED_ID}.txt").unlink()
+@pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
+def test_index_of_an_empty_or_missing_folder_says_there_is_nothing_to_index_and_how_to_add(
+    run: Run, use_model, fake_embedder, tmp_path: Path, data: Path, exists: bool
+) -> None:
+    use_model(fake_embedder)
+    seeds = tmp_path / "my match" / "seeds"
+    if exists:
+        seeds.mkdir(parents=True)
 
-    assert_one_line_error(*run("index", "--seeds", seeds, "--data", data), "No usable articles")
-    assert snapshot(indexed) == before
+    code, out, err = run("index", "--seeds", seeds, "--data", data)
+
+    assert (code, out, err) == (0, f"Nothing to index in {seeds}: {ways_to_add(seeds)}\n", "")
+    assert seeds.is_dir() and list(seeds.iterdir()) == []  # created when missing, for the first article
+    empty = Store.load(data / "index")  # an empty index is saved and loaded like any other
+    assert (empty.chunks, empty.articles, empty.sentences.ntotal) == ([], {}, 0)
+    assert run("index", "--seeds", seeds, "--data", data)[:2] == (0, out)
+
+
+def test_ask_on_an_empty_library_says_in_one_line_that_no_articles_have_been_added_yet(
+    run: Run, use_model, fake_embedder, tmp_path: Path, data: Path
+) -> None:
+    use_model(fake_embedder)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+
+    code, out, err = run("ask", "who won", "--seeds", seeds, "--data", data)
+
+    assert_one_line_error(code, out, err, f"No articles have been added yet: {ways_to_add(seeds)}")
+    assert fake_embedder.calls == []  # nothing to search: the question is not even embedded
+
+
+def test_a_folder_of_only_unusable_files_warns_about_each_and_has_nothing_to_index(
+    run: Run, use_model, fake_embedder, write_seeds, data: Path, caplog
+) -> None:
+    use_model(fake_embedder)
+    seeds = write_seeds({"empty.txt": "", "binary.txt": b"\x00\x01", "notes.pdf": b"%PDF"})
+
+    with caplog.at_level(logging.WARNING):
+        code, out, _ = run("index", "--seeds", seeds, "--data", data)
+
+    assert (code, out) == (
+        0,
+        f"Nothing to index in {seeds} (2 skipped, see the warnings above): {ways_to_add(seeds)}\n",
+    )
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert [name for name in ("empty.txt", "binary.txt") for warning in warnings if name in warning] == [
+        "empty.txt",
+        "binary.txt",
+    ]
+
+
+def test_removing_every_article_empties_the_index_and_putting_one_back_fills_it(
+    run: Run, indexed: Path, seeds: Path, data: Path, tmp_path: Path
+) -> None:
+    (seeds / f"{SEED_ID}.txt").rename(tmp_path / "aside.txt")
+
+    code, out, _ = run("index", "--seeds", seeds, "--data", data)
+    assert (code, out) == (0, f"  - {SEED_ID}\nNothing to index in {seeds}: {ways_to_add(seeds)}\n")
+    assert Store.load(indexed).chunks == []
+    assert_one_line_error(
+        *run("ask", "who won", "--seeds", seeds, "--data", data), "No articles have been added"
+    )
+
+    (tmp_path / "aside.txt").rename(seeds / f"{SEED_ID}.txt")
+    code, out, _ = run("ask", "who consoled Hakimi", "--json", "--seeds", seeds, "--data", data)
+    assert code == 0 and json.loads(out)["passages"][0]["article"] == SEED_ID
+
+
+def test_a_seeds_folder_that_cannot_be_created_is_one_line_naming_it(
+    run: Run, use_model, fake_embedder, tmp_path: Path, data: Path
+) -> None:
+    use_model(fake_embedder)
+    (tmp_path / "notes").write_text("a file where a folder should be")
+
+    code, out, err = run("index", "--seeds", tmp_path / "notes" / "seeds", "--data", data)
+
+    assert_one_line_error(
+        code, out, err, f"Cannot create the articles folder seeds in {tmp_path / 'notes'} (Not a directory)"
+    )
 
 
 def damage_manifest(**changes) -> Callable[[Path], None]:
@@ -598,6 +660,64 @@ def test_feeds_add_poll_list_and_remove(run: Run, local_pages, news_site, seeds:
     assert run("feeds", "list", *folders)[1].startswith("No feeds are followed")
 
 
+@pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
+def test_add_starts_a_library_in_an_empty_or_missing_folder(
+    run: Run, local_pages, news_site, tmp_path: Path, data: Path, exists: bool
+) -> None:
+    seeds = tmp_path / "seeds"
+    if exists:
+        seeds.mkdir()
+    folders = ("--seeds", seeds, "--data", data)
+
+    code, out, err = run("add", news_site.url(ARTICLE), *folders)
+
+    assert (code, err) == (0, "") and f"as {CASABLANCA_ID}, from {CANONICAL}" in out
+    assert sorted(snapshot(seeds)) == [f"{CASABLANCA_ID}.txt"]
+    code, out, _ = run("ask", "where will the squad ride on an open-top bus", "--json", *folders)
+    assert code == 0 and json.loads(out)["passages"][0]["article"] == CASABLANCA_ID
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
+def test_feeds_start_a_library_in_an_empty_or_missing_folder(
+    run: Run, local_pages, news_site, tmp_path: Path, data: Path, exists: bool
+) -> None:
+    seeds = tmp_path / "seeds"
+    if exists:
+        seeds.mkdir()
+    folders = ("--seeds", seeds, "--data", data)
+    news_site.served[RSS] = "feeds/football-early.rss"
+
+    code, out, _ = run("feeds", "add", news_site.url(RSS), "--keywords", "Morocco, Mbappe", *folders)
+    assert (code, out.splitlines()[1:]) == (
+        0,
+        [f"  + {REGRAGUI_ID}: Regragui: Morocco ran out of legs, but we will be back"],
+    )
+
+    del news_site.served[RSS]
+    code, out, _ = run("feeds", "poll", *folders)
+    assert (code, out.splitlines()[1:]) == (
+        0,
+        [f"  + {MBAPPE_ID}: Mbappé: we are proud, now we want to win the final"],
+    )
+    assert sorted(snapshot(seeds)) == sorted([f"{REGRAGUI_ID}.txt", f"{MBAPPE_ID}.txt"])
+
+
+def test_a_seeds_setting_naming_a_file_takes_no_added_page(
+    run: Run, local_pages, news_site, tmp_path: Path, data: Path, seed_file: Path
+) -> None:
+    article = tmp_path / "one-article.txt"
+    shutil.copy(seed_file, article)
+
+    code, out, err = run("add", news_site.url(ARTICLE), "--seeds", article, "--data", data)
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"matchbot: {news_site.url(ARTICLE)}: Articles can be added only to a folder, and the seeds "
+        f"setting is the file {article}: point MATCHBOT_SEEDS at a folder.\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "one-article.txt"]
+
+
 def test_with_a_shared_database_a_page_added_here_reaches_the_bot_processes_and_is_added_once(
     run: Run, local_pages, news_site, seeds: Path, data: Path, postgres_url: str, monkeypatch, tmp_path: Path
 ) -> None:
@@ -735,3 +855,48 @@ def test_the_installed_command_builds_the_index_and_answers(tmp_path: Path, seed
     assert answer["answered"]
     assert any(is_hit(passage["text"], TUNNEL) for passage in answer["passages"])
     assert Store.load(tmp_path / "d" / "index").model == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.model
+def test_a_fresh_library_answers_from_its_first_link(tmp_path: Path, news_site) -> None:
+    """The self-hoster's first hour, on the command line: an empty folder, `matchbot add` with a link,
+    then `matchbot ask`, each a process of its own with the real models."""
+    seeds = tmp_path / "my-match"
+    seeds.mkdir()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MATCHBOT_", "DATABASE_URL", "SHARD_"))
+    } | {
+        "MATCHBOT_SEEDS": str(seeds),
+        "MATCHBOT_DATA": str(tmp_path / "data"),
+        "MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1",
+    }
+
+    def matchbot(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *argv],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=environment,
+            timeout=300,
+        )
+
+    empty = matchbot("ask", "how many people were on the streets of Casablanca")
+    assert (empty.returncode, empty.stdout) == (1, "")
+    assert empty.stderr.startswith(
+        "matchbot: No articles have been added yet: add one with `matchbot add URL`"
+    )
+    assert empty.stderr.count("\n") == 1
+
+    added = matchbot("add", news_site.url(ARTICLE))
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith('added "Morocco\'s fans turn Casablanca red after semi-final defeat" (')
+    assert [path.name for path in seeds.iterdir()] == [f"{CASABLANCA_ID}.txt"]
+
+    asked = matchbot("ask", "how many people were on the streets of Casablanca", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["answered"] and answer["passages"][0]["article"] == CASABLANCA_ID
+    assert "300,000 people" in answer["passages"][0]["text"]

@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot import render
 from bot.batcher import Batcher
 from bot.settings import GuildSettings
+from index.errors import NoArticles
 from index.retriever import MAX_QUESTION_CHARS, Answer, Query
 
 if TYPE_CHECKING:
@@ -72,8 +73,11 @@ class Ask(commands.Cog):
     async def respond(
         self, interaction: discord.Interaction, question: str, *, private: bool, source: str = "slash"
     ) -> None:
-        """Check the cooldown, defer, search off the loop, reply; outside answer channels, privately."""
+        """Check there is something to quote and the cooldown, defer, search off the loop, reply; outside
+        answer channels, privately."""
         async with self.bot.answering():
+            if self.bot.library.empty:  # told privately, before a defer that could make it public
+                raise NoArticles(render.NO_ARTICLES)
             settings = await self.admit(interaction)
             ephemeral = private or not settings.allows(
                 interaction.channel_id, _parent_id(interaction.channel)
@@ -142,6 +146,9 @@ class Ask(commands.Cog):
     ) -> None:
         if not question:
             await message.reply(render.MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)
+            return
+        if self.bot.library.empty:
+            await message.reply(render.NO_ARTICLES, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         guild_id = message.guild.id if message.guild else None
         retry_at = self.bot.cooldowns.retry_at((guild_id, message.author.id), settings.cooldown)

@@ -12,7 +12,7 @@ import pytest
 from bot.database import PostgresDatabase, SQLiteDatabase
 from bot.registry import ArticleRegistry
 from bot.settings import GuildSettings, SettingsError, SettingsStore
-from index.errors import DuplicateArticleError
+from index.errors import DuplicateArticleError, NoArticles
 from index.library import Library
 from index.pipeline import Pipeline
 
@@ -28,7 +28,7 @@ FANS = {
 }
 MODERATOR = 42
 
-Process = Callable[[str], "asyncio.Future[ArticleRegistry]"]
+Process = Callable[..., "asyncio.Future[ArticleRegistry]"]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -41,16 +41,18 @@ def best_article(articles: ArticleRegistry, question: str) -> str:
 
 @pytest.fixture
 async def processes(tmp_path: Path, fake_embedder, request: pytest.FixtureRequest) -> AsyncIterator[Process]:
-    """``start(name)``: a bot process's ArticleRegistry, with its own seeds and data folders (ARTICLES), over
-    one database: PostgreSQL by default, SQLite with ``@pytest.mark.parametrize("backend", ...)``."""
+    """``start(name)``: a bot process's ArticleRegistry, with its own seeds and data folders (ARTICLES, or
+    ``files``: None for no seeds folder at all), over one database: PostgreSQL by default, SQLite with
+    ``@pytest.mark.parametrize("backend", ...)``."""
     backend = getattr(request, "param", "postgresql")
     url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
     stores: list[SettingsStore] = []
 
-    async def start(name: str) -> ArticleRegistry:
+    async def start(name: str, files: dict[str, str] | None = ARTICLES) -> ArticleRegistry:
         seeds = tmp_path / name / "seeds"
-        seeds.mkdir(parents=True)
-        for file, text in ARTICLES.items():
+        if files is not None:
+            seeds.mkdir(parents=True)
+        for file, text in (files or {}).items():
             (seeds / file).write_text(text, encoding="utf-8")
         database = PostgresDatabase(url) if url else SQLiteDatabase(tmp_path / "matchbot.sqlite3")
         store = await SettingsStore.open(database, GuildSettings(k=3, threshold=None))
@@ -196,3 +198,54 @@ async def test_with_sqlite_the_registry_is_a_record_and_nothing_is_followed(proc
     again, _ = await one.add(**(FANS | {"text": "The fans sang again at the airport."}), by=MODERATOR)
     assert again.id == "fans_in_doha"
     assert (await one.store.registry_changes(changes[-1].revision))[0].text.startswith("The fans sang again")
+
+
+# -- empty libraries ---------------------------------------------------------------------------------
+
+
+async def test_processes_that_start_with_no_article_share_their_first_and_their_last(
+    processes: Process,
+) -> None:
+    one, other = await processes("one", files={}), await processes("other", files=None)
+    assert one.library.empty and other.library.empty
+    following = asyncio.create_task(other.follow(every=0.05))
+    try:
+        await one.add(**FANS, by=MODERATOR)
+        await asyncio.wait_for(until(lambda: not other.library.empty), 30)
+    finally:
+        following.cancel()
+    assert best_article(other, "where did the moroccan fans sing after the match") == "fans_in_doha"
+
+    await other.remove("fans_in_doha", by=MODERATOR)
+    report = await one.catch_up()
+    assert report is not None and report.removed == ["fans_in_doha"]
+    assert one.library.empty and list(one.library.seeds_dir.iterdir()) == []
+    with pytest.raises(NoArticles):
+        one.library.retriever.search("where did the fans sing")
+
+    await one.add(**(FANS | {"text": "The fans sang again at the airport."}), by=MODERATOR)
+    fresh = await processes("fresh", files=None)  # starts later, with no seeds folder at all
+    assert [a.id for a in fresh.library.articles()] == ["fans_in_doha"]
+    assert sorted(snapshot(fresh.library.seeds_dir)) == ["fans_in_doha.txt"]
+
+
+async def test_an_empty_process_and_a_full_one_share_what_is_added_and_removed_through_them(
+    processes: Process,
+) -> None:
+    full, empty = await processes("full"), await processes("empty", files={})
+    assert empty.library.empty  # the full one's hand-made articles are its own, not the registry's
+
+    await empty.add(**FANS, by=MODERATOR)
+    await full.catch_up()
+    assert {a.id for a in full.library.articles()} == {"semi", "final", "fans_in_doha"}
+
+    await full.remove("fans_in_doha", by=MODERATOR)
+    await empty.catch_up()
+    assert empty.library.empty
+    assert await empty.catch_up() is None and await full.catch_up() is None
+    assert {a.id for a in full.library.articles()} == {"semi", "final"}
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.05)

@@ -11,7 +11,7 @@ from discord import app_commands
 from bot import render
 from bot.feeds import FeedPoll
 from bot.settings import Feed, FeedEntry, GuildSettings, Stats
-from index.errors import QuestionError
+from index.errors import NoArticles, QuestionError
 from index.feeds import FeedItem
 from index.library import ArticleInfo
 from index.retriever import Answer, Passage
@@ -165,6 +165,13 @@ def test_error_lines() -> None:
     assert render.error_line(cooldown, now=100) == render.retry_line(104.5)
     assert render.error_line(app_commands.MissingPermissions(["manage_guild"]), now=0) == render.NOT_MODERATOR
     assert render.error_line(RuntimeError("boom"), now=0) is None
+
+
+def test_no_articles_names_the_moderators_command_not_the_command_lines() -> None:
+    from index.retriever import NO_ARTICLES
+
+    assert render.error_line(NoArticles(NO_ARTICLES), now=0) == render.NO_ARTICLES
+    assert "`/matchbot articles add`" in render.NO_ARTICLES and "matchbot add URL" not in render.NO_ARTICLES
 
 
 def info(number: int, title: str | None = None) -> ArticleInfo:

@@ -121,18 +121,22 @@ def test_a_missing_seeds_folder_is_one_line_naming_it(tmp_path) -> None:
     assert "\n" not in message
 
 
-def test_a_folder_without_articles_is_one_line(write_seeds) -> None:
-    seeds = write_seeds({})
+def test_a_folder_without_articles_is_an_empty_reading(write_seeds) -> None:
+    reading = read_seeds(write_seeds({}))
 
-    with pytest.raises(SeedsError, match="No usable articles"):
-        read_seeds(seeds)
+    assert (reading.articles, reading.skipped) == ([], [])
 
 
-def test_a_folder_of_only_unusable_files_says_how_many_were_skipped(write_seeds) -> None:
+def test_a_folder_of_only_unusable_files_is_an_empty_reading_with_a_warning_for_each(write_seeds) -> None:
     seeds = write_seeds({"empty.txt": "", "binary.txt": b"\x00\x01"})
 
-    with pytest.raises(SeedsError, match=r"No usable articles .*\(2 skipped\)"):
-        read_seeds(seeds)
+    reading = read_seeds(seeds)
+
+    assert reading.articles == []
+    assert reading.skipped == [
+        "skipped binary.txt: it is a binary file, not text",
+        "skipped empty.txt: the file is empty",
+    ]
 
 
 def jsonl(*records: object) -> str:

@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from index.errors import ArticleError, DuplicateArticleError, StoreError
+from index.errors import ArticleError, DuplicateArticleError, NoArticles, StoreError
 from index.library import Library
 from index.pipeline import Pipeline
 from index.store import FORMAT_VERSION, Store
@@ -472,3 +472,75 @@ def test_two_libraries_sharing_a_seeds_folder_take_turns(
     monkeypatch.setattr(index.library, "SEEDS_WAIT", 0.2)
     with one._changing(), pytest.raises(StoreError, match="Another matchbot is changing the articles in"):
         other.reindex()
+
+
+# -- an empty library ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
+def test_a_library_starts_empty_and_its_first_article_is_answerable_at_once(
+    tmp_path: Path, fake_embedder, exists: bool
+) -> None:
+    seeds = tmp_path / "seeds"
+    if exists:
+        seeds.mkdir()
+    library = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
+
+    assert library.open().summary() == "0 added, 0 changed, 0 removed, 0 unchanged; 0 chunks"
+    assert library.empty and library.articles() == [] and seeds.is_dir()
+    with pytest.raises(
+        NoArticles, match=r"^No articles have been added yet: add one with `matchbot add URL`"
+    ):
+        library.retriever.search("who won")
+
+    info, report = library.add_article(title="Fans in Doha", text="Fans sang in the Doha metro all night.")
+
+    assert (info.id, report.added, library.empty) == ("fans_in_doha", ["fans_in_doha"], False)
+    assert library.retriever.search("where did the fans sing", 1).passages[0].article == "fans_in_doha"
+    assert [path.name for path in seeds.iterdir()] == ["fans_in_doha.txt"]
+
+
+def test_removing_the_last_article_leaves_an_empty_index_saved_and_loaded_like_any_other(
+    library: Library, seeds: Path, tmp_path: Path, fake_embedder
+) -> None:
+    for article_id in ("croatia", "final", "semi"):
+        library.remove_article(article_id)
+
+    assert library.empty and list(seeds.iterdir()) == []
+    saved = Store.load(library.index_dir)
+    assert (saved.chunks, saved.articles, saved.sentences.ntotal, saved.contexts.ntotal) == ([], {}, 0, 0)
+    assert (saved.distinct.shape, len(saved.lexical.passages), len(saved.lexical.articles)) == ((0, 2), 0, 0)
+    reopened = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
+    assert not reopened.open().modified and reopened.empty
+    fake_embedder.calls.clear()
+    with pytest.raises(NoArticles):
+        reopened.retriever.search("who won")
+    assert fake_embedder.calls == []  # nothing to search: the question is not embedded
+
+    (seeds / "semi.txt").write_text(ARTICLES["semi.txt"])
+    assert reopened.reindex().added == ["semi"] and not reopened.empty
+
+
+def test_the_registry_fills_a_missing_seeds_folder(tmp_path: Path, fake_embedder) -> None:
+    from index.articles import Article
+
+    library = Library(tmp_path / "seeds", tmp_path / "data", Pipeline(fake_embedder))
+    fans = Article(id="fans_in_doha", title="Fans in Doha", text="Fans sang in the Doha metro all night.")
+
+    report = library.apply([fans])
+
+    assert report is not None and report.added == ["fans_in_doha"]
+    assert [path.name for path in (tmp_path / "seeds").iterdir()] == ["fans_in_doha.txt"]
+
+
+def test_articles_with_nothing_quotable_decline_rather_than_say_none_were_added(
+    write_seeds, tmp_path: Path, fake_embedder
+) -> None:
+    seeds = write_seeds({"picture.txt": "pic.twitter.com/abc123 — ESPN FC (@ESPNFC) December 14, 2022"})
+    library = Library(seeds, tmp_path / "data", Pipeline(fake_embedder))
+    library.open()
+
+    answer = library.retriever.search("who won")
+
+    assert not library.empty and [info.chunks for info in library.articles()] == [0]
+    assert (answer.answered, answer.passages) == (False, [])
