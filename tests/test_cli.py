@@ -299,9 +299,10 @@ def test_eval_tune_lists_the_best_weightings_and_places_the_one_in_use(
 
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "First stage: 10,626 weightings; the best by MRR@10 (then hit@1), and the one in use:"
+    assert lines[0] == "First stage: 1,002 weightings; the best by MRR@10 (then hit@1), and the one in use:"
     assert len(lines) == 1 + 5 + 1
-    assert re.search(r"in use, [\d,]+(st|nd|rd|th) of 10,626: Weights\(sentence=0\.2, ", lines[-1])
+    in_use = "sentence=0.2 context=0.25 lexical=0.2 article_lexical=0.1 distinct=0.25"
+    assert re.search(r"in use, [\d,]+(st|nd|rd|th) of 1,002: ", lines[-1]) and lines[-1].endswith(in_use)
 
 
 def test_eval_calibrate_prints_the_threshold_and_what_it_declines(
