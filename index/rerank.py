@@ -188,8 +188,8 @@ def model_folder(value: str, packaged: str, setting: str) -> Path | None:
 def load_second_stage(cross: str = "on", late: str = "on") -> tuple[Stage, ...]:
     """The later stages as ``MATCHBOT_LATE_INTERACTION`` (late) and ``MATCHBOT_RERANK`` (cross) say, in
     cascade order; empty when both are off. Problems are ModelErrors naming the setting to fix."""
-    late_folder = model_folder(late, LATE_INTERACTION, LATE_SETTING)
     cross_folder = model_folder(cross, CROSS_ENCODER, CROSS_SETTING)
+    late_folder = model_folder(late, LATE_INTERACTION, LATE_SETTING)
     stages: list[Stage] = []
     if late_folder is not None:
         stages.append(LateInteractionStage(LateInteraction.load(late_folder)))
