@@ -1,10 +1,11 @@
 """Articles from the web: a fetcher that reads only what it may, and the article a page holds.
 
 ``Fetcher.fetch`` (blocking) reads one http or https link within a ``FetchPolicy``. Each hop of a
-redirect is resolved once, its address checked (no private, loopback or link-local address unless the
-policy allows it) and connected to as checked, so a DNS answer that changes in between (rebinding)
-cannot lead it elsewhere. robots.txt is honoured on every host, with a User-Agent naming matchbot;
-redirects, size and time are bounded, and the content type must be one asked for.
+redirect is resolved once, its address checked (only globally reachable addresses, judged by
+``index.addresses``, unless the policy allows a private network) and connected to as checked, so a
+DNS answer that changes in between (rebinding) cannot lead it elsewhere. robots.txt is honoured on
+every host, with a User-Agent naming matchbot; redirects, size and time are bounded, and the content
+type must be one asked for.
 
 ``extract_article`` finds the main text, title, date and canonical link of an HTML page with
 trafilatura; ``read_page`` fetches a page and extracts its article, and ``add_page`` adds it to a
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from index.addresses import IPAddress, IPNetwork, allowed
 from index.articles import title_from_name
 from index.errors import DuplicateArticleError, WebError
 
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
     from index.library import ArticleInfo, Library
     from index.store import IndexReport
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 ROBOTS_AGENT = "matchbot"  # the name robots.txt rules address
@@ -98,15 +98,9 @@ class FetchPolicy:
     allow_private: tuple[IPNetwork, ...] = ()
 
     def allows(self, address: IPAddress) -> bool:
-        """Whether ``address`` may be connected to: a public one, or one in ``allow_private``."""
-        candidates = [address]
-        if isinstance(address, ipaddress.IPv6Address):  # IPv4 addresses carried inside IPv6 ones
-            candidates += [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
-            candidates += list(address.teredo or ())
-        return all(
-            any(a in network for network in self.allow_private) or (a.is_global and not a.is_multicast)
-            for a in candidates
-        )
+        """Whether ``address`` may be connected to: a public one (and every IPv4 address it carries),
+        or one in ``allow_private`` (see ``index.addresses``)."""
+        return allowed(address, self.allow_private)
 
 
 @dataclass(frozen=True, slots=True)
