@@ -1,4 +1,5 @@
-"""Articles from links: the safe fetcher and the extraction, against the news site on 127.0.0.1.
+"""Articles from links: the safe fetcher and the extraction, against the news site on 127.0.0.1 and
+a site there that misbehaves on purpose (tests/hostile_site.py).
 
 Every refusal is one line that says what to do, and leaves the seeds folder and the index as they were.
 No test here connects anywhere but to a loopback address: the address table needs no network at all.
@@ -7,11 +8,17 @@ No test here connects anywhere but to a loopback address: the address table need
 from __future__ import annotations
 
 import ipaddress
+import json
 import shutil
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hostile_site import ARTICLE as ARTICLE_FILE
 from news_site import LOCAL_ONLY, NewsSite
 
 from index.articles import link_key
@@ -23,6 +30,7 @@ ARTICLE = "/2022/12/15/morocco-fans-casablanca.html"
 CANONICAL = "https://www.matchday-news.example/world-cup/2022/12/15/morocco-fans-casablanca"
 TITLE = "Morocco's fans turn Casablanca red after semi-final defeat"
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +118,8 @@ def test_redirects_are_followed_and_every_request_names_matchbot_after_robots_tx
     assert news_site.paths() == ["/robots.txt", f"/redirect?to={ARTICLE}", ARTICLE]
     assert {request.user_agent for request in news_site.requests} == {USER_AGENT}
     assert USER_AGENT.startswith("matchbot/")
+    # only what matchbot can decompress in bounded pieces: no brotli
+    assert {request.headers["Accept-Encoding"] for request in news_site.requests} == {"gzip, deflate"}
 
 
 def test_a_page_added_before_is_one_line_whatever_link_leads_to_it(
@@ -185,6 +195,90 @@ def test_a_page_that_never_finishes_is_cut_off_at_the_time_limit(
 def test_a_smaller_size_limit_is_kept(library: Library, news_site: NewsSite) -> None:
     small = Fetcher(FetchPolicy(allow_private=(ipaddress.ip_network("127.0.0.1/32"),), max_bytes=2_000))
     assert "is over 0.002 MB" in refusal(library, small, news_site.url(ARTICLE))
+
+
+# -- hostile servers: one deadline, bytes counted as they are decompressed ------------------------
+
+DRIPPING = ["drip-headers", "drip-robots", "drip-chunk-size", "gzip-comment", "gzip-extra"]
+
+
+@pytest.mark.parametrize("misbehaviour", DRIPPING)
+def test_a_fetch_stops_at_its_time_limit_however_slowly_the_server_sends(
+    library: Library, hostile_url: Callable[..., str], misbehaviour: str
+) -> None:
+    """Reply headers, robots.txt's headers, a chunk-size line or a gzip header that never ends, each
+    byte in time for a per-read timeout: the fetch still ends at its one deadline."""
+    impatient = Fetcher(FetchPolicy(allow_private=LOOPBACK, timeout=2))
+    url = hostile_url(misbehaviour)
+    started = time.monotonic()
+    message = refusal(library, impatient, url)
+    assert time.monotonic() - started < 2 + 1
+    assert message == f"{url} did not load within 2 s: try again later."
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
+def test_a_compressed_page_is_read(hostile_url: Callable[..., str], coding: str) -> None:
+    page = Fetcher(LOCAL_ONLY).fetch(hostile_url(coding))
+    assert page.body == ARTICLE_FILE.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "expected"),
+    [
+        ("gzip-bomb", "is over 1 MB, the most matchbot reads (MATCHBOT_FETCH_MAX_MB)"),
+        ("double-gzip-bomb", "is compressed more than once (gzip, gzip), which matchbot does not read"),
+    ],
+)
+def test_a_compression_bomb_is_one_line(
+    library: Library, hostile_url: Callable[..., str], misbehaviour: str, expected: str
+) -> None:
+    small = Fetcher(FetchPolicy(allow_private=LOOPBACK, max_bytes=1_000_000))
+    assert expected in refusal(library, small, hostile_url(misbehaviour))
+
+
+# Fetches an ordinary page, then a bomb, in a fresh process; prints the peak memory after each.
+PEAK_MEMORY = """
+import ipaddress, json, re, sys
+from index.errors import WebError
+from index.web import FEED, HTML, Fetcher, FetchPolicy
+
+def peak_kb():
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read())[1])
+
+policy = FetchPolicy(allow_private=(ipaddress.ip_network("127.0.0.1/32"),), max_bytes=1_000_000, timeout=10)
+fetcher = Fetcher(policy)
+ordinary = len(fetcher.fetch(sys.argv[1]).body)
+after_ordinary = peak_kb()
+try:
+    fetcher.fetch(sys.argv[2], accept=FEED if sys.argv[2].endswith(".rss") else HTML)
+    refused = None
+except WebError as exc:
+    refused = str(exc)
+measured = {"ordinary": ordinary, "ordinary_kb": after_ordinary, "bomb_kb": peak_kb(), "refused": refused}
+print(json.dumps(measured))
+"""
+MEMORY_MARGIN_KB = 4_000  # the limit is 1 MB; a bomb inflates to 200 MB
+
+
+@pytest.mark.parametrize("misbehaviour", ["gzip-bomb", "double-gzip-bomb"])
+@pytest.mark.parametrize("name", ["page.html", "feed.rss"])
+def test_a_compression_bomb_costs_no_more_memory_than_an_ordinary_page(
+    hostile_url: Callable[..., str], misbehaviour: str, name: str
+) -> None:
+    ordinary, bomb = hostile_url("gzip"), hostile_url(misbehaviour, name)
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY, ordinary, bomb],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(result.stdout)
+    assert measured["ordinary"] == len(ARTICLE_FILE.read_bytes())  # the ordinary page was read
+    assert measured["refused"] and measured["refused"].startswith(bomb)
+    assert measured["bomb_kb"] - measured["ordinary_kb"] <= MEMORY_MARGIN_KB, measured
 
 
 def test_private_addresses_are_refused_by_default_and_nothing_is_requested(
