@@ -10,7 +10,8 @@ page (``/drip-headers/page.html``, ``/gzip-bomb/feed.rss``):
   goes on and on, 100 bytes every tenth of a second; it decodes to nothing;
 - ``gzip-bomb``: ``Content-Encoding: gzip``, 200 KB that inflate to ``BOMB_MB`` of zeros;
 - ``double-gzip-bomb``: ``Content-Encoding: gzip, gzip``, the bomb compressed again (under 1 KB);
-- ``gzip``, ``deflate``, ``raw-deflate``: an ordinary article page, compressed that way.
+- ``gzip``, ``deflate``, ``raw-deflate``: an ordinary article page, compressed that way;
+- ``empty``: a page of no bytes at all (lxml, under trafilatura, logs errors about it).
 
 ``/entries/<misbehaviour>.rss`` is an ordinary feed whose one entry (about Morocco) links to
 ``/<misbehaviour>/page.html``. robots.txt allows everything, unless the site is made with
@@ -209,6 +210,7 @@ REPLIES: dict[str, Callable[[asyncio.StreamWriter, str], Awaitable[None]]] = {
     "gzip": _compressed(31, "gzip"),
     "deflate": _compressed(15, "deflate"),
     "raw-deflate": _compressed(-15, "deflate"),
+    "empty": lambda writer, content_type: _send(writer, content_type, b""),
 }
 
 
