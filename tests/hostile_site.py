@@ -79,6 +79,7 @@ class HostileSite:
         return [request.path for request in self.requests]
 
     def start(self) -> HostileSite:
+        gzip_bomb()  # made now (once a session), so that serving it takes no time of the fetch's
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
