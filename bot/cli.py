@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import MAX_K, Config
+from bot.logs import libraries_at_debug
 from index.errors import MatchbotError, NoArticles, QuestionError
 
 if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    libraries_at_debug()  # trafilatura's "Document is empty" must not show above matchbot's line
     try:
         config = Config.from_env(data_dir=args.data, seeds_dir=args.seeds)
         return args.handler(args, config)

@@ -1,5 +1,6 @@
 """The bot's log: discord.py's handler, with the token and the database password replaced in every
-line, at every level."""
+line, at every level; and the libraries that read pages and feeds kept to DEBUG, so that what they
+say never shows above matchbot's own one-line message."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ from bot.database import passwords, redact
 
 HIDDEN = "[DISCORD_TOKEN]"
 HIDDEN_PASSWORD = "***"
+# What fetches and reads pages and feeds. Their errors ("lxml parsing failed: Document is empty") are
+# matchbot's to explain, in one line that says what to do.
+LIBRARIES = (
+    "trafilatura",
+    "htmldate",
+    "courlan",
+    "justext",
+    "charset_normalizer",
+    "chardet",
+    "feedparser",
+    "httpx",
+    "httpcore",
+)
 
 
 class HideSecret(logging.Filter):
@@ -44,3 +58,23 @@ def hide_database_password(url: str) -> None:
     hide_from_logs(url, redact(url))
     for password in passwords(url):
         hide_from_logs(password, HIDDEN_PASSWORD)
+
+
+class AtDebug(logging.Handler):
+    """Hands a library's records on to the root logger's handlers as DEBUG records, when the log is at
+    DEBUG; at any other level they are dropped."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        root = logging.getLogger()
+        if root.isEnabledFor(logging.DEBUG):
+            root.handle(record)
+
+
+def libraries_at_debug(names: tuple[str, ...] = LIBRARIES) -> None:
+    """Log everything the libraries in ``names`` log at DEBUG, whatever level they gave it."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, AtDebug) for handler in logger.handlers):
+            logger.addHandler(AtDebug())
+        logger.propagate = False  # their records reach the root's handlers through AtDebug only

@@ -1,10 +1,12 @@
 """Articles from the web: a fetcher that reads only what it may, and the article a page holds.
 
 ``Fetcher.fetch`` (blocking) reads one http or https link within a ``FetchPolicy``. Each hop of a
-redirect is resolved once, its address checked (no private, loopback or link-local address unless the
-policy allows it) and connected to as checked, so a DNS answer that changes in between (rebinding)
-cannot lead it elsewhere. robots.txt is honoured on every host, with a User-Agent naming matchbot;
-redirects, size and time are bounded, and the content type must be one asked for.
+redirect is resolved once, its address checked (only globally reachable addresses, judged by
+``index.addresses``, unless the policy allows a private network) and connected to as checked, so a
+DNS answer that changes in between (rebinding) cannot lead it elsewhere. robots.txt is honoured on
+every host, with a User-Agent naming matchbot. One deadline covers the whole fetch, whatever the
+server does; the body is counted as it arrives and as it is decompressed (``index.content_coding``);
+redirects are bounded, and the content type must be one asked for.
 
 ``extract_article`` finds the main text, title, date and canonical link of an HTML page with
 trafilatura; ``read_page`` fetches a page and extracts its article, and ``add_page`` adds it to a
@@ -14,11 +16,11 @@ to do.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
 import ipaddress
-import logging
 import socket
 import threading
 import time
@@ -30,15 +32,15 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from index.addresses import IPAddress, IPNetwork, allowed
 from index.articles import title_from_name
+from index.content_coding import ACCEPT_ENCODING, BoundedDecoder, DamagedCoding, UnreadableCoding
 from index.errors import DuplicateArticleError, WebError
 
 if TYPE_CHECKING:
     from index.library import ArticleInfo, Library
     from index.store import IndexReport
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 ROBOTS_AGENT = "matchbot"  # the name robots.txt rules address
@@ -98,15 +100,9 @@ class FetchPolicy:
     allow_private: tuple[IPNetwork, ...] = ()
 
     def allows(self, address: IPAddress) -> bool:
-        """Whether ``address`` may be connected to: a public one, or one in ``allow_private``."""
-        candidates = [address]
-        if isinstance(address, ipaddress.IPv6Address):  # IPv4 addresses carried inside IPv6 ones
-            candidates += [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
-            candidates += list(address.teredo or ())
-        return all(
-            any(a in network for network in self.allow_private) or (a.is_global and not a.is_multicast)
-            for a in candidates
-        )
+        """Whether ``address`` may be connected to: a public one (and every IPv4 address it carries),
+        or one in ``allow_private`` (see ``index.addresses``)."""
+        return allowed(address, self.allow_private)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,33 +167,44 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Page:
-        """Read ``url`` after its host's robots.txt; ``etag``/``last_modified`` make it conditional."""
-        deadline = time.monotonic() + self.policy.timeout
+        """Read ``url`` after its host's robots.txt; ``etag``/``last_modified`` make it conditional.
+
+        The whole fetch (name resolution, robots.txt, every redirect, headers and body) runs in an
+        event loop of its own under one ``asyncio.timeout``: at the policy's time limit the transfer
+        is cancelled wherever it is, however slowly the server sends.
+        """
+        link = check_link(url)
         headers = {"If-None-Match": etag} if etag else {}
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        with self._client() as client:
-            return self._follow(client, check_link(url), accept, deadline, self.policy.max_bytes, headers)
+        return asyncio.run(self._fetch(link, accept, headers))
+
+    async def _fetch(self, link: httpx.URL, accept: Accept, headers: dict[str, str]) -> Page:
+        try:
+            async with asyncio.timeout(self.policy.timeout), self._client() as client:
+                return await self._follow(client, link, accept, self.policy.max_bytes, headers)
+        except TimeoutError:
+            raise _too_slow(link, self.policy.timeout) from None
 
     # -- one fetch: hops, robots.txt, the body ---------------------------------------------------
 
-    def _client(self) -> httpx.Client:
+    def _client(self) -> httpx.AsyncClient:
         # No environment proxies (they would connect for us, unchecked) and no kept-alive connections
         # (two host names on one address must not share a TLS connection made for the first).
-        return httpx.Client(
+        return httpx.AsyncClient(
             verify=self._ssl,
             trust_env=False,
             follow_redirects=False,
+            timeout=self.policy.timeout,
             limits=httpx.Limits(max_keepalive_connections=0),
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
-    def _follow(
+    async def _follow(
         self,
-        client: httpx.Client,
+        client: httpx.AsyncClient,
         url: httpx.URL,
         accept: Accept,
-        deadline: float,
         max_bytes: int,
         headers: dict[str, str],
         *,
@@ -206,14 +213,14 @@ class Fetcher:
         seen = {str(url)}
         for _ in range(self.policy.max_redirects + 1):
             if robots:
-                self._obey_robots(client, url, deadline)
-            response = self._send(client, url, deadline, headers)
+                await self._obey_robots(client, url)
+            response = await self._send(client, url, headers)
             try:
                 location = response.headers.get("location")
                 if response.status_code not in _REDIRECT_STATUSES or not location:
-                    return self._read(url, response, accept, deadline, max_bytes)
+                    return await self._read(url, response, accept, max_bytes)
             finally:
-                response.close()
+                await response.aclose()
             try:
                 url = check_link(str(url.join(location)))
             except WebError as exc:
@@ -226,23 +233,22 @@ class Fetcher:
             "and give the address it ends at."
         )
 
-    def _send(
-        self, client: httpx.Client, url: httpx.URL, deadline: float, headers: dict[str, str]
+    async def _send(
+        self, client: httpx.AsyncClient, url: httpx.URL, headers: dict[str, str]
     ) -> httpx.Response:
         """Send the request to an address of the URL's host that was checked, trying each in turn."""
         host = url.raw_host.decode("ascii")
         is_name = _as_address(host) is None
         failure: httpx.TransportError | None = None
-        for address in self._addresses(url, deadline):
+        for address in await self._addresses(url):
             request = client.build_request(
                 "GET",
                 url.copy_with(host=address),  # connect to the address checked, not to the name again
                 headers={"Host": url.netloc.decode("ascii"), **headers},
                 extensions={"sni_hostname": host} if is_name else {},
-                timeout=_remaining(deadline, url),
             )
             try:
-                return client.send(request, stream=True)
+                return await client.send(request, stream=True)
             except httpx.TimeoutException:
                 raise _too_slow(url, self.policy.timeout) from None
             except httpx.ConnectError as exc:
@@ -261,7 +267,7 @@ class Fetcher:
             transient=True,
         )
 
-    def _addresses(self, url: httpx.URL, deadline: float) -> list[str]:
+    async def _addresses(self, url: httpx.URL) -> list[str]:
         """The host's addresses that the policy allows, resolved once; a WebError if there are none."""
         host = url.raw_host.decode("ascii")
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -269,11 +275,10 @@ class Fetcher:
         if literal is not None:
             found = [literal]
         else:
-            job = _DNS.submit(self._resolve, host, port)
+            # a thread pool of its own: asyncio.run waits for the default one, and a resolver may hang
+            resolving = asyncio.get_running_loop().run_in_executor(_DNS, self._resolve, host, port)
             try:
-                names = job.result(timeout=_remaining(deadline, url))
-            except concurrent.futures.TimeoutError:
-                raise _too_slow(url, self.policy.timeout) from None
+                names = await resolving
             except (OSError, UnicodeError):
                 raise WebError(f"Cannot find the site {host}: check the link.") from None
             found = [a for a in map(_as_address, names) if a is not None]
@@ -286,9 +291,7 @@ class Fetcher:
             )
         return allowed
 
-    def _read(
-        self, url: httpx.URL, response: httpx.Response, accept: Accept, deadline: float, max_bytes: int
-    ) -> Page:
+    async def _read(self, url: httpx.URL, response: httpx.Response, accept: Accept, max_bytes: int) -> Page:
         status = response.status_code
         if status == 304:
             return Page(str(url), "", b"", not_modified=True)
@@ -303,19 +306,30 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise _too_big(url, max_bytes)
-        body = bytearray()
         try:
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > max_bytes:
+            decoder = BoundedDecoder(response.headers.get("content-encoding", ""))
+        except UnreadableCoding as exc:
+            raise WebError(f"{_short(url)} is {exc}: paste the article's text instead.") from None
+        body = bytearray()
+        received = 0
+        try:
+            async for raw in response.aiter_raw():  # as sent: the coding is undone below, bounded
+                received += len(raw)
+                if received > max_bytes:
                     raise _too_big(url, max_bytes)
-                if time.monotonic() > deadline:
-                    raise _too_slow(url, self.policy.timeout)
+                for piece in decoder.decode(raw):
+                    body += piece
+                    if len(body) > max_bytes:
+                        raise _too_big(url, max_bytes)
         except httpx.TimeoutException:
             raise _too_slow(url, self.policy.timeout) from None
         except httpx.HTTPError as exc:  # the connection broke, or the body is not what it claims
             raise WebError(
                 f"Could not read {_short(url)} ({_reason(exc)}): try again later.", transient=True
+            ) from None
+        except DamagedCoding:
+            raise WebError(
+                f"{_short(url)} sent a damaged {decoder.coding} body: try again later.", transient=True
             ) from None
         return Page(
             url=str(url),
@@ -328,16 +342,16 @@ class Fetcher:
 
     # -- robots.txt --------------------------------------------------------------------------------
 
-    def _obey_robots(self, client: httpx.Client, url: httpx.URL, deadline: float) -> None:
-        rules = self._robots_for(client, url, deadline)
+    async def _obey_robots(self, client: httpx.AsyncClient, url: httpx.URL) -> None:
+        rules = await self._robots_for(client, url)
         if not rules.can_fetch(ROBOTS_AGENT, str(url)):
             raise WebError(
                 f"{url.host}'s robots.txt asks bots like matchbot not to read {_short(url.path, 60)}: "
                 "paste the article's text instead."
             )
 
-    def _robots_for(
-        self, client: httpx.Client, url: httpx.URL, deadline: float
+    async def _robots_for(
+        self, client: httpx.AsyncClient, url: httpx.URL
     ) -> urllib.robotparser.RobotFileParser:
         origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
         with self._robots_lock:
@@ -347,7 +361,7 @@ class Fetcher:
         rules = urllib.robotparser.RobotFileParser(f"{origin}/robots.txt")
         try:
             robots_txt = httpx.URL(f"{origin}/robots.txt")
-            page = self._follow(client, robots_txt, ANYTHING, deadline, ROBOTS_MAX_BYTES, {}, robots=False)
+            page = await self._follow(client, robots_txt, ANYTHING, ROBOTS_MAX_BYTES, {}, robots=False)
             rules.parse(page.body.decode("utf-8", errors="replace").splitlines())
         except _StatusError as exc:
             if exc.transient:  # RFC 9309: an unreachable robots.txt means "do not crawl" for now
@@ -399,16 +413,8 @@ def _as_address(text: str) -> IPAddress | None:
         return None
 
 
-def _remaining(deadline: float, url: httpx.URL) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _too_slow(url, None)
-    return left
-
-
-def _too_slow(url: httpx.URL, limit: float | None) -> WebError:
-    within = f" within {limit:g} s" if limit else " in time"
-    return WebError(f"{_short(url)} did not load{within}: try again later.", transient=True)
+def _too_slow(url: httpx.URL, limit: float) -> WebError:
+    return WebError(f"{_short(url)} did not load within {limit:g} s: try again later.", transient=True)
 
 
 def _too_big(url: httpx.URL, limit: int) -> WebError:
@@ -438,9 +444,6 @@ def _reason(error: BaseException | None) -> str:
 def extract_article(page: Page) -> WebArticle:
     """The main text, title, date and canonical link of an HTML page, or a WebError if it has none."""
     import trafilatura  # imported when first needed: it takes a moment
-
-    # its warnings ("discarding data: URL") say less than the WebError below, which the user sees
-    logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
     html: str | bytes = page.body
     if page.encoding:

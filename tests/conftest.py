@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: a model-free embedder, the seed article, the real model once, a
-throwaway PostgreSQL server, and a news site on 127.0.0.1 with a fetcher allowed to read it."""
+throwaway PostgreSQL server, a news site on 127.0.0.1 with a fetcher allowed to read it, and a site
+there that misbehaves on purpose."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_site import HostileSite
 from news_site import LOCAL_ONLY, NewsSite
 from pgserver import PostgresServer
 
@@ -197,3 +199,23 @@ def news_site() -> Iterator[NewsSite]:
 def fetcher() -> Fetcher:
     """A Fetcher that may read 127.0.0.1 (and no other private address), as MATCHBOT_FETCH_ALLOW_PRIVATE."""
     return Fetcher(LOCAL_ONLY)
+
+
+@pytest.fixture
+def hostile_url() -> Iterator[Callable[..., str]]:
+    """``hostile_url("gzip-bomb")``: the link of a page of tests/hostile_site.py that misbehaves that
+    way (``hostile_url("gzip-bomb", "feed.rss")``: a feed); ``"drip-robots"`` is a page of a site whose
+    robots.txt drips. The sites run on 127.0.0.1 and are stopped afterwards."""
+    sites: dict[bool, HostileSite] = {}
+
+    def url(misbehaviour: str, name: str = "page.html") -> str:
+        robots = misbehaviour == "drip-robots"
+        if robots not in sites:
+            sites[robots] = HostileSite(drip_robots=robots).start()
+        return sites[robots].url(f"/{name}" if robots else f"/{misbehaviour}/{name}")
+
+    try:
+        yield url
+    finally:
+        for site in sites.values():
+            site.stop()

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -758,6 +759,82 @@ def test_feeds_bad_input_is_one_line(
     )
     assert_one_line_error(*run("feeds", "remove", news_site.url(RSS), *folders), "is followed here")
     assert news_site.paths() == ["/robots.txt", ARTICLE]
+
+
+# -- hostile sites: the time limit, the size limit, one line ---------------------------------------
+
+RUN_MATCHBOT = REPO / "tests" / "run_matchbot.py"  # matchbot as a process, with the model-free embedder
+LIMIT = 2  # MATCHBOT_FETCH_TIMEOUT, seconds
+DRIPPING = ["drip-headers", "drip-robots", "drip-chunk-size", "gzip-comment", "gzip-extra"]
+
+
+@pytest.fixture
+def impatient(monkeypatch, local_pages) -> None:
+    """matchbot may read 127.0.0.1, gives a fetch 2 seconds and reads 1 MB at most."""
+    monkeypatch.setenv("MATCHBOT_FETCH_TIMEOUT", str(LIMIT))
+    monkeypatch.setenv("MATCHBOT_FETCH_MAX_MB", "1")
+
+
+@pytest.mark.parametrize("misbehaviour", DRIPPING)
+def test_add_stops_at_the_time_limit_with_one_line_however_slowly_the_server_sends(
+    run: Run, impatient, indexed: Path, hostile_url, seeds: Path, data: Path, misbehaviour: str
+) -> None:
+    url = hostile_url(misbehaviour)
+    before = snapshot(seeds)
+    started = time.monotonic()
+    code, out, err = run("add", url, "--seeds", seeds, "--data", data)
+    assert time.monotonic() - started <= LIMIT + 1
+    assert (code, out) == (1, "")
+    assert err == f"matchbot: {url}: {url} did not load within {LIMIT} s: try again later.\n"
+    assert snapshot(seeds) == before
+
+
+def test_feeds_add_stops_at_the_time_limit_for_the_feed_and_for_its_entries(
+    run: Run, impatient, indexed: Path, hostile_url, seeds: Path, data: Path
+) -> None:
+    folders = ("--seeds", seeds, "--data", data)
+    feed = hostile_url("drip-headers", "feed.rss")
+    started = time.monotonic()
+    code, out, err = run("feeds", "add", feed, "--keywords", "Morocco", *folders)
+    assert time.monotonic() - started <= LIMIT + 1
+    assert (code, out) == (1, "")
+    assert err == f"matchbot: {feed} did not load within {LIMIT} s: try again later.\n"
+
+    entries, page = hostile_url("entries", "drip-chunk-size.rss"), hostile_url("drip-chunk-size")
+    started = time.monotonic()
+    code, out, err = run("feeds", "add", entries, "--keywords", "Morocco", *folders)
+    assert time.monotonic() - started <= LIMIT + 1  # the feed comes at once; its entry's page does not
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1:] == [
+        f"  ! Morocco: the report (drip-chunk-size): {page} did not load within {LIMIT} s: try again later."
+    ]
+
+
+def test_add_prints_one_line_per_failed_link_and_no_library_log_lines(
+    hostile_url, seeds: Path, data: Path, tmp_path: Path
+) -> None:
+    """matchbot as a process: what reaches the terminal is its own lines, none from trafilatura or lxml
+    (an empty page makes them log errors), whatever the page does."""
+    urls = [hostile_url(kind) for kind in ("empty", "gzip-bomb", "double-gzip-bomb", "gzip-comment")]
+    settings = {"MATCHBOT_FETCH_ALLOW_PRIVATE": "127.0.0.1", "MATCHBOT_FETCH_TIMEOUT": str(LIMIT)}
+    result = subprocess.run(
+        [sys.executable, RUN_MATCHBOT, "add", *urls, "--seeds", seeds, "--data", data],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=os.environ | settings | {"MATCHBOT_FETCH_MAX_MB": "1"},
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"matchbot: {urls[0]}: No article text found at {urls[0]} (it may be a list of links, or need "
+        "JavaScript or a log-in): paste the article's text instead.",
+        f"matchbot: {urls[1]}: {urls[1]} is over 1 MB, the most matchbot reads (MATCHBOT_FETCH_MAX_MB): "
+        "link to the article's page itself.",
+        f"matchbot: {urls[2]}: {urls[2]} is compressed more than once (gzip, gzip), which matchbot does "
+        "not read: paste the article's text instead.",
+        f"matchbot: {urls[3]}: {urls[3]} did not load within {LIMIT} s: try again later.",
+    ]
 
 
 # -- with the real model -----------------------------------------------------------------------------

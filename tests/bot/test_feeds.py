@@ -1,8 +1,9 @@
 """Following feeds: each matching entry is added once, across polls, restarts and racing pollers.
 
-The feeds and pages come from the news site on 127.0.0.1; the state is a real settings store, and
-every test runs twice: on SQLite, then on a throwaway PostgreSQL server (the ``connect`` fixture). The
-articles are a real Library (with the model-free embedder).
+The feeds and pages come from the news site on 127.0.0.1 (and, for the limits, from the misbehaving
+site there, tests/hostile_site.py); the state is a real settings store, and every test runs twice:
+on SQLite, then on a throwaway PostgreSQL server (the ``connect`` fixture). The articles are a real
+Library (with the model-free embedder).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from news_site import NewsSite
+from news_site import LOCAL_ONLY, NewsSite
 
 from bot.database import Database, PostgresDatabase
 from bot.feeds import MAX_ADDS_PER_POLL, MAX_FEEDS, FeedPoller
@@ -26,7 +27,7 @@ from bot.settings import ENTRY_ATTEMPTS, STALE_CLAIM, Feed, GuildSettings, Setti
 from index.errors import WebError
 from index.library import Library
 from index.pipeline import Pipeline
-from index.web import Fetcher
+from index.web import Fetcher, FetchPolicy
 
 GUILD = 111
 OTHER_GUILD = 222
@@ -242,6 +243,81 @@ async def test_an_entry_that_fails_for_a_passing_reason_is_tried_again_a_few_tim
     assert fetched_pages(news_site).count("/unavailable.html") == ENTRY_ATTEMPTS
     [entry] = await poller.settings.feed_entries(GUILD)
     assert (entry.status, entry.attempts) == ("retry", ENTRY_ATTEMPTS)
+
+
+# -- hostile feeds and entries: the same deadline and size limit as a page ---------------------------
+
+LIMIT = 2  # seconds for a whole fetch: more than a read takes when the server drips a byte a second
+TOO_SLOW = "did not load within 2 s: try again later."
+TOO_BIG = "is over 1 MB, the most matchbot reads (MATCHBOT_FETCH_MAX_MB)"
+TWICE = "is compressed more than once (gzip, gzip), which matchbot does not read"
+
+
+@pytest.fixture
+async def impatient(start_bot: StartBot) -> FeedPoller:
+    """A poller whose fetches may read 127.0.0.1, take two seconds and weigh 1 MB at most."""
+    allowed = LOCAL_ONLY.allow_private
+    return await start_bot(Fetcher(FetchPolicy(allow_private=allowed, timeout=LIMIT, max_bytes=1_000_000)))
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "expected"),
+    [
+        ("drip-headers", TOO_SLOW),
+        ("gzip-comment", TOO_SLOW),
+        ("gzip-bomb", TOO_BIG),
+        ("double-gzip-bomb", TWICE),
+    ],
+)
+async def test_a_hostile_feed_is_one_line_within_the_time_limit_and_nothing_is_followed(
+    impatient: FeedPoller, hostile_url, seeds: Path, misbehaviour: str, expected: str
+) -> None:
+    feed = hostile_url(misbehaviour, "feed.rss")
+    before = articles(seeds)
+    started = time.monotonic()
+    with pytest.raises(WebError) as caught:
+        await impatient.follow(GUILD, feed, KEYWORDS)
+    assert time.monotonic() - started <= LIMIT + 1
+    assert str(caught.value).startswith(f"{feed} {expected}") and "\n" not in str(caught.value)
+    assert await impatient.settings.feeds(GUILD) == [] and articles(seeds) == before
+
+
+@pytest.mark.parametrize(
+    ("misbehaviour", "expected", "status"),
+    [
+        ("drip-headers", TOO_SLOW, "retry"),
+        ("drip-chunk-size", TOO_SLOW, "retry"),
+        ("gzip-extra", TOO_SLOW, "retry"),
+        ("gzip-bomb", TOO_BIG, "failed"),
+        ("double-gzip-bomb", TWICE, "failed"),
+    ],
+)
+async def test_a_hostile_entry_fails_in_one_line_within_the_time_limit(
+    impatient: FeedPoller, hostile_url, seeds: Path, misbehaviour: str, expected: str, status: str
+) -> None:
+    page = hostile_url(misbehaviour)
+    before = articles(seeds)
+    started = time.monotonic()
+    poll = await impatient.follow(GUILD, hostile_url("entries", f"{misbehaviour}.rss"), KEYWORDS)
+    assert time.monotonic() - started <= LIMIT + 1  # the feed comes at once; its entry's page does not
+    [(item, message)] = poll.failed
+    assert item.link == page and message.startswith(f"{page} {expected}") and "\n" not in message
+    [entry] = await impatient.settings.feed_entries(GUILD)
+    assert (entry.status, entry.message) == (status, message)  # a slow site is tried again later
+    assert not poll.added and articles(seeds) == before
+
+
+async def test_a_followed_feed_that_turns_hostile_is_recorded_as_not_read_within_the_time_limit(
+    impatient: FeedPoller, hostile_url
+) -> None:
+    feed = hostile_url("drip-chunk-size", "feed.rss")
+    await impatient.settings.follow_feed(GUILD, feed, KEYWORDS, title=None, added_by=None)
+    started = time.monotonic()
+    [poll] = await impatient.poll_now()
+    assert time.monotonic() - started <= LIMIT + 1
+    assert poll.error == f"{feed} {TOO_SLOW}"
+    [followed] = await impatient.settings.feeds(GUILD)
+    assert followed.poll_error == poll.error
 
 
 def rename_table(store: SettingsStore, name: str, to: str) -> None:

@@ -62,3 +62,26 @@ def test_the_database_password_is_hidden_as_in_matchbot_own_messages() -> None:
     assert "p%40ss-w0rd" not in written and "p@ss-w0rd" not in written
     assert "postgresql://matchbot:***@db.internal:5432/matchbot" in written
     assert "password=*** host" in written and "authentication failed for ***" in written
+
+
+def test_what_a_library_logs_reaches_the_log_only_at_debug_and_as_debug() -> None:
+    from bot.logs import libraries_at_debug
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    parser = logging.getLogger("test-library.parser")  # a module of the library, as trafilatura.utils
+    try:
+        libraries_at_debug(("test-library",))
+        root.setLevel(logging.WARNING)  # matchbot's command line
+        parser.error("lxml parsing failed: Document is empty")
+        assert stream.getvalue() == ""
+        root.setLevel(logging.DEBUG)
+        parser.error("lxml parsing failed: Document is empty")
+        assert stream.getvalue() == "DEBUG test-library.parser: lxml parsing failed: Document is empty\n"
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
