@@ -20,7 +20,7 @@ from index import onnx_embedder, rerank  # noqa: E402
 from tests.conftest import FakeEmbedder  # noqa: E402
 
 onnx_embedder.load_embedder = lambda model=None: FakeEmbedder()  # type: ignore[assignment]
-rerank.load_second_stage = lambda *settings: None  # type: ignore[assignment]
+rerank.load_second_stage = lambda *settings: ()  # type: ignore[assignment]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
