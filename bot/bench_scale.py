@@ -40,7 +40,7 @@ from index import ann, distinct
 from index.chunking import Chunk
 from index.first_stage import FirstStage
 from index.fusion import Fusion
-from index.store import FORMAT_VERSION, Lexical, Store
+from index.store import FORMAT_VERSION, Lexical, Store, Vectors
 
 if TYPE_CHECKING:
     from bot.bench import Bench, Report
@@ -143,11 +143,19 @@ def _measure(
         "dimension": DIMENSION,
         "chunks": size,
         "articles": {},
-        "search": {"sentences": plan, "contexts": plan},
+        "encoders": {
+            "synthetic": {
+                "dimension": DIMENSION,
+                "folder": "vectors/synthetic",
+                "search": {"sentences": plan, "contexts": plan},
+            }
+        },
         "distinct": {"file": "distinct.npy", "neighbours": distinct.HUB_NEIGHBOURS},
     }
     with tempfile.TemporaryDirectory() as folder:
-        Store(chunks, index, index, manifest, scores, lexical).save(Path(folder) / "index")
+        Store(chunks, {"synthetic": Vectors(index, index)}, manifest, scores, lexical).save(
+            Path(folder) / "index"
+        )
         saved = (
             sum(path.stat().st_size for path in (Path(folder) / "index").rglob("*") if path.is_file()) / size
         )

@@ -7,6 +7,7 @@
      ├── SeedsError      the seeds folder cannot be read or created
      ├── NoArticles      the library holds no article yet: there is nothing to answer from
      ├── StoreError      the saved index is missing, corrupt or built differently
+     │    ├── OlderIndex     it was written by an older matchbot, in a format this one no longer reads
      │    ├── ShuttingDown   matchbot is stopping: an index update gave up, leaving the index as it was
      │    └── IndexBusy      another process is changing the same articles or index: try again later
      ├── ModelError      the sentence-transformers model cannot be loaded
@@ -63,6 +64,11 @@ class NoArticles(MatchbotError):
 
 class StoreError(MatchbotError):
     """The saved index is missing, corrupt, or was built with other settings."""
+
+
+class OlderIndex(StoreError):
+    """The saved index was written by an older matchbot, in a format this one no longer reads: it is
+    built again from the articles."""
 
 
 class ShuttingDown(StoreError):

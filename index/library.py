@@ -40,6 +40,7 @@ from index.errors import (
     ArticleError,
     DuplicateArticleError,
     IndexBusy,
+    OlderIndex,
     SeedsError,
     ShuttingDown,
     StoreError,
@@ -353,7 +354,7 @@ class Library:
         previous = None if rebuild else self._saved_store()
         watched = self._watching(progress) if stoppable else progress
         store, report = Store.build(
-            reading.articles, self.pipeline.encoder, previous=previous, progress=watched, search=self.search
+            reading.articles, self.pipeline.encoders, previous=previous, progress=watched, search=self.search
         )
         report.skipped = reading.skipped
         for warning in reading.skipped:
@@ -467,6 +468,12 @@ class Library:
     def _saved_store(self) -> Store | None:
         try:
             store = Store.load(self.index_dir)
+        except OlderIndex:
+            log.warning(
+                "The index in %s was written by an older matchbot: building it again from the articles.",
+                self.index_dir,
+            )
+            return None
         except StoreError:
             if (self.index_dir / "manifest.json").exists() or self.index_dir.exists():
                 raise

@@ -30,10 +30,16 @@ class ModelSettings:
 class Pipeline:
     """The encoder, the later stages in cascade order, the fusion, and the threshold to answer."""
 
-    encoder: Encoder
+    encoder: Encoder  # the primary one: it finds the candidates
     stages: tuple[Stage, ...] = ()
     fusion: Fusion = field(default_factory=Fusion.load)
     threshold_setting: float | None = None  # the server's own bar, when a self-hoster set one
+    other_encoders: tuple[Encoder, ...] = ()  # whose vectors the index holds as well, for more scores
+
+    @property
+    def encoders(self) -> tuple[Encoder, ...]:
+        """Every encoder the index is built with, the primary one first."""
+        return (self.encoder, *self.other_encoders)
 
     @property
     def threshold(self) -> float:

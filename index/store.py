@@ -1,11 +1,13 @@
-"""The saved index: a folder holding the chunk table, two FAISS indexes and a manifest.
+"""The saved index: a folder holding the chunk table, each encoder's FAISS indexes and a manifest.
 
     data/index/
-      manifest.json      format version, model, dimension, chunk count, per-article content hashes, and
-                         how each FAISS index is searched (exact, or IVF with its nlist and nprobe)
+      manifest.json      format version, the primary model, chunk count, per-article content hashes, and
+                         for each encoder its dimension, folder and how its indexes are searched (exact,
+                         or IVF with its nlist and nprobe)
       chunks.jsonl       one Chunk a line, in row order
-      sentences.faiss    each chunk's sentence embedding (inner product over unit vectors: scores are cosines)
-      contexts.faiss     each chunk's embedding read with the chunks before and after it
+      vectors/<encoder>/ one folder per encoder (the primary one, MiniLM, first):
+        sentences.faiss  each chunk's sentence embedding (inner product over unit vectors: scores are cosines)
+        contexts.faiss   each chunk's embedding read with the chunks before and after it
       distinct.npy       each chunk's ``distinct`` score and reach (index.distinct), worked out at build time
       bm25/              BM25 over the chunks (passages/) and over whole articles (articles/), built with
                          the index so that opening it reads no text (an index saved without it builds it
@@ -34,16 +36,17 @@ import numpy as np
 from index import ann, distinct
 from index.articles import Article
 from index.chunking import CHUNKER_VERSION, Chunk, chunk_article, context_text, indexed_text
-from index.embedding import Embedder
 from index.embedding_cache import embed_new_texts
-from index.errors import StoreError, disk_problem
+from index.encoder import Encoder
+from index.errors import OlderIndex, StoreError, disk_problem
 from index.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: search plans in the manifest, distinct.npy
+FORMAT_VERSION = 3  # 2: search plans in the manifest, distinct.npy; 3: vectors kept per encoder
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
+VECTORS = "vectors"
 SENTENCES = "sentences.faiss"
 CONTEXTS = "contexts.faiss"
 DISTINCT = "distinct.npy"
@@ -63,16 +66,29 @@ class IndexReport:
     chunks: int = 0
     distinct_recomputed: int = 0  # rows whose ``distinct`` score was worked out afresh
     skipped: list[str] = field(default_factory=list)
+    encoded: list[str] = field(default_factory=list)  # encoders the previous index had no vectors of
 
     @property
     def modified(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed or self.encoded)
 
     def summary(self) -> str:
+        encoded = f"; every chunk embedded with {', '.join(self.encoded)}" if self.encoded else ""
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-            f"{self.unchanged} unchanged; {self.chunks} chunks"
+            f"{self.unchanged} unchanged; {self.chunks} chunks{encoded}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Vectors:
+    """One encoder's two FAISS indexes over the chunks, row-aligned with them."""
+
+    sentences: faiss.Index
+    contexts: faiss.Index
+
+    def index(self, *, contexts: bool = False) -> faiss.Index:
+        return self.contexts if contexts else self.sentences
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +119,22 @@ class Lexical:
 
 
 class Store:
-    """Chunks and their vectors, row-aligned, with the manifest that describes them."""
+    """Chunks and each encoder's vectors of them, row-aligned, with the manifest that describes them.
+
+    The first encoder is the primary one: its vectors find the candidates and make ``distinct``;
+    ``sentences``, ``contexts`` and ``vectors`` without ``encoder`` are its.
+    """
 
     def __init__(
         self,
         chunks: list[Chunk],
-        sentences: faiss.Index,
-        contexts: faiss.Index,
+        vectors: dict[str, Vectors],
         manifest: dict,
         distinct: np.ndarray,
         lexical: Lexical | None = None,
     ) -> None:
         self.chunks = chunks
-        self.sentences = sentences
-        self.contexts = contexts
+        self._vectors = vectors
         self.manifest = manifest
         self.distinct = distinct  # per row: [distinct score, reach] (index.distinct)
         self._lexical = lexical
@@ -131,7 +149,21 @@ class Store:
 
     @property
     def model(self) -> str:
+        """The primary encoder's name."""
         return str(self.manifest["model"])
+
+    @property
+    def encoders(self) -> list[str]:
+        """The names of the encoders whose vectors the index holds, the primary one first."""
+        return list(self._vectors)
+
+    @property
+    def sentences(self) -> faiss.Index:
+        return self._vectors[self.model].sentences
+
+    @property
+    def contexts(self) -> faiss.Index:
+        return self._vectors[self.model].contexts
 
     @property
     def articles(self) -> dict[str, dict]:
@@ -140,8 +172,29 @@ class Store:
 
     @property
     def search_plans(self) -> dict[str, dict]:
-        """How ``sentences`` and ``contexts`` are searched (index.ann plans)."""
-        return self.manifest["search"]
+        """How the primary encoder's ``sentences`` and ``contexts`` are searched (index.ann plans)."""
+        return self.manifest["encoders"][self.model]["search"]
+
+    def index(self, encoder: str | None = None, *, contexts: bool = False) -> faiss.Index:
+        """An encoder's (the primary one's) FAISS index of sentences or of contexts."""
+        return self._vectors[encoder or self.model].index(contexts=contexts)
+
+    def vectors(
+        self, rows: Sequence[int] | np.ndarray, *, contexts: bool = False, encoder: str | None = None
+    ) -> np.ndarray:
+        """The stored unit vectors of ``rows``, by an encoder (the primary one unless named)."""
+        index = self.index(encoder, contexts=contexts)
+        ids = np.asarray(rows, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((0, index.d), dtype=np.float32)
+        return index.reconstruct_batch(ids)
+
+    def embedded_texts(self) -> dict[str, tuple[int, bool]]:
+        """Every text the index embedded: its row, and whether it is that row's context (else its
+        sentence); what ``index.embedding_cache`` re-uses."""
+        known = {context_text(self.chunks, row): (row, True) for row in range(len(self.chunks))}
+        known.update((indexed_text(chunk), (row, False)) for row, chunk in enumerate(self.chunks))
+        return known
 
     # -- building -------------------------------------------------------------------------------
 
@@ -149,19 +202,22 @@ class Store:
     def build(
         cls,
         articles: Sequence[Article],
-        embedder: Embedder,
+        encoders: Encoder | Sequence[Encoder],
         *,
         previous: Store | None = None,
         progress: Progress | None = None,
         search: str = "auto",
     ) -> tuple[Store, IndexReport]:
-        """Index ``articles``, re-using ``previous``'s vectors for every article that is unchanged.
+        """Index ``articles`` with each of ``encoders`` (the primary one first), re-using ``previous``'s
+        vectors for every article that is unchanged and every encoder it already has.
 
         ``search`` is the kind of FAISS index (index.ann.KINDS): ``auto`` searches exactly up to
         ``ann.EXACT_UP_TO`` chunks and by IVF above.
         """
+        encoders = [encoders] if not isinstance(encoders, Sequence) else list(encoders)
+        primary = encoders[0]
         report = IndexReport()
-        reusable = _reusable_rows(previous, embedder)
+        reusable = _reusable_rows(previous)
         known = previous.articles if previous else {}
         chunks: list[Chunk] = []
         rows: list[int | None] = []  # the previous row of each chunk, or None when it needs embedding
@@ -183,8 +239,8 @@ class Store:
         manifest = {
             "format": FORMAT_VERSION,
             "chunker": CHUNKER_VERSION,
-            "model": embedder.name,
-            "dimension": embedder.dimension,
+            "model": primary.name,
+            "dimension": primary.dimension,
             "chunks": len(chunks),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "articles": {
@@ -200,35 +256,53 @@ class Store:
             },
         }
         plan = ann.plan(len(chunks), search)
+        unchanged = previous is not None and rows == list(range(len(previous.chunks)))
+        kept_vectors = {encoder.name: _kept(previous, encoder) for encoder in encoders}
         if (
-            previous is not None
-            and rows == list(range(previous.sentences.ntotal))
-            and all(previous.search_plans[name]["kind"] == plan["kind"] for name in ("sentences", "contexts"))
-        ):  # nothing to embed, add or recompute: opening an unchanged index stays quick at any size
-            manifest |= {"search": previous.search_plans, "distinct": previous.manifest["distinct"]}
-            return cls(chunks, previous.sentences, previous.contexts, manifest, previous.distinct), report
+            unchanged
+            and all(kept_vectors.values())
+            and all(_searched_as(previous, encoder, plan) for encoder in encoders)  # type: ignore[arg-type]
+        ):
+            # nothing to embed, add or recompute: opening an unchanged index stays quick at any size
+            entries = {e.name: previous.manifest["encoders"][e.name] for e in encoders}  # type: ignore[union-attr]
+            manifest |= {"encoders": entries, "distinct": previous.manifest["distinct"]}  # type: ignore[union-attr]
+            vectors = {e.name: previous._vectors[e.name] for e in encoders}  # type: ignore[union-attr]
+            return cls(chunks, vectors, manifest, previous.distinct), report  # type: ignore[union-attr]
 
-        sentence_vectors, context_vectors = _vectors(chunks, rows, embedder, previous, progress)
-        indexes, plans = [], {}
-        for name, vectors in (("sentences", sentence_vectors), ("contexts", context_vectors)):
-            trained = getattr(previous, name) if previous is not None else None
-            index = ann.build(vectors, plan, trained=trained)
-            plans[name] = ann.calibrate(index, vectors, plan)
-            indexes.append(index)
-        sentences, contexts = indexes
+        jobs = _embedding_jobs(chunks, rows, encoders, previous, kept_vectors)
+        report.encoded = (
+            [e.name for e in encoders if not kept_vectors[e.name]] if previous is not None else []
+        )
+        embedded = _embed(jobs, previous, progress)
+        vectors, entries = {}, {}
+        for encoder in encoders:
+            built, plans = [], {}
+            for name, fresh in zip(("sentences", "contexts"), embedded[encoder.name], strict=True):
+                kept = kept_vectors[encoder.name]
+                trained = kept.index(contexts=name == "contexts") if kept else None
+                index = ann.build(fresh, plan, trained=trained)
+                plans[name] = ann.calibrate(index, fresh, plan)
+                built.append(index)
+            vectors[encoder.name] = Vectors(*built)
+            entries[encoder.name] = {
+                "dimension": encoder.dimension,
+                "folder": f"{VECTORS}/{_folder_name(encoder.name)}",
+                "search": plans,
+            }
+        sentences = vectors[primary.name].sentences
         exact = plan["kind"] == "exact"
-        kept = [(new, old) for new, old in enumerate(rows) if old is not None]
-        if previous is not None and kept:
+        kept_rows = [(new, old) for new, old in enumerate(rows) if old is not None]
+        if previous is not None and kept_rows and kept_vectors[primary.name]:
             scores, report.distinct_recomputed = distinct.update(
-                previous.distinct, previous.sentences, sentences, kept, exact=exact
+                previous.distinct, previous.sentences, sentences, kept_rows, exact=exact
             )
         else:
             scores, report.distinct_recomputed = distinct.distinctness(sentences), len(chunks)
         manifest |= {
-            "search": plans,
+            "encoders": entries,
             "distinct": {"file": DISTINCT, "neighbours": distinct.HUB_NEIGHBOURS, "approximate": not exact},
         }
-        return cls(chunks, sentences, contexts, manifest, scores), report
+        return cls(chunks, vectors, manifest, scores), report
 
     # -- saving and loading ---------------------------------------------------------------------
 
@@ -247,8 +321,11 @@ class Store:
             with (staging / CHUNKS).open("w", encoding="utf-8") as out:
                 for chunk in self.chunks:
                     out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
-            faiss.write_index(self.sentences, str(staging / SENTENCES))
-            faiss.write_index(self.contexts, str(staging / CONTEXTS))
+            for name, vectors in self._vectors.items():
+                place = staging / self.manifest["encoders"][name]["folder"]
+                place.mkdir(parents=True)
+                faiss.write_index(vectors.sentences, str(place / SENTENCES))
+                faiss.write_index(vectors.contexts, str(place / CONTEXTS))
             np.save(staging / DISTINCT, self.distinct)
             self.lexical.save(staging / LEXICAL)
             (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
@@ -286,58 +363,64 @@ class Store:
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise _corrupt(folder, f"its manifest cannot be read ({exc})") from exc
         if format_version != FORMAT_VERSION:
-            raise StoreError(
+            older = isinstance(format_version, int) and format_version < FORMAT_VERSION
+            kind = OlderIndex if older else StoreError
+            raise kind(
                 f"The index in {folder} has format {format_version}, this matchbot reads format "
                 f"{FORMAT_VERSION}: run `matchbot index --rebuild`."
             )
         articles = manifest.get("articles")
-        plans = manifest.get("search")
+        entries = manifest.get("encoders")
         if not isinstance(manifest.get("model"), str) or not (
             isinstance(articles, dict)
             and all(isinstance(entry, dict) and entry.keys() >= _ENTRY_KEYS for entry in articles.values())
         ):
             raise _corrupt(folder, "its manifest lacks the model or the article list")
         if not (
-            isinstance(plans, dict) and all(isinstance(plans.get(n), dict) for n in ("sentences", "contexts"))
+            isinstance(entries, dict)
+            and manifest["model"] in entries
+            and all(_described(entry) for entry in entries.values())
         ):
-            raise _corrupt(folder, "its manifest does not say how its vectors are searched")
+            raise _corrupt(
+                folder, "its manifest does not say where its vectors are and how they are searched"
+            )
         try:
             lines = (folder / CHUNKS).read_text(encoding="utf-8").splitlines()
             chunks = [Chunk(**fields) for fields in json.loads(f"[{','.join(lines)}]")]  # one parse: quicker
-            sentences = faiss.read_index(str(folder / SENTENCES))
-            contexts = faiss.read_index(str(folder / CONTEXTS))
+            vectors = {}
+            for name, entry in sorted(entries.items(), key=lambda item: item[0] != manifest["model"]):
+                place = (folder / entry["folder"]).resolve()
+                if not place.is_relative_to(folder.resolve()):
+                    raise ValueError(f"the vectors of {name} are outside the index")
+                found = Vectors(
+                    faiss.read_index(str(place / SENTENCES)), faiss.read_index(str(place / CONTEXTS))
+                )
+                ann.configure(found.sentences, entry["search"]["sentences"])
+                ann.configure(found.contexts, entry["search"]["contexts"])
+                vectors[name] = found
             scores = np.load(folder / DISTINCT, allow_pickle=False)
-            ann.configure(sentences, plans["sentences"])
-            ann.configure(contexts, plans["contexts"])
             lexical = Lexical.load(folder / LEXICAL) if (folder / LEXICAL).is_dir() else None
         except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
         if scores.ndim != 2 or scores.shape[1] != 2 or scores.dtype != np.float32:
             raise _corrupt(folder, f"{DISTINCT} does not hold two float32 columns")
-        counts = [len(chunks), sentences.ntotal, contexts.ntotal, len(scores), manifest.get("chunks")]
+        counts = [len(chunks), len(scores), manifest.get("chunks")]
+        counts += [index.ntotal for found in vectors.values() for index in (found.sentences, found.contexts)]
         if lexical is not None:
             counts.append(len(lexical.passages))
         if len(set(counts)) != 1:
             raise _corrupt(folder, f"its files disagree on the chunk count ({', '.join(map(str, counts))})")
-        if not sentences.d == contexts.d == manifest.get("dimension"):
-            raise _corrupt(folder, "its vectors do not have the dimension in its manifest")
-        return cls(chunks, sentences, contexts, manifest, scores, lexical)
-
-    def vectors(self, rows: Sequence[int] | np.ndarray, *, contexts: bool = False) -> np.ndarray:
-        """The stored unit vectors of ``rows``."""
-        index = self.contexts if contexts else self.sentences
-        ids = np.asarray(rows, dtype=np.int64)
-        if not len(ids):
-            return np.zeros((0, index.d), dtype=np.float32)
-        return index.reconstruct_batch(ids)
+        if manifest.get("dimension") != entries[manifest["model"]]["dimension"]:
+            raise _corrupt(folder, "its manifest gives two dimensions for its model")
+        for name, found in vectors.items():
+            if not found.sentences.d == found.contexts.d == entries[name]["dimension"]:
+                raise _corrupt(folder, f"the vectors of {name} do not have the dimension in its manifest")
+        return cls(chunks, vectors, manifest, scores, lexical)
 
 
-def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list[int]]:
-    """Rows of the previous index per article, when its vectors are still valid for this build."""
-    if previous is None:
-        return {}
-    same_recipe = previous.manifest.get("chunker") == CHUNKER_VERSION
-    if not same_recipe or previous.model != embedder.name:
+def _reusable_rows(previous: Store | None) -> dict[str, list[int]]:
+    """Rows of the previous index per article, when its chunks are still cut the same way."""
+    if previous is None or previous.manifest.get("chunker") != CHUNKER_VERSION:
         return {}
     rows: dict[str, list[int]] = {article_id: [] for article_id in previous.articles}  # some have no chunk
     for row, chunk in enumerate(previous.chunks):
@@ -345,27 +428,92 @@ def _reusable_rows(previous: Store | None, embedder: Embedder) -> dict[str, list
     return rows
 
 
-def _vectors(
+def _kept(previous: Store | None, encoder: Encoder) -> Vectors | None:
+    """The previous index's vectors by ``encoder``, when it has them (else None)."""
+    if previous is None or encoder.name not in previous.encoders:
+        return None
+    same = previous.manifest["encoders"][encoder.name]["dimension"] == encoder.dimension
+    return previous._vectors[encoder.name] if same else None
+
+
+def _searched_as(previous: Store, encoder: Encoder, plan: dict) -> bool:
+    """Whether the previous index searches ``encoder``'s vectors as ``plan`` says."""
+    search = previous.manifest["encoders"][encoder.name]["search"]
+    return all(search[name]["kind"] == plan["kind"] for name in ("sentences", "contexts"))
+
+
+@dataclass(slots=True)
+class _Job:
+    """One encoder's vectors for a build: those kept filled in, the texts of the rest to embed."""
+
+    encoder: Encoder
+    sentences: np.ndarray
+    contexts: np.ndarray
+    fresh: list[int]  # rows whose sentence and context need a vector
+    texts: list[str]  # their sentences, then their contexts
+
+
+def _embedding_jobs(
     chunks: list[Chunk],
     rows: list[int | None],
-    embedder: Embedder,
+    encoders: Sequence[Encoder],
     previous: Store | None,
-    progress: Progress | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    sentences = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    contexts = np.zeros_like(sentences)
-    kept = [(new, old) for new, old in enumerate(rows) if old is not None]
-    if kept and previous is not None:
-        new_rows, old_rows = (list(side) for side in zip(*kept, strict=True))
-        sentences[new_rows] = previous.vectors(old_rows)
-        contexts[new_rows] = previous.vectors(old_rows, contexts=True)
-    fresh = [new for new, old in enumerate(rows) if old is None]
-    if fresh:
+    kept: dict[str, Vectors | None],
+) -> list[_Job]:
+    jobs = []
+    for encoder in encoders:
+        sentences = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
+        contexts = np.zeros_like(sentences)
+        pairs = [(new, old) for new, old in enumerate(rows) if old is not None] if kept[encoder.name] else []
+        if pairs and previous is not None:
+            new_rows, old_rows = (list(side) for side in zip(*pairs, strict=True))
+            sentences[new_rows] = previous.vectors(old_rows, encoder=encoder.name)
+            contexts[new_rows] = previous.vectors(old_rows, contexts=True, encoder=encoder.name)
+        done = {new for new, _ in pairs}
+        fresh = [row for row in range(len(chunks)) if row not in done]
         texts = [indexed_text(chunks[row]) for row in fresh] + [context_text(chunks, row) for row in fresh]
-        encoded = embed_new_texts(texts, embedder, previous, progress)
-        sentences[fresh] = encoded[: len(fresh)]
-        contexts[fresh] = encoded[len(fresh) :]
-    return sentences, contexts
+        jobs.append(_Job(encoder, sentences, contexts, fresh, texts))
+    return jobs
+
+
+def _embed(
+    jobs: list[_Job], previous: Store | None, progress: Progress | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each job's encoder's sentence and context vectors, the fresh ones embedded (one progress count
+    over every encoder's texts)."""
+    total = sum(len(job.texts) for job in jobs)
+    done = 0
+    found = {}
+    for job in jobs:
+        if job.fresh:
+
+            def step(count: int, _: int, before: int = done) -> None:
+                if progress is not None:
+                    progress(before + count, total)
+
+            encoded = embed_new_texts(job.texts, job.encoder, previous, step)
+            job.sentences[job.fresh] = encoded[: len(job.fresh)]
+            job.contexts[job.fresh] = encoded[len(job.fresh) :]
+            done += len(job.texts)
+        found[job.encoder.name] = (job.sentences, job.contexts)
+    return found
+
+
+def _described(entry: object) -> bool:
+    """Whether an encoder's manifest entry says where its vectors are, their dimension and their plans."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("folder"), str)
+        and isinstance(entry.get("dimension"), int)
+        and isinstance(entry.get("search"), dict)
+        and all(isinstance(entry["search"].get(name), dict) for name in ("sentences", "contexts"))
+    )
+
+
+def _folder_name(encoder: str) -> str:
+    """A folder name for an encoder's vectors: its name, with anything but letters, digits, ``.``,
+    ``-`` and ``_`` replaced."""
+    return re.sub(r"[^\w.-]", "_", encoder).strip(".") or "encoder"
 
 
 def _sync_folder(folder: Path) -> None:

@@ -484,6 +484,8 @@ def test_a_seeds_folder_that_cannot_be_created_is_one_line_naming_it(
 def damage_manifest(**changes) -> Callable[[Path], None]:
     def damage(folder: Path) -> None:
         manifest = json.loads((folder / "manifest.json").read_text())
+        if "model" in changes:  # as if built with another model: its vectors are that model's
+            manifest["encoders"] = {changes["model"]: manifest["encoders"].pop(manifest["model"])}
         manifest.update(changes)
         (folder / "manifest.json").write_text(json.dumps(manifest))
 
@@ -492,8 +494,8 @@ def damage_manifest(**changes) -> Callable[[Path], None]:
 
 def half_write(name: str) -> Callable[[Path], None]:
     def damage(folder: Path) -> None:
-        content = (folder / name).read_bytes()
-        (folder / name).write_bytes(content[: len(content) // 2])
+        path = next(folder.glob(name))
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
     return damage
 
@@ -502,10 +504,13 @@ def half_write(name: str) -> Callable[[Path], None]:
     ("damage", "fragment"),
     [
         (half_write("chunks.jsonl"), "incomplete or corrupt"),
-        (half_write("sentences.faiss"), "incomplete or corrupt"),
+        (half_write("vectors/*/sentences.faiss"), "incomplete or corrupt"),
         (half_write("manifest.json"), "incomplete or corrupt"),
         (lambda folder: (folder / "manifest.json").unlink(), "incomplete or corrupt"),
-        (lambda folder: (folder / "contexts.faiss").write_bytes(b"garbage"), "incomplete or corrupt"),
+        (
+            lambda folder: next(folder.glob("vectors/*/contexts.faiss")).write_bytes(b"garbage"),
+            "incomplete or corrupt",
+        ),
         (damage_manifest(format=FORMAT_VERSION + 1), f"format {FORMAT_VERSION + 1}"),
         (damage_manifest(model="all-mpnet-base-v2"), "'all-mpnet-base-v2'"),
     ],

@@ -92,7 +92,7 @@ def test_auto_searches_exactly_up_to_the_measured_size_and_by_ivf_above() -> Non
 
 def test_an_ivf_store_saves_its_plan_and_searches_the_same_after_loading(tmp_path: Path) -> None:
     store, _ = Store.build(reports(50), ClusteredEmbedder(), search="ivf")
-    plans = store.manifest["search"]
+    plans = store.search_plans
     assert plans["sentences"]["kind"] == plans["contexts"]["kind"] == "ivf"
     assert 1 <= plans["sentences"]["nprobe"] <= plans["sentences"]["nlist"]
     store.save(tmp_path / "index")
@@ -101,7 +101,7 @@ def test_an_ivf_store_saves_its_plan_and_searches_the_same_after_loading(tmp_pat
 
     rows = np.arange(0, len(store.chunks), 97)
     queries = store.vectors(rows)
-    assert loaded.manifest["search"] == plans
+    assert loaded.search_plans == plans
     assert np.array_equal(loaded.vectors(rows), queries)
     assert np.array_equal(loaded.sentences.search(queries, 10)[1], store.sentences.search(queries, 10)[1])
     assert (loaded.sentences.search(queries, 1)[1][:, 0] == rows).all()
@@ -115,5 +115,5 @@ def test_changing_the_search_kind_rebuilds_the_index_without_re_embedding(fake_e
 
     assert len(fake_embedder.calls) == calls
     assert report.unchanged == 5
-    assert exact.manifest["search"]["sentences"] == {"kind": "exact"}
-    assert ivf.manifest["search"]["sentences"]["kind"] == "ivf"
+    assert exact.search_plans["sentences"] == {"kind": "exact"}
+    assert ivf.search_plans["sentences"]["kind"] == "ivf"

@@ -266,7 +266,20 @@ def test_an_index_built_with_another_model_says_to_rebuild(
     assert Store.load(library.index_dir).model == "other-model"
 
 
-def test_an_index_of_another_format_says_to_rebuild_and_rebuild_fixes_it(library: Library) -> None:
+def test_an_index_of_an_older_format_is_built_again_from_the_articles(library: Library, caplog) -> None:
+    manifest_path = library.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format"] = FORMAT_VERSION - 1
+    manifest_path.write_text(json.dumps(manifest))
+
+    report = library.reindex()
+
+    assert report.chunks == 7 and "written by an older matchbot" in caplog.text
+    assert Store.load(library.index_dir).manifest["format"] == FORMAT_VERSION
+    assert library.retriever.search("mbappe", k=1).passages
+
+
+def test_an_index_of_a_newer_format_says_to_rebuild_and_rebuild_fixes_it(library: Library) -> None:
     manifest_path = library.index_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["format"] = FORMAT_VERSION + 1
@@ -280,7 +293,7 @@ def test_an_index_of_another_format_says_to_rebuild_and_rebuild_fixes_it(library
 
 
 def test_a_corrupt_index_is_not_overwritten_unless_asked_to_rebuild(library: Library) -> None:
-    (library.index_dir / "sentences.faiss").write_bytes(b"half a fil")
+    next(library.index_dir.glob("vectors/*/sentences.faiss")).write_bytes(b"half a fil")
     damaged = snapshot(library.index_dir)
 
     with pytest.raises(StoreError, match="incomplete or corrupt"):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from index.articles import Article, read_seeds
-from index.chunking import chunk_article
+from index.chunking import chunk_article, indexed_text
 from index.errors import StoreError
-from index.store import FORMAT_VERSION, Lexical, Store, indexed_text
+from index.store import FORMAT_VERSION, Lexical, Store
 
 SEMI = Article(
     id="semi",
@@ -236,20 +236,25 @@ def rewrite_manifest(**changes) -> Callable[[Path], None]:
     return damage
 
 
+def found(folder: Path, name: str) -> Path:
+    """The index's file ``name`` (a pattern: ``vectors/*/sentences.faiss`` is the primary encoder's)."""
+    return next(folder.glob(name))
+
+
 def truncate(name: str, keep: int) -> Callable[[Path], None]:
     def damage(folder: Path) -> None:
-        path = folder / name
+        path = found(folder, name)
         path.write_bytes(path.read_bytes()[:keep])
 
     return damage
 
 
 def remove(name: str) -> Callable[[Path], None]:
-    return lambda folder: (folder / name).unlink()
+    return lambda folder: found(folder, name).unlink()
 
 
 def overwrite(name: str, content: bytes) -> Callable[[Path], None]:
-    return lambda folder: (folder / name).write_bytes(content)
+    return lambda folder: found(folder, name).write_bytes(content)
 
 
 def drop_last_chunk(folder: Path) -> None:
@@ -274,9 +279,11 @@ def drop_last_chunk(folder: Path) -> None:
         pytest.param(truncate("chunks.jsonl", 300), id="half-written chunks"),
         pytest.param(drop_last_chunk, id="a chunk missing"),
         pytest.param(overwrite("chunks.jsonl", b'{"unexpected": 1}\n'), id="chunks of another shape"),
-        pytest.param(remove("sentences.faiss"), id="no sentence vectors"),
-        pytest.param(truncate("sentences.faiss", 100), id="half-written sentence vectors"),
-        pytest.param(overwrite("contexts.faiss", b"not a faiss index at all"), id="garbage context vectors"),
+        pytest.param(remove("vectors/*/sentences.faiss"), id="no sentence vectors"),
+        pytest.param(truncate("vectors/*/sentences.faiss", 100), id="half-written sentence vectors"),
+        pytest.param(
+            overwrite("vectors/*/contexts.faiss", b"not a faiss index at all"), id="garbage context vectors"
+        ),
         pytest.param(remove("bm25/passages/words.json"), id="no BM25 words"),
         pytest.param(truncate("bm25/passages/vocab.index.json", 10), id="half-written BM25 vocabulary"),
         pytest.param(overwrite("bm25/articles/data.csc.index.npy", b"garbage"), id="garbage BM25 postings"),
@@ -334,3 +341,42 @@ def test_what_is_embedded_credits_tweets_and_quotations_and_reads_handles_as_wor
     message, tweet = [indexed_text(chunk) for chunk in chunk_article(article)][1:]
     assert message == 'Mbappe said: The 2018 World Cup winner wrote: "You made history - @Achraf Hakimi."'
     assert tweet == "Tweet by ESPN FC (@ESPNFC) on December 14, 2022: They won our hearts"
+
+
+def test_an_index_holds_each_encoders_vectors_and_saves_them_apart(make_embedder, tmp_path: Path) -> None:
+    primary, other = make_embedder(), make_embedder(name="other-model", dimension=64)
+    store, _ = Store.build([SEMI, FINAL], [primary, other])
+    rows = np.arange(len(store.chunks))
+    texts = [indexed_text(chunk) for chunk in store.chunks]
+
+    assert store.encoders == ["fake-hashing", "other-model"] and store.model == "fake-hashing"
+    np.testing.assert_allclose(store.vectors(rows), primary.encode(texts), atol=1e-6)
+    np.testing.assert_allclose(store.vectors(rows, encoder="other-model"), other.encode(texts), atol=1e-6)
+    assert store.vectors(rows, contexts=True, encoder="other-model").shape == (len(rows), 64)
+
+    store.save(tmp_path / "index")
+    assert sorted(p.name for p in (tmp_path / "index" / "vectors").iterdir()) == [
+        "fake-hashing",
+        "other-model",
+    ]
+    loaded = Store.load(tmp_path / "index")
+    for name in store.encoders:
+        for contexts in (False, True):
+            wanted = store.vectors(rows, contexts=contexts, encoder=name)
+            assert np.array_equal(loaded.vectors(rows, contexts=contexts, encoder=name), wanted)
+
+
+def test_an_encoder_joining_an_index_embeds_every_chunk_with_it_alone(make_embedder) -> None:
+    primary = make_embedder()
+    before, _ = Store.build([SEMI, FINAL], primary)
+    primary.calls.clear()
+    other = make_embedder(name="other-model")
+
+    after, report = Store.build([SEMI, FINAL], [primary, other], previous=before)
+
+    assert primary.calls == []  # the primary encoder's vectors are the previous index's
+    assert len(other.texts) == 2 * len(after.chunks)  # every sentence and context, with the new one
+    assert report.encoded == ["other-model"] and report.modified
+    assert "every chunk embedded with other-model" in report.summary()
+    _, report = Store.build([SEMI, FINAL], [primary, other], previous=after)
+    assert not report.modified and primary.calls == [] and len(other.texts) == 2 * len(after.chunks)
