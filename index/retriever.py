@@ -31,7 +31,7 @@ from index.embedding import Embedder
 from index.errors import QuestionError
 from index.lexical import fold
 from index.rerank import Candidates, SecondStage
-from index.store import Store, indexed_text, neighbours
+from index.store import Store, indexed_text, neighbours, unit_rows
 
 MAX_QUESTION_CHARS = 1000
 # Of the first stage alone (MATCHBOT_RERANK and MATCHBOT_LATE_INTERACTION off): the cut that declines the
@@ -266,7 +266,7 @@ class Retriever:
         n = len(self.store.chunks)
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((len(fields(Weights)), 0), dtype=np.float32)
-        query = vector.reshape(1, -1).astype(np.float32)
+        query = unit_rows(vector.reshape(1, -1))  # a cosine, whatever length the embedder gave
         depth = min(n, CANDIDATES)
         candidates, lexical_of = self._lexical_candidates(question, depth)
         for index in (self.store.sentences, self.store.contexts):

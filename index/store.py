@@ -4,7 +4,8 @@
       manifest.json      format version, model, dimension, chunk count, per-article content hashes, and
                          how each FAISS index is searched (exact, or IVF with its nlist and nprobe)
       chunks.jsonl       one Chunk a line, in row order
-      sentences.faiss    each chunk's sentence embedding (inner product over unit vectors: scores are cosines)
+      sentences.faiss    each chunk's sentence embedding, normalised here (inner product over unit vectors:
+                         scores are cosines)
       contexts.faiss     each chunk's embedding read with the chunks before and after it
       distinct.npy       each chunk's ``distinct`` score and reach (index.distinct), worked out at build time
       bm25/              BM25 over the chunks (passages/) and over whole articles (articles/), built with
@@ -334,6 +335,13 @@ class Store:
         return index.reconstruct_batch(ids)
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as float32 rows of length 1 (an all-zero row stays zero): the index never relies on
+    an embedder to normalise, so its inner products are cosines whatever the embedder gives."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
 def indexed_text(chunk: Chunk) -> str:
     """What is embedded and scored for a chunk: its text, and who posted a tweet (and when) or said a
     quotation, with social-media handles read as the words they join (``@AchrafHakimi`` as
@@ -398,7 +406,7 @@ def _vectors(
     fresh = [new for new, old in enumerate(rows) if old is None]
     if fresh:
         texts = [indexed_text(chunks[row]) for row in fresh] + [context_text(chunks, row) for row in fresh]
-        encoded = embed_new_texts(texts, embedder, previous, progress)
+        encoded = unit_rows(embed_new_texts(texts, embedder, previous, progress))
         sentences[fresh] = encoded[: len(fresh)]
         contexts[fresh] = encoded[len(fresh) :]
     return sentences, contexts
