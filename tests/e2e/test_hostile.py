@@ -30,6 +30,8 @@ pytestmark = pytest.mark.timeout(240)
 
 T = TypeVar("T")
 PING = re.compile(r"@(everyone|here)|<@[!&]?\d|<#\d")
+# The tasks discord.py runs an application command and a message listener in (their names).
+HANDLERS = ("CommandTree-invoker", "discord.py: on_message")
 HOSTILE_ARTICLE = (
     "title @everyone **READ THIS** <@&987654321098765432>\n\n"
     "Fans shouted @everyone and @here at <@123456789012345678> and <@&987654321098765432> in "
@@ -65,6 +67,18 @@ class LiveBot:
             "matchbot", moderation(None, "settings", cooldown=0), user=self.standin.moderator
         )
         await self.standin.wait_for_reply(settings)
+
+    async def settled(self, timeout: float = 30) -> None:
+        """Wait until no slash command or message listener is running in the bot: whatever it was going
+        to send for the questions so far has been sent."""
+
+        async def idle() -> None:
+            while any(
+                task.get_name().startswith(HANDLERS) for task in asyncio.all_tasks() if not task.done()
+            ):
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(idle(), timeout)
 
     async def stop(self) -> None:
         if self._running is not None:
@@ -105,6 +119,8 @@ def test_any_slash_question_gets_one_harmless_reply(live: LiveBot, question: str
     options = [{"name": "question", "value": question}, {"name": "private", "value": private}]
     interaction = live.run(standin.slash("ask", options))
     live.run(standin.wait_for_reply(interaction, timeout=30))
+    live.run(live.settled())
+    assert len(standin.replies(interaction)) == 1, [str(call) for call in standin.calls_for(interaction)]
     assert_harmless(standin.calls[since:])
 
 
@@ -124,5 +140,7 @@ def test_any_mention_question_gets_one_harmless_reply(live: LiveBot, question: s
         return str(((call.json or {}).get("message_reference") or {}).get("message_id")) == message["id"]
 
     reply = live.run(standin.wait_for_call(is_reply, timeout=30, since=since))
+    live.run(live.settled())
+    assert [call for call in standin.calls[since:] if is_reply(call)] == [reply]
     assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert_harmless(standin.calls[since:])
