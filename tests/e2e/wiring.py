@@ -1,10 +1,12 @@
 """How the end-to-end tests wire matchbot to a stand-in of Discord, as ``matchbot run`` would: a copy of
-the seed articles, settings that point at the stand-in, the bot built and its index opened."""
+the seed articles, settings that point at the stand-in, the bot built with the second stage its
+settings name and its index opened."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,14 @@ from bot.client import MatchBot, build
 from bot.config import Config
 from bot.metrics import Metrics
 from index.embedding import Embedder
+from index.rerank import SecondStage
 
 from .standin import DiscordStandIn
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SecondStages = Callable[
+    [Config], "SecondStage | None"
+]  # the session fixture second_stages (tests/conftest.py)
 
 
 def copy_seeds(folder: Path) -> Path:
@@ -43,8 +49,14 @@ def bot_config(standin: DiscordStandIn, folder: Path, seeds: Path, **settings: A
     )
 
 
-async def open_bot(config: Config, embedder: Embedder) -> MatchBot:
-    """The bot ``config`` describes, with its index opened (off the event loop), not yet connected."""
-    bot = await build(config, embedder, Metrics.collecting())
+async def open_bot(config: Config, embedder: Embedder, second_stages: SecondStages) -> MatchBot:
+    """The bot ``config`` describes, with its index opened (off the event loop), not yet connected.
+
+    It answers as ``matchbot run`` does: with the second stage ``config`` names (both models unless
+    MATCHBOT_RERANK and MATCHBOT_LATE_INTERACTION are off), taken from ``second_stages`` (the session's
+    fixture of that name, which loads each setting once).
+    """
+    second_stage = await asyncio.to_thread(second_stages, config)
+    bot = await build(config, embedder, Metrics.collecting(), second_stage=second_stage)
     await asyncio.to_thread(bot.library.open)
     return bot
