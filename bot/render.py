@@ -42,6 +42,7 @@ CHOICES_MAX = 25
 MAX_PASSAGES = 10  # per answer embed: the most "passages per answer" allows
 
 ELLIPSIS = "…"
+UNTITLED = "(untitled)"  # an article with neither a title nor an id to show
 ANSWERED_COLOUR = discord.Colour.green()
 DECLINED_COLOUR = discord.Colour.light_grey()
 INFO_COLOUR = discord.Colour.blurple()
@@ -256,12 +257,20 @@ def article_choices(articles: Iterable[ArticleInfo], typed: str) -> list[app_com
     found = [a for a in articles if needle in a.id.casefold() or needle in a.title.casefold()]
     found.sort(key=lambda a: (not a.title.casefold().startswith(needle), a.title.casefold()))
     return [
-        app_commands.Choice(
-            name=clip(f"{a.title} ({a.date})" if a.date else a.title, CHOICE_NAME_LIMIT),
-            value=a.id[:CHOICE_VALUE_LIMIT],
-        )
-        for a in found[:CHOICES_MAX]
+        app_commands.Choice(name=choice_name(a), value=a.id[:CHOICE_VALUE_LIMIT]) for a in found[:CHOICES_MAX]
     ]
+
+
+def choice_name(article: ArticleInfo) -> str:
+    """An article as an autocomplete choice shows it: its title (its id when the title is blank) and
+    date, on one line, mentions broken, 1 to 100 characters as Discord requires."""
+
+    def shown(text: str) -> str:
+        return neutralise_mentions(" ".join(_UNSHOWN.sub("", text).split()))
+
+    title = shown(article.title) or shown(article.id) or UNTITLED
+    date = shown(article.date or "")
+    return clip(f"{title} ({date})" if date else title, CHOICE_NAME_LIMIT)
 
 
 def report_line(verb: str, report: IndexReport) -> str:

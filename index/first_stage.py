@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from index.scores import ScoreTable
-from index.store import Store
+from index.store import Store, unit_rows
 
 CANDIDATES = 200
 # Above this many passages BM25 is read from the question's terms' postings alone (LexicalIndex.matches)
@@ -50,7 +50,7 @@ class FirstStage:
         n = len(self.store.chunks)
         if n == 0:
             return ScoreTable(np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in COLUMNS})
-        query = vector.reshape(1, -1).astype(np.float32)
+        query = unit_rows(vector.reshape(1, -1))  # a cosine, whatever length the encoder gave
         depth = min(n, CANDIDATES)
         candidates, lexical_of = self._lexical_candidates(question, depth)
         for index in (self.store.sentences, self.store.contexts):

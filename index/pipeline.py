@@ -56,9 +56,11 @@ class Pipeline:
         return replace(self, fusion=fusion)
 
 
-def load_pipeline(settings: ModelSettings) -> Pipeline:
-    """Load every model the settings name. Blocking (seconds); problems are ModelErrors naming the
-    setting to fix."""
+def load_pipeline(
+    settings: ModelSettings, *, encoder: Encoder | None = None, stages: tuple[Stage, ...] | None = None
+) -> Pipeline:
+    """Load every model the settings name (but ``encoder`` or ``stages`` when the caller already has
+    them). Blocking (seconds); problems are ModelErrors naming the setting to fix."""
     from index.onnx_embedder import load_embedder
     from index.rerank import load_second_stage
 
@@ -67,8 +69,10 @@ def load_pipeline(settings: ModelSettings) -> Pipeline:
         passages = settings.rerank_passages
         fusion = fusion.with_depth("cross", passages).with_depth("late", max(fusion.depth("late"), passages))
     return Pipeline(
-        encoder=load_embedder(settings.model),
-        stages=load_second_stage(settings.rerank, settings.late_interaction),
+        encoder=encoder if encoder is not None else load_embedder(settings.model),
+        stages=stages
+        if stages is not None
+        else load_second_stage(settings.rerank, settings.late_interaction),
         fusion=fusion,
         threshold_setting=settings.threshold,
     )

@@ -6,7 +6,8 @@
                          or IVF with its nlist and nprobe)
       chunks.jsonl       one Chunk a line, in row order
       vectors/<encoder>/ one folder per encoder (the primary one, MiniLM, first):
-        sentences.faiss  each chunk's sentence embedding (inner product over unit vectors: scores are cosines)
+        sentences.faiss  each chunk's sentence embedding, normalised here (inner product over unit vectors:
+                         scores are cosines)
         contexts.faiss   each chunk's embedding read with the chunks before and after it
       distinct.npy       each chunk's ``distinct`` score and reach (index.distinct), worked out at build time
       bm25/              BM25 over the chunks (passages/) and over whole articles (articles/), built with
@@ -418,6 +419,13 @@ class Store:
         return cls(chunks, vectors, manifest, scores, lexical)
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as float32 rows of length 1 (an all-zero row stays zero): the index never relies on
+    an encoder to normalise, so its inner products are cosines whatever the encoder gives."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
 def _reusable_rows(previous: Store | None) -> dict[str, list[int]]:
     """Rows of the previous index per article, when its chunks are still cut the same way."""
     if previous is None or previous.manifest.get("chunker") != CHUNKER_VERSION:
@@ -491,7 +499,7 @@ def _embed(
                 if progress is not None:
                     progress(before + count, total)
 
-            encoded = embed_new_texts(job.texts, job.encoder, previous, step)
+            encoded = unit_rows(embed_new_texts(job.texts, job.encoder, previous, step))
             job.sentences[job.fresh] = encoded[: len(job.fresh)]
             job.contexts[job.fresh] = encoded[len(job.fresh) :]
             done += len(job.texts)

@@ -18,8 +18,7 @@ dispatched evenly over ``--seconds`` seconds. Measured:
 * the bot's memory (RSS) before the first round and after each.
 
 Prints a table and exits 1 when a requirement is missed (every acknowledgement within 3 s, none lost,
-none twice, lag p99 under 200 ms). ``--fake`` runs tests/e2e/run_bot.py (the model-free embedder)
-instead of the real command; ``--json`` prints the figures as one JSON line too.
+none twice, lag p99 under 200 ms); ``--json`` prints the figures as one JSON line too.
 """
 
 from __future__ import annotations
@@ -129,11 +128,7 @@ class Load:
             MATCHBOT_METRICS_PORT=str(self.port),
             MATCHBOT_LOG_LEVEL="WARNING",
         )
-        command = (
-            [sys.executable, str(REPO / "tests" / "e2e" / "run_bot.py")]
-            if self.args.fake
-            else [str(Path(sys.executable).with_name("matchbot")), "run"]
-        )
+        command = [str(Path(sys.executable).with_name("matchbot")), "run"]
         self.log = (self.folder / "bot.log").open("wb")
         self.process = await asyncio.create_subprocess_exec(
             *command, cwd=self.folder, env=env, stdout=self.log, stderr=self.log
@@ -292,7 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--articles", type=int, default=30, help="generated reports besides the seed article")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--fake", action="store_true", help="the model-free embedder (tests/e2e/run_bot.py)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="matchbot-load-") as folder:

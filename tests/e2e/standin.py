@@ -817,15 +817,12 @@ class DiscordStandIn(_Faults):
         original response (what ``defer()`` + ``edit_original_response`` does). Read it with
         ``call.message_data`` / ``call.content``.
         """
+        return await self.wait_for_call(lambda call: _is_reply(call, interaction), timeout)
 
-        def is_reply(call: RecordedCall) -> bool:
-            if interaction.token not in call.path.split("/") or call.status >= 300:
-                return False
-            if call.path.endswith("/callback"):
-                return call.callback_type in (RESPONSE_MESSAGE, RESPONSE_UPDATE_MESSAGE)
-            return call.method in ("POST", "PATCH")
-
-        return await self.wait_for_call(is_reply, timeout)
+    def replies(self, interaction: Interaction) -> list[RecordedCall]:
+        """Every call so far that put a visible message in answer to ``interaction`` (as in
+        :meth:`wait_for_reply`), in order."""
+        return [call for call in self.calls if _is_reply(call, interaction)]
 
     async def _record(self, call: RecordedCall) -> None:
         async with self._calls_changed:
@@ -2144,6 +2141,15 @@ def _validate_message(payload: JSON, files: list[tuple[str, bytes]], *, require_
             )
     if total > MAX_EMBED_TOTAL:
         raise _form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+
+
+def _is_reply(call: RecordedCall, interaction: Interaction) -> bool:
+    """Whether ``call`` put a visible message in answer to ``interaction``."""
+    if interaction.token not in call.path.split("/") or call.status >= 300:
+        return False
+    if call.path.endswith("/callback"):
+        return call.callback_type in (RESPONSE_MESSAGE, RESPONSE_UPDATE_MESSAGE)
+    return call.method in ("POST", "PATCH")
 
 
 def _validate_choices(choices: list[JSON]) -> None:

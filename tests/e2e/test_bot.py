@@ -1,4 +1,5 @@
-"""matchbot end to end: the real MatchBot, Library and model, against the local Discord stand-in.
+"""matchbot end to end: the real MatchBot, Library and models (both stages, as ``matchbot run`` answers
+by default; the first stage alone too), against the local Discord stand-in.
 
 Each test plays members and moderators (slash commands, mentions, buttons) and checks what they would
 see, on the REST calls the bot made. After every test, every recorded payload is checked against
@@ -25,11 +26,12 @@ from index.embedding import Embedder
 from index.pipeline import Pipeline
 
 from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, RecordedCall
-from .wiring import bot_config, copy_seeds, open_bot
+from .wiring import SecondStages, bot_config, copy_seeds, open_bot
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
 
 SEMI_TITLE = "World Cup 2022 Semi-final France 2-0 Morocco"
+SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
 NO_PINGS = {"parse": []}
 DEFERRED = 5
 MESSAGE = 4
@@ -53,15 +55,18 @@ def config(standin: DiscordStandIn, tmp_path: Path, seeds: Path) -> Config:
 class Runner:
     """Runs MatchBot in this process, as ``matchbot run`` would; ``restart`` keeps the data folder."""
 
-    def __init__(self, standin: DiscordStandIn, config: Config, embedder: Embedder) -> None:
+    def __init__(
+        self, standin: DiscordStandIn, config: Config, embedder: Embedder, second_stages: SecondStages
+    ) -> None:
         self.standin = standin
         self.config = config
         self.embedder = embedder
+        self.second_stages = second_stages
         self.bot: MatchBot | None = None
         self._running: contextlib.AsyncExitStack | None = None
 
     async def start(self) -> MatchBot:
-        bot = await open_bot(self.config, Pipeline(self.embedder))
+        bot = await open_bot(self.config, self.embedder, self.second_stages)
         stack = contextlib.AsyncExitStack()
         await stack.enter_async_context(self.standin.running(bot, timeout=30))
         self.bot, self._running = bot, stack
@@ -78,8 +83,10 @@ class Runner:
 
 
 @pytest_asyncio.fixture
-async def matchbot(standin: DiscordStandIn, config: Config, embedder: Embedder) -> AsyncIterator[Runner]:
-    runner = Runner(standin, config, embedder)
+async def matchbot(
+    standin: DiscordStandIn, config: Config, embedder: Embedder, second_stages: SecondStages
+) -> AsyncIterator[Runner]:
+    runner = Runner(standin, config, embedder, second_stages)
     await runner.start()
     try:
         yield runner
@@ -245,6 +252,37 @@ async def test_ask_defers_then_quotes_the_sentence_in_bold_with_its_source(
     assert matchbot.bot is not None and matchbot.bot.metrics.registry is not None
     asked = matchbot.bot.metrics.registry.get_sample_value("matchbot_questions_total", {"source": "slash"})
     assert asked == 1
+
+
+@pytest.mark.parametrize(
+    "switches",
+    [{}, {"MATCHBOT_RERANK": "off", "MATCHBOT_LATE_INTERACTION": "off"}],
+    ids=["both-stages-by-default", "first-stage-only"],
+)
+async def test_the_bot_answers_with_the_stages_its_settings_name(
+    standin: DiscordStandIn,
+    tmp_path: Path,
+    seeds: Path,
+    embedder: Embedder,
+    second_stages: SecondStages,
+    seed_library: Any,
+    switches: dict[str, str],
+) -> None:
+    settings = Config.from_env(switches, read_dotenv=False)
+    stages = {"rerank": settings.rerank, "late_interaction": settings.late_interaction}
+    runner = Runner(standin, bot_config(standin, tmp_path, seeds, **stages), embedder, second_stages)
+    await runner.start()
+    try:
+        reply = await answer_to(standin, await ask(standin, SAMPLE_QUESTION))
+    finally:
+        await runner.stop()
+    both = Pipeline(embedder, second_stages.load())  # what `matchbot run` answers with by default
+    in_use, other_one = (both.first_stage_only(), both) if switches else (both, both.first_stage_only())
+    expected = seed_library.retriever.with_pipeline(in_use).search(SAMPLE_QUESTION, 3)
+    other = seed_library.retriever.with_pipeline(other_one).search(SAMPLE_QUESTION, 3)
+    assert render.confidence_line(expected) != render.confidence_line(other)  # the two tell apart
+    assert render.confidence_line(expected) in shown_text(reply)  # its confidence and its bar
+    assert expected.passages[0].text in shown_text(reply).replace("**", "")
 
 
 async def test_a_private_ask_is_ephemeral_and_a_blank_question_gets_one_kind_line(

@@ -1,9 +1,10 @@
-"""Gateway and REST faults: the bot resumes or reconnects, still answers, and never answers twice;
-with shards, a fault on one shard's connection leaves the other's alone.
+"""Gateway and REST faults: the bot resumes or reconnects, still answers, and never answers twice; with
+shards, a fault on one shard's connection leaves the other's alone.
 
-The real MatchBot (with the model-free embedder) runs against the stand-in, which drops the websocket,
-sends op 7 and op 9, and answers REST calls with 429 (per route and global, with Discord's headers) and
-5xx. After each fault a member asks, and must get exactly one acknowledgement and one answer.
+The real MatchBot (the model-free embedder for the first stage, the real second stage) runs against the
+stand-in, which drops the websocket, sends op 7 and op 9, and answers REST calls with 429 (per route and
+global, with Discord's headers) and 5xx. After each fault a member asks, and must get exactly one
+acknowledgement and one answer.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import pytest
 import pytest_asyncio
 
 from bot.client import MatchBot, ShardedMatchBot
-from index.pipeline import Pipeline
 
 from .shards import ShardedStandIn
 from .standin import DiscordStandIn, Interaction, RecordedCall, restore_discord_endpoints
 from .test_bot import moderation, payload_problems, shown_text
-from .wiring import bot_config, copy_seeds, open_bot
+from .wiring import SecondStages, bot_config, copy_seeds, open_bot
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -31,8 +31,12 @@ CHANNEL_MESSAGES = r"^/channels/\d+/messages$"
 
 
 @pytest_asyncio.fixture
-async def bot(standin: DiscordStandIn, tmp_path: Path, fake_embedder) -> AsyncIterator[MatchBot]:
-    matchbot = await open_bot(bot_config(standin, tmp_path, copy_seeds(tmp_path)), Pipeline(fake_embedder))
+async def bot(
+    standin: DiscordStandIn, tmp_path: Path, fake_embedder, second_stages: SecondStages
+) -> AsyncIterator[MatchBot]:
+    matchbot = await open_bot(
+        bot_config(standin, tmp_path, copy_seeds(tmp_path)), fake_embedder, second_stages
+    )
     async with standin.running(matchbot, timeout=30):
         settings = await standin.slash(
             "matchbot", moderation(None, "settings", cooldown=0), user=standin.moderator
@@ -156,12 +160,14 @@ async def test_a_rate_limited_mention_reply_is_posted_once(
 
 
 @pytest_asyncio.fixture
-async def sharded_bot(tmp_path: Path, fake_embedder) -> AsyncIterator[tuple[ShardedStandIn, MatchBot]]:
+async def sharded_bot(
+    tmp_path: Path, fake_embedder, second_stages: SecondStages
+) -> AsyncIterator[tuple[ShardedStandIn, MatchBot]]:
     standin = ShardedStandIn(shard_count=2)
     await standin.start()
     config = bot_config(standin, tmp_path, copy_seeds(tmp_path), shard_count=2)
     try:
-        matchbot = await open_bot(config, Pipeline(fake_embedder))
+        matchbot = await open_bot(config, fake_embedder, second_stages)
         assert isinstance(matchbot, ShardedMatchBot)
         async with standin.running(matchbot, timeout=30):
             await standin.wait_for_shards([0, 1])

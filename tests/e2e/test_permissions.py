@@ -1,8 +1,9 @@
-"""Moderator commands and uploads: every ``/matchbot`` command is declared for Manage Server and refused
-at run time to anyone else, with nothing changed; uploaded file names never reach the file system.
+"""Moderator commands and uploads: every ``/matchbot`` command is declared for Manage Server and refused at
+run time to anyone else, with nothing changed; uploaded file names never reach the file system.
 
-The real MatchBot (model-free embedder) against the stand-in, which, unlike Discord, lets a member
-invoke a command hidden from them, as a server that overrides ``default_permissions`` would.
+The real MatchBot (model-free embedder, real second stage) against the stand-in, which, unlike Discord,
+lets a member invoke a command hidden from them, as a server that overrides ``default_permissions``
+would.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import pytest_asyncio
 
 from bot import render
 from bot.client import MatchBot
-from index.pipeline import Pipeline
 
 from .standin import FLAG_EPHEMERAL, MANAGE_GUILD, DiscordStandIn
 from .test_bot import moderation, payload_problems
-from .wiring import bot_config, copy_seeds, open_bot
+from .wiring import SecondStages, bot_config, copy_seeds, open_bot
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,10 +30,12 @@ ARTICLE = b"title Fans in Doha\n\nThousands of Moroccan fans sang in the Doha me
 
 
 @pytest_asyncio.fixture
-async def bot(standin: DiscordStandIn, tmp_path: Path, fake_embedder: Any) -> AsyncIterator[MatchBot]:
+async def bot(
+    standin: DiscordStandIn, tmp_path: Path, fake_embedder: Any, second_stages: SecondStages
+) -> AsyncIterator[MatchBot]:
     seeds = copy_seeds(tmp_path)
     (seeds / "extra.txt").write_text("Hakimi swapped shirts with Mbappe after the whistle.")
-    matchbot = await open_bot(bot_config(standin, tmp_path, seeds), Pipeline(fake_embedder))
+    matchbot = await open_bot(bot_config(standin, tmp_path, seeds), fake_embedder, second_stages)
     async with standin.running(matchbot, timeout=30):
         yield matchbot
     assert payload_problems(standin.calls) == []

@@ -1,7 +1,8 @@
 """The bot as a process, as systemd runs it: /healthz, a graceful stop on SIGTERM and SIGINT, and the
 token never in its log (even at DEBUG), its error lines, or anything it sends.
 
-The process is ``tests/e2e/run_bot.py``: ``matchbot run`` itself, with the model-free embedder.
+The process is ``tests/e2e/run_bot.py``: ``matchbot run`` itself (its models included), whose answers a
+test can slow down.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -23,8 +25,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from index.embedding import bundled_model_path
+from index.onnx_embedder import export_folder
+
 from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, running
-from .test_bot import moderation, payload_problems, shown_text
+from .test_bot import mention_reply, moderation, payload_problems, shown_text
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 RUN_BOT = Path(__file__).with_name("run_bot.py")
 TOKEN = "MTI5MDAwMDAwMDAwMDAwMDAwMQ.Gsecret." + secrets.token_urlsafe(27)  # shaped like a real one
 DEFERRED, MESSAGE = 5, 4
+LONG_QUESTION = f"what is {TOKEN}? " + "and why does it matter " * 45  # over the 1,000 characters allowed
 
 
 def free_port() -> int:
@@ -118,12 +124,36 @@ async def ask(standin: DiscordStandIn, question: str, user: dict | None = None) 
     return await standin.slash("ask", [{"name": "question", "value": question}], user=user)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.fixture(scope="module")
+def reference_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled MiniLM under another folder name, which has no ONNX export: ``load_embedder`` gives
+    the sentence-transformers model for it."""
+    folder = tmp_path_factory.mktemp("models") / "minilm-reference"
+    folder.mkdir()
+    for item in bundled_model_path().iterdir():
+        (folder / item.name).symlink_to(item)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("signum", "encoder"),
+    [(signal.SIGTERM, "export"), (signal.SIGINT, "export"), (signal.SIGTERM, "sentence-transformers")],
+    ids=["SIGTERM", "SIGINT", "SIGTERM-sentence-transformers"],
+)
 async def test_a_stop_signal_lets_the_answer_in_flight_finish_then_exits_0(
-    own_standin: DiscordStandIn, tmp_path: Path, signum: int
+    own_standin: DiscordStandIn, tmp_path: Path, signum: int, encoder: str, request: pytest.FixtureRequest
 ) -> None:
     standin = own_standin
-    bot = BotProcess(standin, tmp_path, token=TOKEN, MATCHBOT_TEST_QUESTION_DELAY="3")
+    questions = tmp_path / "questions.log"  # what run_bot.py's slow encoder is doing
+    model = {"MATCHBOT_MODEL": str(request.getfixturevalue("reference_model"))} if encoder != "export" else {}
+    bot = BotProcess(
+        standin,
+        tmp_path,
+        token=TOKEN,
+        MATCHBOT_TEST_QUESTION_DELAY="3",
+        MATCHBOT_TEST_QUESTION_LOG=str(questions),
+        **model,
+    )
     await bot.start()
     try:
         health = await bot.ready()
@@ -135,6 +165,13 @@ async def test_a_stop_signal_lets_the_answer_in_flight_finish_then_exits_0(
 
         in_flight = await ask(standin, "how did the semi end")
         assert (await standin.wait_for_response(in_flight)).callback_type == DEFERRED
+        for _ in range(200):  # the answer's work has started: its question is being encoded
+            if "sleeping" in read(questions):
+                break
+            await asyncio.sleep(0.05)
+        assert read(questions).splitlines() == ['sleeping ["how did the semi end"]'], bot.output()[-2000:]
+        assert standin.replies(in_flight) == []
+        signalled_at = time.monotonic()
         bot.process.send_signal(signum)  # type: ignore[union-attr]
         for _ in range(50):  # stopping: /healthz says so at once
             status, body = await asyncio.to_thread(bot.health)
@@ -142,6 +179,7 @@ async def test_a_stop_signal_lets_the_answer_in_flight_finish_then_exits_0(
                 break
             await asyncio.sleep(0.05)
         assert status == 503 and json.loads(body)["status"] == "stopping"
+        assert "woke" not in read(questions)  # still in flight after the signal
         late = await ask(standin, "was hakimi upset", user=standin.moderator)
 
         refused = await standin.wait_for_response(late)
@@ -149,11 +187,22 @@ async def test_a_stop_signal_lets_the_answer_in_flight_finish_then_exits_0(
         assert await bot.exit_code() == 0, bot.output()[-2000:]
     finally:
         await bot.kill()
+    assert answer.at > signalled_at and "woke" in read(questions)
     assert "2-0" in shown_text(answer) and answer.path.endswith("/messages/@original")
     assert refused.callback_type == MESSAGE and refused.message_data["flags"] & FLAG_EPHEMERAL
     assert refused.content == "matchbot is restarting: ask again in a minute."
-    assert "Stopped." in bot.output()
+    log = bot.output()
+    loaded = (
+        "Loaded ONNX model " + str(export_folder(None)) if encoder == "export" else "Loaded embedding model"
+    )
+    assert loaded in log  # the encoder this case is about answered
+    assert "Finishing 1 answer(s) or change(s) in flight before stopping." in log
+    assert log.index("Finishing 1 answer") < log.index("Stopped.")
     assert payload_problems(standin.calls) == []
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 async def test_the_token_never_shows_in_the_log_or_in_what_the_bot_sends(
@@ -170,7 +219,13 @@ async def test_the_token_never_shows_in_the_log_or_in_what_the_bot_sends(
         await standin.wait_for_reply(settings)
         await standin.wait_for_reply(await ask(standin, "how did the semi end"))
         standin.fail_rest(r"/callback$", status=429, retry_after=0.2)  # a rate limit, logged as a warning
-        await standin.wait_for_reply(await ask(standin, f"what is {TOKEN}?"))  # an error path: too long
+        await standin.wait_for_reply(await ask(standin, f"what is {TOKEN}?"))  # quoted back in the answer
+        since = len(standin.calls)  # an error path: a question too long, asked by mention
+        message = await standin.send_message(f"<@{standin.bot_user['id']}> {LONG_QUESTION}")
+        too_long = await mention_reply(standin, message, since)
+        assert re.fullmatch(
+            r"The question is 1,\d{3} characters long; keep it under 1,000\.", too_long.content
+        )
         await standin.drop_connection()  # a reconnect and RESUME (which carries the token)
         await standin.wait_for_reply(await ask(standin, "was hakimi upset"), timeout=30)
         reindex = await standin.slash("matchbot", moderation(None, "reindex"), user=standin.moderator)
@@ -182,8 +237,9 @@ async def test_the_token_never_shows_in_the_log_or_in_what_the_bot_sends(
     log = bot.output()
     assert "DEBUG" in log and "RESUME" in log and "rate limited" in log  # the log did cover all that
     assert TOKEN not in log and TOKEN.split(".")[-1] not in log
-    sent = json.dumps([[c.path, c.query, c.json, c.response] for c in standin.calls])
-    assert TOKEN not in sent.replace(f"what is {TOKEN}?", "")  # only the member's own question quoted it
+    sent = json.dumps([[c.path, c.query, c.json, c.response] for c in standin.calls], ensure_ascii=False)
+    quoted = sent.replace(f"what is {TOKEN}?", "").replace(LONG_QUESTION, "")
+    assert TOKEN not in quoted  # only the members' own questions held it (and the bot quoted one back)
 
     wrong = BotProcess(standin, tmp_path / "wrong", token="not-" + TOKEN, MATCHBOT_LOG_LEVEL="DEBUG")
     await wrong.start()

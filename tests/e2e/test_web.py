@@ -35,7 +35,7 @@ from .test_bot import (
     payload_problems,
     shown_text,
 )
-from .wiring import SEEDS, bot_config, copy_seeds
+from .wiring import SEEDS, SecondStages, bot_config, copy_seeds
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
 
@@ -59,8 +59,10 @@ def config(standin: DiscordStandIn, tmp_path: Path, seeds: Path) -> Config:
 
 
 @pytest_asyncio.fixture
-async def matchbot(standin: DiscordStandIn, config: Config, embedder: Embedder) -> AsyncIterator[Runner]:
-    runner = Runner(standin, config, embedder)
+async def matchbot(
+    standin: DiscordStandIn, config: Config, embedder: Embedder, second_stages: SecondStages
+) -> AsyncIterator[Runner]:
+    runner = Runner(standin, config, embedder, second_stages)
     await runner.start()
     try:
         yield runner
@@ -166,9 +168,14 @@ async def test_links_that_give_no_article_or_no_feed_are_one_line_and_nothing_is
 
 
 async def test_a_private_address_is_refused_by_default(
-    standin: DiscordStandIn, config: Config, embedder: Embedder, news_site: NewsSite, seeds: Path
+    standin: DiscordStandIn,
+    config: Config,
+    embedder: Embedder,
+    second_stages: SecondStages,
+    news_site: NewsSite,
+    seeds: Path,
 ) -> None:
-    runner = Runner(standin, replace(config, fetch=FetchPolicy()), embedder)
+    runner = Runner(standin, replace(config, fetch=FetchPolicy()), embedder, second_stages)
     await runner.start()
     try:
         reply = await moderate(standin, "articles", "add", url=news_site.url(ARTICLE))

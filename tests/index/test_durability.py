@@ -125,13 +125,27 @@ def test_a_full_disk_while_adding_an_article_adds_nothing(world) -> None:
 def read_only(folder: Path) -> list[str]:
     """A command prefix that runs its command with ``folder`` mounted read-only (EROFS, root or not).
 
-    It uses a private mount namespace, so the mount ends with the command and nothing else sees it.
+    It uses a private mount namespace, so the mount ends with the command and nothing else sees it: as
+    root ``unshare -m``; as another user ``unshare -r -m``, which makes the mount namespace inside a user
+    namespace of its own. A machine that allows neither fails the test, saying so: it is never a skip.
     """
     mount = f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder} {folder}"
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", mount], capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot make a read-only mount here: {probe.stderr.strip()}")
-    return ["unshare", "-m", "sh", "-c", f'{mount} && exec "$0" "$@"']
+    tried = []
+    for unshare in (["unshare", "-m"], ["unshare", "-r", "-m"]):
+        try:
+            probe = subprocess.run([*unshare, "sh", "-c", mount], capture_output=True, text=True)
+        except OSError as exc:  # no unshare at all
+            tried.append(f"{' '.join(unshare)}: {exc}")
+            continue
+        if probe.returncode == 0:
+            return [*unshare, "sh", "-c", f'{mount} && exec "$0" "$@"']
+        tried.append(f"{' '.join(unshare)}: {probe.stderr.strip() or f'exit status {probe.returncode}'}")
+    pytest.fail(
+        f"Cannot mount {folder} read-only in a private mount namespace ({'; '.join(tried)}): run the tests "
+        "as root, or allow unprivileged user namespaces (sysctl user.max_user_namespaces, "
+        "kernel.apparmor_restrict_unprivileged_userns=0).",
+        pytrace=False,
+    )
 
 
 def test_a_read_only_data_folder_is_one_line_and_nothing_is_lost(world) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import hostile
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from index.articles import Article, decode_text, parse_text_article, read_seeds
@@ -58,6 +58,11 @@ def test_any_bytes_decode_or_are_refused_with_one_line(data: bytes) -> None:
     max_examples=60, deadline=None, phases=hostile.NO_SHRINKING, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(body=hostile.hostile_text(long_lines=20), title=hostile.hostile_text(max_pieces=6, long_lines=0))
+@example(  # and always an ordinary article: hard wraps, runs of blanks, a quotation, a tweet
+    body='France beat  Morocco 2-0.\tMbappe\nconsoled Hakimi.\n\n"We are proud. We gave\r\neverything," '
+    "Regragui said.\n\nWhat a night pic.twitter.com/AbC123 — Fan (@fan) December 14, 2022",
+    title="Semi-final",
+)
 def test_the_chunker_splits_anything_into_sentences_that_are_in_the_text(body: str, title: str) -> None:
     hostile.tried()
     if not body.strip():
@@ -65,9 +70,15 @@ def test_the_chunker_splits_anything_into_sentences_that_are_in_the_text(body: s
     article = Article(id="hostile", title=title, text=body.strip())
     chunks = chunk_article(article)
     assert [chunk.sentence for chunk in chunks] == list(range(1, len(chunks) + 1))
+    end = 0
     for chunk in chunks:
-        assert chunk.text.strip()
-        assert 0 <= chunk.start <= chunk.end <= len(article.text)
+        assert end <= chunk.start < chunk.end <= len(article.text)  # in reading order, never overlapping
+        quoted = article.text[chunk.start : chunk.end]
+        assert quoted == quoted.strip()  # the offsets hold the sentence, not the blanks around it
+        assert chunk.text == " ".join(
+            quoted.split()
+        )  # the body at its offsets, its blanks made single spaces
+        end = chunk.end
 
 
 @EXAMPLES

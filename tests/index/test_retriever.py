@@ -16,6 +16,7 @@ from index.pipeline import Pipeline
 from index.retriever import MAX_QUESTION_CHARS, Retriever, check_question
 from index.store import Store
 from tests.index.test_ann import reports
+from tests.index.test_store import UnevenEmbedder
 
 CONSOLED = "Mbappe consoled Hakimi on the pitch after the final whistle."
 ARTICLES = [
@@ -94,6 +95,16 @@ def test_k_passages_are_returned_best_first(retriever: Retriever) -> None:
     scores = [passage.score for passage in answer.passages]
     assert scores == sorted(scores, reverse=True)
     assert len(retriever.search("who consoled Hakimi on the pitch", k=1).passages) == 1
+
+
+def test_scores_are_cosines_whatever_length_the_embedder_gives_a_question(
+    retriever: Retriever, make_embedder
+) -> None:
+    uneven = Retriever(retriever.store, UnevenEmbedder(make_embedder()))
+    for question in ("who consoled hakimi", "who won the final", "what did regragui say"):
+        expected, found = retriever.search(question, 3), uneven.search(question, 3)
+        assert [p.text for p in found.passages] == [p.text for p in expected.passages]
+        assert found.confidence == pytest.approx(expected.confidence, abs=1e-5)
 
 
 def test_the_same_sentence_in_two_articles_is_quoted_once(retriever: Retriever) -> None:

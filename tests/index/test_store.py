@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,21 @@ class RandomEmbedder:
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+class UnevenEmbedder:
+    """Another embedder's directions at lengths from 0.1 to 10, set by each text: one that does not
+    normalise."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.dimension = embedder.dimension
+
+    def encode(self, texts, *, batch_size: int = 64, progress=None) -> np.ndarray:
+        lengths = [0.1 + zlib.crc32(text.encode("utf-8")) % 1000 / 100 for text in texts]
+        vectors = self.embedder.encode(texts, batch_size=batch_size, progress=progress)
+        return vectors * np.asarray(lengths, dtype=np.float32)[:, None]
+
+
 def many_sentences(count: int) -> Article:
     text = " ".join(f"Sentence number {number} of the report." for number in range(count))
     return Article(id="long", title="Long", text=text)
@@ -84,10 +100,21 @@ def test_faiss_finds_what_a_numpy_brute_force_finds(random_store: Store, k: int)
         np.testing.assert_allclose(found_scores, cosines[expected], rtol=0, atol=1e-5)
 
 
-def test_stored_vectors_are_unit_length_so_scores_are_cosines(store: Store) -> None:
+def test_stored_vectors_are_unit_length_whatever_the_embedder_gives_so_scores_are_cosines(
+    store: Store, make_embedder, seed_file
+) -> None:
+    uneven = UnevenEmbedder(make_embedder())
+    given = uneven.encode(["a question", "a passage", "another passage"])
+    assert np.ptp(np.linalg.norm(given, axis=1)) > 1  # the embedder's vectors really are of many lengths
+    built, _ = Store.build([read_seeds(seed_file).articles[0], SEMI, FINAL], uneven)
+    rows = np.arange(len(built.chunks))
     for contexts in (False, True):
-        vectors = store.vectors(np.arange(len(store.chunks)), contexts=contexts)
+        vectors = built.vectors(rows, contexts=contexts)
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(vectors, store.vectors(rows, contexts=contexts), atol=1e-6)
+    question = store.vectors([3])[0]
+    scores, ids = built.sentences.search(question[None], 5)
+    np.testing.assert_allclose(scores[0], store.vectors(ids[0]) @ question, atol=1e-5)  # cosines
 
 
 def test_the_manifest_describes_what_was_indexed(store: Store, fake_embedder) -> None:
