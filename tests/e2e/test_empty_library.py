@@ -38,7 +38,7 @@ from .test_bot import (
     shown_text,
 )
 from .test_web import ARTICLE, CANONICAL, RSS, TITLE, command
-from .wiring import bot_config
+from .wiring import SecondStages, bot_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -58,9 +58,11 @@ def config(standin: DiscordStandIn, tmp_path: Path, seeds: Path) -> Config:
 
 
 @pytest_asyncio.fixture
-async def empty_bot(standin: DiscordStandIn, config: Config, fake_embedder) -> AsyncIterator[Runner]:
+async def empty_bot(
+    standin: DiscordStandIn, config: Config, fake_embedder, second_stages: SecondStages
+) -> AsyncIterator[Runner]:
     """The bot over no article, with the model-free embedder (it is never asked to embed a question)."""
-    runner = Runner(standin, config, fake_embedder)
+    runner = Runner(standin, config, fake_embedder, second_stages)
     await runner.start()
     try:
         yield runner
@@ -153,11 +155,16 @@ async def test_links_and_feeds_fill_an_empty_library(
 
 @pytest.mark.model
 async def test_a_fresh_bot_answers_from_its_first_link(
-    standin: DiscordStandIn, config: Config, embedder: Embedder, news_site: NewsSite, seeds: Path
+    standin: DiscordStandIn,
+    config: Config,
+    embedder: Embedder,
+    news_site: NewsSite,
+    seeds: Path,
+    second_stages: SecondStages,
 ) -> None:
     """The self-hoster's first hour, on Discord: no article, then a link, then a member's question."""
     seeds.mkdir()
-    runner = Runner(standin, config, embedder)
+    runner = Runner(standin, config, embedder, second_stages)
     await runner.start()
     try:
         refused = await standin.wait_for_response(await ask(standin, "how many people were on the streets"))

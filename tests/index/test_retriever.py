@@ -100,7 +100,7 @@ def test_k_passages_are_returned_best_first(retriever: Retriever) -> None:
 def test_scores_are_cosines_whatever_length_the_embedder_gives_a_question(
     retriever: Retriever, make_embedder
 ) -> None:
-    uneven = Retriever(retriever.store, UnevenEmbedder(make_embedder()))
+    uneven = Retriever(retriever.store, Pipeline(UnevenEmbedder(make_embedder())))
     for question in ("who consoled hakimi", "who won the final", "what did regragui say"):
         expected, found = retriever.search(question, 3), uneven.search(question, 3)
         assert [p.text for p in found.passages] == [p.text for p in expected.passages]
