@@ -52,7 +52,7 @@ def child(questions: Path, seeds: Path, data: Path, precise: bool, out: Path) ->
     config = Config.from_env(data_dir=data, seeds_dir=seeds, read_dotenv=False)
     library, _ = _open_library(config)
     asked = read_questions(questions)
-    systems = {"matchbot": library.retriever, "first stage": library.retriever.with_second_stage(None)}
+    systems = {"matchbot": library.retriever, "first stage": library.retriever.first_stage_only()}
     with out.open("w", encoding="utf-8") as lines:
         for name, retriever in systems.items():
             for question, answer in zip(asked, answer_all(retriever, asked, k=10), strict=True):

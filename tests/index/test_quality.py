@@ -1,8 +1,8 @@
 """Answer quality: normalisation and fusion units, and the seed figures as floors (real model).
 
-The floors sit just under the figures measured by ``make bench-seed`` (README, Quality), so a change
-that makes matchbot answer worse fails here. They are below the project's goals, which the README
-states beside them.
+The floors sit a stated margin under the lowest figures measured across processors (``MEASURED``), so a
+change that makes matchbot answer worse fails here on any machine; they are below the project's goals,
+which the README states beside them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from index.articles import Article
-from index.evaluation import BASELINES, baseline, evaluate, read_questions
+from index.evaluation import BASELINES, Scores, baseline, evaluate, read_questions
 from index.first_stage import COLUMNS
 from index.fusion import Fusion
 from index.lexical import LexicalIndex, fold
@@ -126,36 +126,60 @@ def seed_retriever(seed_library, embedder, second_stage) -> Retriever:
     return seed_library.retriever.with_pipeline(Pipeline(embedder, second_stage))
 
 
+# The figures measured by `python scripts/cpu_spread.py` (README, "Quality on other processors"): for each
+# system and split, the lowest hit@1, hit@3, MRR@10 and share of off-topic questions declined, and the
+# highest share of answerable questions declined, over every variant it runs (this machine, default and
+# exact int8 kernels, both second-stage models in fp32, an emulated AVX2 processor). The floors sit
+# MARGIN questions below them, so a processor that ranks a question or two otherwise still passes and a
+# change that loses more fails.
+MARGIN = 2
+MEASURED = {
+    ("both", None): (0.695, 0.852, 0.786, 0.291, 0.039),
+    ("both", "dev"): (0.668, 0.842, 0.768, 0.392, 0.046),
+    ("both", "test"): (0.733, 0.867, 0.812, 0.192, 0.030),
+    ("first", None): (0.695, 0.858, 0.789, 0.204, 0.030),
+    ("first", "dev"): (0.689, 0.837, 0.783, 0.314, 0.026),
+    ("first", "test"): (0.704, 0.889, 0.797, 0.096, 0.037),
+}
+
+
+def short_of_floors(scores: Scores, measured: tuple[float, ...]) -> list[str]:
+    """The figures of ``scores`` that fall below their floor (or above the ceiling of wrong declines),
+    each as ``name value < floor``; empty when all hold."""
+    hit_at_1, hit_at_3, mrr, declined, wrongly = measured
+    answerable, off_topic = MARGIN / scores.answerable, MARGIN / scores.off_topic
+    found = {
+        "hit@1": (scores.hit_at_1, hit_at_1 - answerable),
+        "hit@3": (scores.hit_at_3, hit_at_3 - answerable),
+        "MRR@10": (scores.mrr_at_k, mrr - answerable),
+        "off-topic declined": (scores.declined_off_topic, declined - off_topic),
+    }
+    short = [f"{name} {value:.3f} < {floor:.3f}" for name, (value, floor) in found.items() if value < floor]
+    if scores.declined_answerable > wrongly + answerable:
+        short.append(f"answerable declined {scores.declined_answerable:.3f} > {wrongly + answerable:.3f}")
+    return short
+
+
 @pytest.mark.model
-@pytest.mark.parametrize(
-    ("stages", "split", "hit_at_1", "hit_at_3", "mrr", "declined", "wrongly_declined"),
-    [
-        # stages, split, then floors: hit@1, hit@3, MRR@10, off-topic declined, most answerable declined
-        ("both", None, 0.76, 0.90, 0.83, 0.36, 0.03),
-        ("both", "dev", 0.72, 0.88, 0.81, 0.50, 0.03),
-        ("both", "test", 0.85, 0.94, 0.89, 0.19, 0.02),
-        ("first", None, 0.76, 0.89, 0.83, 0.28, 0.02),
-        ("first", "dev", 0.74, 0.87, 0.82, 0.41, 0.02),
-        ("first", "test", 0.79, 0.92, 0.85, 0.11, 0.01),
-    ],
-)
-def test_seed_questions_are_answered_at_least_as_well_as_measured(
-    seed_retriever: Retriever,
-    stages: str,
-    split: str | None,
-    hit_at_1: float,
-    hit_at_3: float,
-    mrr: float,
-    declined: float,
-    wrongly_declined: float,
+@pytest.mark.parametrize(("stages", "split"), list(MEASURED), ids=[f"{a}-{b or 'all'}" for a, b in MEASURED])
+def test_seed_questions_are_answered_at_least_as_well_as_measured_on_any_processor(
+    seed_retriever: Retriever, stages: str, split: str | None
 ) -> None:
     retriever = seed_retriever if stages == "both" else seed_retriever.first_stage_only()
     scores = evaluate(retriever, read_questions(SEED_QUESTIONS, split))
-    assert scores.hit_at_1 >= hit_at_1
-    assert scores.hit_at_3 >= hit_at_3
-    assert scores.mrr_at_k >= mrr
-    assert scores.declined_off_topic >= declined
-    assert scores.declined_answerable <= wrongly_declined
+    assert short_of_floors(scores, MEASURED[stages, split]) == []
+
+
+@pytest.mark.model
+def test_the_floors_catch_a_ranking_that_really_got_worse(seed_retriever: Retriever) -> None:
+    """Without ``distinct`` (the hubness correction) matchbot ranks worse by more than the margin: the
+    floors see it."""
+    fusion = seed_retriever.fusion
+    weakened = seed_retriever.with_pipeline(
+        seed_retriever.pipeline.with_fusion(fusion.with_weights({**fusion.weights, "distinct": 0.0}))
+    )
+    scores = evaluate(weakened, read_questions(SEED_QUESTIONS, "dev"))
+    assert short_of_floors(scores, MEASURED["both", "dev"]) != []
 
 
 @pytest.mark.model
