@@ -1,0 +1,137 @@
+"""The language of an article or a question, among the sixteen the multilingual encoder reads.
+
+Scripts that belong to one language here (Arabic, Thai, Korean's Hangul, Japanese kana, Cyrillic for
+Russian, Chinese characters) decide at once; text in Latin script is detected by lingua
+(``lingua-language-detector``, its models bundled in the wheel) among English, French, Spanish,
+Portuguese, German, Italian, Dutch, Turkish and Polish.
+
+Questions are short and full of names ("mbappe hakimi tunnel"), which say nothing of their language, so
+``question_language`` leaves out the words it is told are names (the articles' proper nouns) and
+digits, and calls a question English unless another language is clearly more likely: a question taken
+for English is read by every model, one taken for another language loses the English-only ones.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+
+ENGLISH = "en"
+# The languages of Universal Sentence Encoder multilingual v3 (its sixteen: Chinese counts twice).
+LANGUAGES = ("ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh")
+LATIN = ("en", "fr", "es", "pt", "de", "it", "nl", "tr", "pl")
+NAMES = {
+    "ar": "Arabic",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ru": "Russian",
+    "th": "Thai",
+    "tr": "Turkish",
+    "zh": "Chinese",
+}
+# Below this confidence (lingua's, 0–1) for its best language, a question is taken for English. Chosen
+# on the dev questions (README, "Members ask in their own language").
+QUESTION_CONFIDENCE = 0.3
+_WORD = re.compile(r"[^\W\d_]+")
+_SCRIPTS = (  # (first code point, last, language), for scripts one language here writes
+    (0x0600, 0x06FF, "ar"),
+    (0x0750, 0x077F, "ar"),
+    (0xFB50, 0xFDFF, "ar"),
+    (0xFE70, 0xFEFF, "ar"),
+    (0x0E00, 0x0E7F, "th"),
+    (0xAC00, 0xD7AF, "ko"),
+    (0x1100, 0x11FF, "ko"),
+    (0x3040, 0x30FF, "ja"),
+    (0x0400, 0x04FF, "ru"),
+    (0x4E00, 0x9FFF, "zh"),
+)
+
+
+class LanguageDetector:
+    """Detects languages; lingua's models are loaded on first use (about 2 s), once, thread-safely."""
+
+    def __init__(self) -> None:
+        self._lingua: object | None = None
+        self._lock = threading.Lock()
+
+    def article_language(self, text: str) -> str:
+        """The language most of ``text`` is written in (English when it cannot tell)."""
+        by_script = _by_script(text)
+        if by_script:
+            return by_script
+        found = self._detector().detect_language_of(text[:5000])  # type: ignore[attr-defined]
+        return _code(found) if found is not None else ENGLISH
+
+    def question_language(self, question: str, names: Iterable[str] = ()) -> str:
+        """The language of a question, ``names`` (folded words such as the articles' proper nouns)
+        left out; English unless another is clearly more likely."""
+        by_script = _by_script(question)
+        if by_script:
+            return by_script
+        ignored = set(names)
+        words = [word for word in _WORD.findall(question.casefold()) if _fold(word) not in ignored]
+        if not words:
+            return ENGLISH
+        values = self._detector().compute_language_confidence_values(" ".join(words))  # type: ignore[attr-defined]
+        best = values[0]
+        code = _code(best.language)
+        return code if code == ENGLISH or best.value >= QUESTION_CONFIDENCE else ENGLISH
+
+    def warm(self) -> None:
+        """Load lingua's models now (the bot does, in the background, as it starts)."""
+        self._detector().detect_language_of("warm up")  # type: ignore[attr-defined]
+
+    def _detector(self) -> object:
+        with self._lock:
+            if self._lingua is None:
+                from lingua import Language, LanguageDetectorBuilder
+
+                languages = [Language.from_iso_code_639_1(_iso(code)) for code in LATIN]
+                self._lingua = LanguageDetectorBuilder.from_languages(*languages).build()
+            return self._lingua
+
+
+def _by_script(text: str) -> str | None:
+    """The language a script here belongs to, when most of the letters of ``text`` are in it."""
+    counts: dict[str, int] = {}
+    letters = 0
+    for char in text:
+        if not char.isalpha():
+            continue
+        letters += 1
+        point = ord(char)
+        for first, last, language in _SCRIPTS:
+            if first <= point <= last:
+                counts[language] = counts.get(language, 0) + 1
+                break
+    if not letters or not counts:
+        return None
+    language, count = max(counts.items(), key=lambda item: item[1])
+    if language == "zh" and counts.get("ja"):  # kana among Chinese characters: Japanese
+        language, count = "ja", count + counts["ja"]
+    return language if count * 2 >= letters else None
+
+
+def _iso(code: str) -> object:
+    from lingua import IsoCode639_1
+
+    return getattr(IsoCode639_1, code.upper())
+
+
+def _code(language: object) -> str:
+    return language.iso_code_639_1.name.lower()  # type: ignore[attr-defined]
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
