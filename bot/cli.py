@@ -107,6 +107,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(handler=_eval)
 
+    learn = commands.add_parser(
+        "learn-fusion", parents=[common], help="learn the fusion and the declines from the tuning questions"
+    )
+    learn.add_argument(
+        "--sets",
+        type=Path,
+        default=Path("tests/data/fusion_sets.json"),
+        help="which question files are asked of which articles (default: tests/data/fusion_sets.json)",
+    )
+    learn.add_argument("--write", action="store_true", help="write index/fusion.json (else only show it)")
+    learn.set_defaults(handler=_learn)
+
     add = commands.add_parser("add", parents=[common], help="add articles from web pages")
     add.add_argument("urls", nargs="+", metavar="URL", help="a page holding an article")
     add.set_defaults(handler=_add)
@@ -295,6 +307,39 @@ def _calibrate(
         f"  it lies between {found.below!r} and {found.above!r}"
     )
     return 0
+
+
+def _learn(args: argparse.Namespace, config: Config) -> int:
+    from index.fusion import FUSION_FILE
+    from index.learning import learn, read_sets
+    from index.library import Library
+    from index.pipeline import load_pipeline
+
+    sets = read_sets(args.sets)
+    pipeline = load_pipeline(config.models)
+
+    def open_retriever(question_set) -> Retriever:  # type: ignore[no-untyped-def]
+        folder = config.data_dir / "learning" / "".join(c if c.isalnum() else "_" for c in question_set.name)
+        library = Library(question_set.seeds, folder, pipeline, search=config.ann)
+        with _progress_bar(f"embedding {question_set.name}") as progress:
+            library.reindex(progress=progress)
+        return library.retriever
+
+    command = "matchbot learn-fusion --sets " + str(args.sets) + " --write"
+    fusion, report = learn(
+        sets, open_retriever, command=command, progress=lambda line: print(line, file=sys.stderr)
+    )
+    for name, figures in report.items():
+        print(f"{name}: " + ", ".join(f"C={c:g} {mrr:.3f}" for c, mrr in figures.items()))  # type: ignore[union-attr]
+    print(json.dumps(fusion.to_json(), indent=2))
+    if args.write:
+        fusion.save(FUSION_FILE)
+        print(f"written to {FUSION_FILE}", file=sys.stderr)
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _add(args: argparse.Namespace, config: Config) -> int:

@@ -65,12 +65,12 @@ class LanguageDetector:
         self._lock = threading.Lock()
 
     def article_language(self, text: str) -> str:
-        """The language most of ``text`` is written in (English when it cannot tell)."""
-        by_script = _by_script(text)
-        if by_script:
-            return by_script
-        found = self._detector().detect_language_of(text[:5000])  # type: ignore[attr-defined]
-        return _code(found) if found is not None else ENGLISH
+        """The language most of ``text`` is written in: as for a question, its own proper nouns left out
+        (an article as short as a few words reads like a question)."""
+        from index.lexical import proper_nouns
+
+        sample = text[:5000]
+        return self.question_language(sample, proper_nouns([sample]))
 
     def question_language(self, question: str, names: Iterable[str] = ()) -> str:
         """The language of a question, ``names`` (folded words such as the articles' proper nouns)
@@ -135,3 +135,11 @@ def _code(language: object) -> str:
 def _fold(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+_SHARED = LanguageDetector()
+
+
+def detect_article_language(text: str) -> str:
+    """An article's language, with the detector this process shares (its models loaded once)."""
+    return _SHARED.article_language(text)

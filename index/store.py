@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,11 +104,13 @@ class Lexical:
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> Lexical:
         articles: dict[str, list[str]] = {}
+        languages: dict[str, str] = {}
         for chunk in chunks:
             articles.setdefault(chunk.article, [chunk.title]).append(chunk.text)
+            languages.setdefault(chunk.article, chunk.language)
         return cls(
-            LexicalIndex([indexed_text(chunk) for chunk in chunks]),
-            LexicalIndex([" ".join(parts) for parts in articles.values()]),
+            LexicalIndex([indexed_text(chunk) for chunk in chunks], [chunk.language for chunk in chunks]),
+            LexicalIndex([" ".join(parts) for parts in articles.values()], list(languages.values())),
         )
 
     def save(self, folder: Path) -> None:
@@ -236,6 +239,8 @@ class Store:
             rows.extend([None] * len(new))
         report.removed = sorted(set(known) - {article.id for article in articles})
         report.chunks = len(chunks)
+        language_of = {chunk.article: chunk.language for chunk in chunks}
+        chunks_of = Counter(chunk.article for chunk in chunks)
 
         manifest = {
             "format": FORMAT_VERSION,
@@ -251,7 +256,8 @@ class Store:
                     "date": article.date,
                     "url": article.url,
                     "source": article.source,
-                    "chunks": sum(1 for chunk in chunks if chunk.article == article.id),
+                    "language": language_of.get(article.id, article.language),
+                    "chunks": chunks_of[article.id],
                 }
                 for article in articles
             },
