@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot.config import MAX_K, Config
 from bot.logs import libraries_at_debug
 from index.errors import MatchbotError, NoArticles, QuestionError
+from index.quotes import Quote, merge
 
 if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
     from bot.feeds import FeedPoll, FeedPoller
@@ -603,25 +604,37 @@ def _print_report(report: IndexReport, config: Config, *, stream: TextIO | None 
 
 
 def _human(answer: Answer) -> str:
+    """An answer for the terminal: its passages' sentences quoted, without their context, and those
+    next to each other in one article joined into one numbered quote (``index.quotes``) with one
+    source."""
     lines = [f"Q: {answer.question}"]
     if not answer.answered:
         lines.append(
             f"No confident answer (confidence {answer.confidence:.2f}, below {answer.threshold:.2f}). "
             "The nearest passages:"
         )
-    for number, passage in enumerate(answer.passages, start=1):
-        quote = textwrap.fill(
-            f"“{passage.text}”", WIDTH, initial_indent=f"{number:>2}. ", subsequent_indent="    "
-        )
-        source = ", ".join(part for part in (passage.title, passage.date) if part)
-        if passage.author:
-            posted = f" on {passage.posted}" if passage.posted else ""
-            source = f"tweet by {passage.author}{posted}, quoted in {source}"
+    for number, quote in enumerate(merge(answer.passages, context=False), start=1):
         lines += [
-            quote,
-            textwrap.fill(f"— {source}", WIDTH, initial_indent="    ", subsequent_indent="      "),
+            textwrap.fill(_quoted(quote), WIDTH, initial_indent=f"{number:>2}. ", subsequent_indent="    "),
+            textwrap.fill(f"— {_source(quote)}", WIDTH, initial_indent="    ", subsequent_indent="      "),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _quoted(quote: Quote) -> str:
+    """``“First.” “Next.”``: the quote's sentences in article order, each in quotation marks."""
+    return " ".join(f"“{sentence.text}”" for sentence in quote.sentences)
+
+
+def _source(quote: Quote) -> str:
+    """The article's title and date, and the author and date of each tweet quoted."""
+    article = ", ".join(part for part in (quote.source.title, quote.source.date) if part)
+    tweets = [f"tweet by {t.author}" + (f" on {t.posted}" if t.posted else "") for t in quote.tweets]
+    if not tweets:
+        return article
+    if len(tweets) == len(quote.passages):
+        return f"{' and a '.join(tweets)}, quoted in {article}"
+    return f"{article}, with a {' and a '.join(tweets)}"
 
 
 def _table(results: list[Scores], file: Path, split: str | None) -> str:

@@ -17,6 +17,7 @@ from discord import app_commands
 
 from bot.settings import ENTRY_ATTEMPTS
 from index.errors import MatchbotError, NoArticles
+from index.quotes import Quote, merge
 
 if TYPE_CHECKING:
     from bot.feeds import FeedPoll
@@ -146,55 +147,96 @@ def confidence_line(answer: Answer) -> str:
     return f"Confidence {meter(answer.confidence)} ({verdict}; the bar is {answer.threshold:.2f})"
 
 
-def source_line(passage: Passage, limit: int = 400) -> str:
-    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one passage, in ``limit``.
+def source_line(quote: Quote, limit: int = 400) -> str:
+    """``— *Title* · 2022-12-15 · link · tweet by … · match ▰▰▰▱▱ 0.52`` for one quote, in ``limit``.
 
-    When room is short the link goes first, then the author is shortened and left out, then the date;
-    the title takes what is left. Markup is never cut through.
+    A quote's article is named once, with the author and date of each tweet among its passages and the
+    best of their scores. When room is short the link goes first, then the authors are shortened and
+    left out, then the date; the title takes what is left. Markup is never cut through.
     """
-    date = fit(passage.date, 20) if passage.date else ""
+    source = quote.source
+    date = fit(source.date, 20) if source.date else ""
     link = ""
-    if passage.url and _URL.match(passage.url) and len(passage.url) <= 500:
-        link = f"[link](<{passage.url.translate(_URL_ESCAPES)}>)"
-    score = "match " + meter(passage.score)
+    if source.url and _URL.match(source.url) and len(source.url) <= 500:
+        link = f"[link](<{source.url.translate(_URL_ESCAPES)}>)"
+    score = "match " + meter(quote.score)
     for with_link, author_room, with_date in ((1, 80, 1), (0, 80, 1), (0, 30, 1), (0, 0, 1), (0, 0, 0)):
-        author = fit(passage.author, author_room) if passage.author and author_room else ""
-        posted = f", {fit(passage.posted, 30)}" if author and author_room == 80 and passage.posted else ""
-        details = [
-            date if with_date else "",
-            link if with_link else "",
-            author and f"tweet by {author}{posted}",
-        ]
+        tweets = [_tweet(tweet, author_room) for tweet in quote.tweets] if author_room else []
+        details = [date if with_date else "", link if with_link else "", *dict.fromkeys(tweets)]
         details = [part for part in details if part] + [score]
         room = limit - len(" · ".join(["— **", *details]))
-        title = fit(passage.title, min(120, room)) or ("untitled" if room >= len("untitled") else "")
+        title = fit(source.title, min(120, room)) or ("untitled" if room >= len("untitled") else "")
         if title:
             return " · ".join([f"— *{title}*", *details])
     return clip(score, limit)
 
 
-def quote(passage: Passage, limit: int) -> str:
-    """The matched sentence in bold inside its neighbours, as one block quote of at most ``limit``."""
-    room = limit - len("> ****  ")
-    sentence = fit(passage.text, max(room * 2 // 3, room - len(passage.before) - len(passage.after)))
-    room -= len(sentence)
-    after = fit(passage.after, max(room // 2, room - len(passage.before))) if passage.after else ""
-    room -= len(after)
-    before = fit(passage.before, room, keep_end=True) if passage.before else ""
-    body = " ".join(part for part in (before, f"**{sentence}**" if sentence else "", after) if part)
-    return "> " + body
+def _tweet(tweet: Passage, author_room: int) -> str:
+    """``tweet by Name (@handle), December 14, 2022``; the author in ``author_room``, the date only
+    when the author has full room."""
+    author = fit(tweet.author or "", author_room)
+    posted = f", {fit(tweet.posted, 30)}" if author and author_room == 80 and tweet.posted else ""
+    return f"tweet by {author}{posted}" if author else ""
 
 
-def passage_block(passage: Passage, limit: int) -> str:
-    """One passage: its quote and its source line, together at most ``limit`` characters."""
-    source = source_line(passage, max(limit // 3, 1))
-    return quote(passage, limit - len(source) - 1) + "\n" + source
+def quote_text(quote: Quote, limit: int) -> str:
+    """The quote's sentences in article order, its passages' own in bold, as one block quote of at most
+    ``limit``. Room goes to the bold sentences first (at least two thirds of it); a context sentence
+    before the first of them keeps its end, the others their start."""
+    sentences = quote.sentences
+    bold = [sentence.matched for sentence in sentences]
+    room = limit - len("> ") - (len(sentences) - 1) - len("****") * sum(bold)
+    sizes = [len(escape(sentence.text)) for sentence in sentences]
+    context_size = sum(size for size, matched in zip(sizes, bold, strict=True) if not matched)
+    matched_room = max(room * 2 // 3, room - context_size)
+    matched_shares = _shares(
+        [size for size, matched in zip(sizes, bold, strict=True) if matched], matched_room
+    )
+    texts: dict[int, str] = {}
+    for index, share in zip([i for i, matched in enumerate(bold) if matched], matched_shares, strict=True):
+        texts[index] = fit(sentences[index].text, share)
+    room -= sum(len(text) for text in texts.values())
+    first_bold = bold.index(True) if any(bold) else len(sentences)
+    context = [i for i, matched in enumerate(bold) if not matched]
+    for index, share in zip(context, _shares([sizes[i] for i in context], room), strict=True):
+        texts[index] = fit(sentences[index].text, share, keep_end=index < first_bold)
+    parts = [
+        (f"**{texts[index]}**" if matched else texts[index])
+        for index, matched in enumerate(bold)
+        if texts[index]
+    ]
+    return "> " + " ".join(parts)
 
 
-def answer_embed(answer: Answer, *, answer_id: int | None = None, offset: int = 0) -> discord.Embed:
-    """The reply to a question: up to ten passages in one embed, declined or not."""
+def _shares(sizes: Sequence[int], room: int) -> list[int]:
+    """``room`` shared among texts of ``sizes``: the short ones whole, the rest evenly."""
+    shares = [0] * len(sizes)
+    room = max(room, 0)
+    by_size = sorted(range(len(sizes)), key=sizes.__getitem__)
+    for done, index in enumerate(by_size):
+        shares[index] = min(sizes[index], room // (len(by_size) - done))
+        room -= shares[index]
+    return shares
+
+
+def quote_block(quote: Quote, limit: int) -> str:
+    """One quote: its sentences and its source line, together at most ``limit`` characters."""
+    source = source_line(quote, max(limit // 3, 1))
+    return quote_text(quote, limit - len(source) - 1) + "\n" + source
+
+
+def answer_embed(
+    answer: Answer,
+    page: Sequence[Quote] | None = None,
+    *,
+    answer_id: int | None = None,
+    offset: int = 0,
+) -> discord.Embed:
+    """The reply to a question, declined or not: one page of its quotes in one embed (by default its
+    passages, at most ten, merged into quotes); ``offset`` is how many passages earlier pages took."""
+    quotes = merge(answer.passages[:MAX_PASSAGES]) if page is None else list(page)
     title = "❓ " + fit(answer.question, EMBED_TITLE_LIMIT - 2)
-    if not answer.passages:
+    if not quotes:
         header = (
             "No more passages for this question."
             if offset
@@ -212,12 +254,12 @@ def answer_embed(answer: Answer, *, answer_id: int | None = None, offset: int = 
     footer = confidence_line(answer) + " · quoted as written"
     if answer_id is not None:
         footer = f"Answer #{answer_id} · {footer} · rate it with 👍 / 👎"
-    passages = answer.passages[:MAX_PASSAGES]
     room = min(EMBED_DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - len(title) - len(footer)) - len(header)
-    each = (room - 2 * len(passages)) // max(len(passages), 1)
-    blocks = [passage_block(p, each) for p in passages]
+    room -= 2 * len(quotes)  # the blank lines between blocks
+    sentences = sum(len(quote.sentences) for quote in quotes)  # room shared by sentence
+    blocks = [quote_block(quote, room * len(quote.sentences) // max(sentences, 1)) for quote in quotes]
     description = "\n\n".join(part for part in (header, *blocks) if part)
-    colour = ANSWERED_COLOUR if answer.answered and answer.passages else DECLINED_COLOUR
+    colour = ANSWERED_COLOUR if answer.answered and quotes else DECLINED_COLOUR
     embed = discord.Embed(title=title, description=clip(description, EMBED_DESCRIPTION_LIMIT), colour=colour)
     return embed.set_footer(text=clip(footer, EMBED_FOOTER_LIMIT))
 

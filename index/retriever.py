@@ -53,10 +53,21 @@ class Passage:
     score: float
     author: str | None = None  # an embedded tweet's "Name (@handle)"
     posted: str | None = None  # and its date, as written
+    before_sentence: int | None = None  # the numbers of ``before`` and ``after`` in the article (None:
+    after_sentence: int | None = None  # the sentence just before or after ``sentence``)
 
     @property
     def context(self) -> str:
         return " ".join(part for part in (self.before, self.text, self.after) if part)
+
+    @property
+    def numbered(self) -> list[tuple[int, str]]:
+        """The passage's sentences in article order with their numbers: the context's (when there is
+        one) and its own."""
+        before = self.sentence - 1 if self.before_sentence is None else self.before_sentence
+        after = self.sentence + 1 if self.after_sentence is None else self.after_sentence
+        context = [(before, self.before), (self.sentence, self.text), (after, self.after)]
+        return [(number, text) for number, text in context if text or number == self.sentence]
 
     def to_json(self) -> dict:
         return {
@@ -275,6 +286,8 @@ class Retriever:
             score=score,
             author=chunk.author,
             posted=chunk.posted,
+            before_sentence=chunks[before].sentence if before is not None else None,
+            after_sentence=chunks[after].sentence if after is not None else None,
         )
 
 

@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot import render
 from bot.batcher import Batcher
 from bot.settings import GuildSettings
+from index import quotes
 from index.errors import NoArticles
 from index.retriever import MAX_QUESTION_CHARS, Answer, Query
 
@@ -123,7 +124,8 @@ class Ask(commands.Cog):
         return _reply(found, answer_id, settings.k, offset=0)
 
     async def search(self, question: str, k: int, threshold: float | None, *, offset: int) -> Answer:
-        return await self.batcher.ask(Query(question, k, threshold, offset))
+        """The answer with as many ranked passages as laying out the page at ``offset`` needs."""
+        return await self.batcher.ask(Query(question, quotes.depth(_page_number(offset, k), k), threshold))
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -201,9 +203,19 @@ def _parent_id(channel: object) -> int | None:
     return getattr(channel, "parent_id", None)
 
 
+def _page_number(offset: int, k: int) -> int:
+    """The page (from 1) that starts after ``offset`` passages: a "More passages" button carries the
+    offset of the page it opens."""
+    return offset // k + 1
+
+
 def _reply(answer: Answer, answer_id: int, k: int, *, offset: int) -> dict[str, Any]:
-    embed = render.answer_embed(answer, answer_id=answer_id, offset=offset)
-    more_at = offset + k if len(answer.passages) >= k and offset + k <= MAX_OFFSET else None
+    """The embed of the answer's page at ``offset`` and its buttons: "More passages" while a next page
+    has passages (none of them shown on this page or an earlier one) and is within MAX_OFFSET."""
+    number = _page_number(offset, k)
+    page = quotes.page(answer.passages, k, number)
+    embed = render.answer_embed(answer, page.quotes, answer_id=answer_id, offset=offset)
+    more_at = number * k if page.more and number * k <= MAX_OFFSET else None
     return {"embed": embed, "view": answer_view(answer_id, more_at)}
 
 
@@ -221,7 +233,7 @@ class MoreButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"matchbot:more:(?P<answer>\d+):(?P<offset>\d+)",
 ):
-    """ "More passages": the next k passages for the answer's question."""
+    """ "More passages": the answer's next page, k passages none of which an earlier page showed."""
 
     def __init__(self, answer_id: int, offset: int) -> None:
         super().__init__(
