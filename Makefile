@@ -33,8 +33,10 @@ $(LOCALES)/%/LC_MESSAGES/matchbot.mo: $(LOCALES)/%/LC_MESSAGES/matchbot.po $(STA
 catalogue: $(STAMP)  ## the bot's words: extract them from the code into the .pot, update each language's .po, compile
 	$(BIN)/pybabel extract --mapping-file=$(LOCALES)/babel.cfg --keyword=locale_str --add-comments=TRANSLATORS: \
 	  --add-location=file --sort-output --width=100 --project=matchbot --version=$(VERSION) \
+	  --header-comment="# matchbot's own words, taken from its code by make catalogue (README, Languages)." \
 	  --output-file=$(LOCALES)/matchbot.pot .
-	$(BIN)/pybabel update --domain=matchbot --input-file=$(LOCALES)/matchbot.pot --output-dir=$(LOCALES) --width=100
+	$(BIN)/pybabel update --domain=matchbot --input-file=$(LOCALES)/matchbot.pot --output-dir=$(LOCALES) \
+	  --width=100 --ignore-pot-creation-date
 	$(BIN)/pybabel compile --domain=matchbot --directory=$(LOCALES) --statistics
 
 demo: $(STAMP) $(CATALOGUES)  ## build the index from seeds/ if needed and answer a sample question

@@ -135,13 +135,27 @@ class MatchBot(commands.Bot):
         self.lag.start()
         # The detector's models load in a thread while the index opens (before members can ask).
         self._warming = asyncio.ensure_future(asyncio.to_thread(i18n.warm, self.languages))
-        await self.tree.set_translator(i18n.CommandTranslator())
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
+        await self.add_commands()
         if self.config.syncs_commands:
             await self.sync_commands()
         else:
             log.info("Slash commands are synced by the process that runs shard 0, not this one.")
+
+    async def add_commands(self) -> None:
+        """The cogs, and the translator that gives Discord their commands' names in each language."""
+        await self.tree.set_translator(i18n.CommandTranslator())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+
+    async def command_payload(self, guild: discord.abc.Snowflake | None = None) -> list[dict[str, Any]]:
+        """The commands as they are synced (to ``guild``, else globally), with their translations."""
+        translator = self.tree.translator
+        return [
+            await command.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands(guild=guild)
+        ]
 
     async def close(self) -> None:
         self.lag.stop()
@@ -254,13 +268,7 @@ class MatchBot(commands.Bot):
         guild = discord.Object(self.config.dev_guild_id) if self.config.dev_guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        translator = self.tree.translator
-        payload = [  # with their translations: a changed translation is synced too
-            await command.get_translated_payload(self.tree, translator)
-            if translator is not None
-            else command.to_dict(self.tree)
-            for command in self.tree.get_commands(guild=guild)
-        ]
+        payload = await self.command_payload(guild)  # with their translations: a new one is synced too
         digest = hashlib.sha256(
             json.dumps({"guild": self.config.dev_guild_id, "commands": payload}, sort_keys=True).encode()
         ).hexdigest()
