@@ -159,6 +159,8 @@ class MatchBot(commands.Bot):
 
     async def close(self) -> None:
         self.lag.stop()
+        if self._warming is not None:  # the thread ends by itself; nothing waits for it any more
+            self._warming.cancel()
         self.feeds.stop()
         if self._following is not None:
             following, self._following = self._following, None

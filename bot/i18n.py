@@ -151,14 +151,8 @@ class CommandTranslator(app_commands.Translator):
     ) -> str | None:
         language = language_of(locale)
         if language is None or language == SOURCE:
-            return None
-        translated = catalogue(language).gettext(string.message)
-        return translated if translated != string.message or _translated(language, string.message) else None
-
-
-def _translated(language: str, message: str) -> bool:
-    """Whether the catalogue of ``language`` holds ``message`` (a translation may equal its source)."""
-    return message in getattr(catalogue(language), "_catalog", {})
+            return None  # Discord shows the English
+        return catalogue(language).gettext(string.message)
 
 
 # A sentence in each Latin-script language the detector tells apart: reading it loads every model a

@@ -5,6 +5,7 @@ checks and Discord's rules."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import gettext
 import re
@@ -170,7 +171,7 @@ def test_the_reply_language(locale: str | None, asked: str | None, expected: str
         assert i18n.reply_language(discord.Locale(locale), asked) == expected
 
 
-def test_the_language_lasts_for_the_block_or_the_rest_of_the_task() -> None:
+def test_the_language_lasts_for_the_block() -> None:
     assert i18n.language() == "en"
     with i18n.speaking("de"):
         assert i18n._("Answered") == "Beantwortet"
@@ -178,6 +179,19 @@ def test_the_language_lasts_for_the_block_or_the_rest_of_the_task() -> None:
             assert i18n._("Answered") == "المُجاب عنها"
         assert i18n.decimal(0.625) == "0,62"
     assert i18n._("Answered") == "Answered" and i18n.decimal(0.625) == "0.62"
+
+
+async def test_a_commands_language_lasts_for_the_rest_of_its_task_only() -> None:
+    """As a command's task sets it (its error handler, run in the same task, speaks it too)."""
+
+    async def command() -> list[str]:
+        i18n.speak("fr")
+        said = [i18n._("Answered")]
+        await asyncio.sleep(0)
+        return [*said, await asyncio.to_thread(i18n._, "Answered")]  # a worker thread speaks it too
+
+    assert await asyncio.create_task(command()) == ["Avec réponse", "Avec réponse"]
+    assert i18n.language() == "en"
 
 
 # -- the slash commands in each language ---------------------------------------------------------
