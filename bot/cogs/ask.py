@@ -2,6 +2,8 @@
 the buttons under an answer (More passages, 👍 / 👎), which keep working after a restart.
 
 In DMs only ``/ask`` and the message menu answer, with the default settings; mentions are for servers.
+Each reply speaks the member's language (``bot.i18n``): their Discord locale, or their question's
+language where Discord has no locale for it (Arabic), or for a mention.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot import render
 from bot.batcher import Batcher
+from bot.i18n import _
 from bot.settings import GuildSettings
 from index import quotes
 from index.errors import NoArticles
@@ -40,7 +44,7 @@ class Ask(commands.Cog):
             executor=bot.search_pool,
         )
         self.menu = app_commands.ContextMenu(
-            name="Ask matchbot",
+            name=locale_str("Ask matchbot"),
             callback=self.ask_about_message,
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
         )
@@ -54,8 +58,14 @@ class Ask(commands.Cog):
         self.bot.remove_dynamic_items(MoreButton, VoteButton)
         await self.batcher.close()
 
-    @app_commands.command(name="ask", description="Ask about the match; I answer by quoting the articles.")
-    @app_commands.describe(question="What do you want to know?", private="Only you see the answer.")
+    @app_commands.command(
+        name=locale_str("ask"),
+        description=locale_str("Ask about the match; I answer by quoting the articles."),
+    )
+    @app_commands.rename(question=locale_str("question"), private=locale_str("private"))
+    @app_commands.describe(
+        question=locale_str("What do you want to know?"), private=locale_str("Only you see the answer.")
+    )
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def ask(
         self,
@@ -67,7 +77,7 @@ class Ask(commands.Cog):
 
     async def ask_about_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         if not message.content.strip():
-            await interaction.response.send_message(render.EMPTY_MESSAGE, ephemeral=True)
+            await interaction.response.send_message(_(render.EMPTY_MESSAGE), ephemeral=True)
             return
         await self.respond(interaction, message.content, private=False, source="menu")
 
@@ -76,9 +86,10 @@ class Ask(commands.Cog):
     ) -> None:
         """Check there is something to quote and the cooldown, defer, search off the loop, reply; outside
         answer channels, privately."""
+        await self.bot.speak_to(interaction.locale, question)
         async with self.bot.answering():
             if self.bot.library.empty:  # told privately, before a defer that could make it public
-                raise NoArticles(render.NO_ARTICLES)
+                raise NoArticles(_(render.NO_ARTICLES))
             settings = await self.admit(interaction)
             ephemeral = private or not settings.allows(
                 interaction.channel_id, _parent_id(interaction.channel)
@@ -146,11 +157,15 @@ class Ask(commands.Cog):
     async def reply_to_mention(
         self, message: discord.Message, question: str, settings: GuildSettings
     ) -> None:
+        """In the question's language (a message has no locale; the server's serves for an empty one)."""
+        await self.bot.speak_to(
+            None, question, fallback=message.guild.preferred_locale if message.guild else None
+        )
         if not question:
-            await message.reply(render.MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(_(render.MENTION_HINT), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         if self.bot.library.empty:
-            await message.reply(render.NO_ARTICLES, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(_(render.NO_ARTICLES), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         guild_id = message.guild.id if message.guild else None
         retry_at = self.bot.cooldowns.retry_at((guild_id, message.author.id), settings.cooldown)
@@ -173,8 +188,9 @@ class Ask(commands.Cog):
         """The next passages for a logged question, shown only to whoever clicked."""
         record = await self.bot.settings.answer(answer_id)
         if record is None:
-            await interaction.response.send_message(render.EXPIRED, ephemeral=True)
+            await interaction.response.send_message(_(render.EXPIRED), ephemeral=True)
             return
+        await self.bot.speak_to(interaction.locale, record.question)
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
             found = await self.search(record.question, record.k, record.threshold, offset=offset)
@@ -182,9 +198,12 @@ class Ask(commands.Cog):
             await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
 
     async def vote(self, interaction: discord.Interaction, answer_id: int, up: bool) -> None:
-        """One vote per member per answer; voting again replaces it."""
-        known = await self.bot.settings.vote(answer_id, interaction.user.id, up)
-        text = render.vote_line(up) if known else render.EXPIRED
+        """One vote per member per answer; voting again replaces it. Thanked in the answer's language."""
+        record = await self.bot.settings.answer(answer_id)
+        if record is not None:
+            await self.bot.speak_to(interaction.locale, record.question)
+        known = record is not None and await self.bot.settings.vote(answer_id, interaction.user.id, up)
+        text = render.vote_line(up) if known else _(render.EXPIRED)
         await interaction.response.send_message(text, ephemeral=True)
 
 
@@ -238,7 +257,7 @@ class MoreButton(
     def __init__(self, answer_id: int, offset: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="More passages",
+                label=_(render.MORE_PASSAGES),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"matchbot:more:{answer_id}:{offset}",
             )
@@ -288,6 +307,7 @@ async def _run(interaction: discord.Interaction, action: Any) -> None:
     bot: MatchBot = interaction.client  # type: ignore[assignment]
     cog = bot.get_cog(Ask.__cog_name__)
     try:
+        await bot.speak_to(interaction.locale, None)  # the action may know better (the answer's question)
         if not isinstance(cog, Ask):
             raise RuntimeError("the Ask cog is not loaded")
         await action(cog)
