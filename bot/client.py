@@ -208,7 +208,8 @@ class MatchBot(commands.Bot):
         ``locale`` is the interaction's (None for a message), the question's language is detected off
         the event loop; ``fallback`` (a server's locale) serves when neither tells."""
         if question:
-            asked = await asyncio.to_thread(self.languages.question_language, question)
+            names = self.library.retriever.first_stage.names if self.library.loaded else ()
+            asked = await asyncio.to_thread(self.languages.question_language, question, names)
             language = i18n.reply_language(locale, asked)
         else:
             language = i18n.reply_language(locale or fallback, None)
@@ -380,6 +381,7 @@ async def build(
         registry=registry,
         metrics=metrics,
         fetcher=Fetcher(config.fetch),
+        languages=pipeline.languages,  # one detector for the answers and the replies' language
     )
 
 

@@ -155,11 +155,6 @@ class CommandTranslator(app_commands.Translator):
         return catalogue(language).gettext(string.message)
 
 
-# A sentence in each Latin-script language the detector tells apart: reading it loads every model a
-# question can need (LanguageDetector.warm loads only some, and a first French question took 1.5 s more).
-_WARM_UP = "Who scored the second goal? Qui a marqué le second but ? ¿Quién marcó? Wer hat getroffen?"
-
-
 @functools.cache
 def shared_detector() -> LanguageDetector:
     """The process's language detector: every bot of the process shares its models (loaded once)."""
@@ -169,4 +164,4 @@ def shared_detector() -> LanguageDetector:
 def warm(detector: LanguageDetector) -> None:
     """Load the detector's models now (about 2 s, holding the GIL: the bot does it as it starts, before
     members can ask)."""
-    detector.question_language(_WARM_UP)
+    detector.warm()

@@ -43,6 +43,10 @@ NAMES = {
 # on the dev questions (README, "Members ask in their own language").
 QUESTION_CONFIDENCE = 0.3
 _WORD = re.compile(r"[^\W\d_]+")
+_WARM_UP = (
+    "Who scored the second goal? Qui a marqué le second but ? ¿Quién marcó? Wer hat getroffen? Quem marcou"
+    " o gol? Chi ha segnato? Wie scoorde er? Golü kim attı? Kto strzelił bramkę?"
+)
 _SCRIPTS = (  # (first code point, last, language), for scripts one language here writes
     (0x0600, 0x06FF, "ar"),
     (0x0750, 0x077F, "ar"),
@@ -88,8 +92,9 @@ class LanguageDetector:
         return code if code == ENGLISH or best.value >= QUESTION_CONFIDENCE else ENGLISH
 
     def warm(self) -> None:
-        """Load lingua's models now (the bot does, in the background, as it starts)."""
-        self._detector().detect_language_of("warm up")  # type: ignore[attr-defined]
+        """Load lingua's models now (the bot does, in the background, as it starts): a sentence in each
+        Latin-script language it tells apart loads every model a question can need."""
+        self.question_language(_WARM_UP)
 
     def _detector(self) -> object:
         with self._lock:
