@@ -226,7 +226,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
 
 
 def _eval(args: argparse.Namespace, config: Config) -> int:
-    from index.evaluation import BASELINES, baseline, evaluate, read_questions
+    from index.evaluation import BASELINES, answer_all, baseline, by_language, read_questions, score
 
     questions = read_questions(args.file, args.split)
     library, _ = _open_library(config)
@@ -240,16 +240,27 @@ def _eval(args: argparse.Namespace, config: Config) -> int:
         systems.append(("first stage", retriever.first_stage_only(), True))
     if args.baselines:
         systems += [(name, baseline(retriever, name), False) for name in BASELINES]
-    results = []
+    results, languages = [], []
     for name, system, declines in systems:
         with _progress_bar(f"eval {name}", minimum=500) as progress:
-            results.append(
-                evaluate(system, questions, system=name, k=args.k, declines=declines, progress=progress)
-            )
+            answers = answer_all(system, questions, k=max(args.k, 3), progress=progress)
+        results.append(score(name, questions, answers, k=args.k, declines=declines))
+        groups = by_language(questions, answers, retriever.store.chunks)
+        pairs = sum("→" in group for group in groups)
+        if (len(groups) - pairs > 1 or pairs > 1) and name in {"matchbot", "first stage"}:
+            for group, numbers in groups.items():
+                asked = [questions[n] for n in numbers]
+                found = score(
+                    f"{name} {group}", asked, [answers[n] for n in numbers], k=args.k, declines=declines
+                )
+                languages.append(found)
     if args.json:
-        print(json.dumps([result.to_json() for result in results], indent=2))
+        print(json.dumps([result.to_json() for result in results + languages], indent=2))
     else:
         print(_table(results, args.file, args.split))
+        if languages:
+            print("\nBy the question's language, and by language pair (question→articles answering it):")
+            print("\n".join(_table(languages, args.file, args.split).splitlines()[1:]))
     return 0
 
 
@@ -282,7 +293,10 @@ def _print_best(results: list[Tuned], in_use: Fusion, describe: Callable[[Fusion
 
 
 def _weights(fusion: Fusion, names: Sequence[str], *, depths: bool = False) -> str:
-    """``sentence=0.2 context=0.25 …``, with each later stage's depth when asked."""
+    """``sentence=0.2 context=0.25 …``, with each later stage's depth when asked; a learned fusion by
+    name."""
+    if fusion.kind != "mean":
+        return "the fusion learned by matchbot learn-fusion (index/fusion.json)"
     parts = [f"{name}={fusion.weights.get(name, 0.0):g}" for name in names]
     if depths:
         parts += [f"{name} depth={fusion.depth(name)}" for name in names]
@@ -640,17 +654,19 @@ def _source(quote: Quote) -> str:
 def _table(results: list[Scores], file: Path, split: str | None) -> str:
     first = results[0]
     scope = f" (split {split})" if split else ""
+    width = max(12, *(len(r.system) for r in results))
     lines = [
         f"{file}{scope}: {first.answerable} answerable, {first.off_topic} off-topic questions",
-        f"{'system':<12} {'hit@1':>7} {'hit@3':>7} {f'MRR@{first.k}':>7} {'off-topic declined':>19} "
+        f"{'system':<{width}} {'hit@1':>7} {'hit@3':>7} {f'MRR@{first.k}':>7} {'off-topic declined':>19} "
         f"{'answerable declined':>20}",
     ]
     for r in results:
         declined = _percent(r.declined_off_topic) if r.off_topic else "—"
         wrong = _percent(r.declined_answerable)
+        answerable = _percent(r.hit_at_1) if r.answerable else "—"
         lines.append(
-            f"{r.system:<12} {_percent(r.hit_at_1):>7} {_percent(r.hit_at_3):>7} {r.mrr_at_k:>7.3f} "
-            f"{declined:>19} {wrong:>20}"
+            f"{r.system:<{width}} {answerable:>7} {_percent(r.hit_at_3) if r.answerable else '—':>7} "
+            f"{r.mrr_at_k:>7.3f} {declined:>19} {wrong if r.answerable else '—':>20}"
         )
     return "\n".join(lines)
 

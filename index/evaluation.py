@@ -35,6 +35,7 @@ class EvalQuestion:
     question: str
     expect: tuple[str, ...] = ()
     split: str | None = None
+    language: str | None = None  # the question's, as its record says (``"lang"``)
 
     @property
     def off_topic(self) -> bool:
@@ -87,7 +88,8 @@ def read_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
         position = len(questions) + skipped
         own_split = record.get("split") or ("dev" if position % 3 == 0 else "test")
         if split is None or own_split == split:
-            questions.append(EvalQuestion(question, expect, own_split))
+            language = str(record["lang"]).lower() if record.get("lang") else None
+            questions.append(EvalQuestion(question, expect, own_split, language))
         else:
             skipped += 1
     if not questions:
@@ -114,6 +116,29 @@ def evaluate(
     """Run every question through ``retriever`` and score the rankings (MRR to depth ``k``) and declines."""
     answers = answer_all(retriever, questions, k=max(k, 3), progress=progress)
     return score(system, questions, answers, k=k, declines=declines)
+
+
+def by_language(
+    questions: Sequence[EvalQuestion], answers: Sequence[Answer], chunks: Sequence[Chunk]
+) -> dict[str, list[int]]:
+    """The questions' positions grouped by language (``fr``, as their records say) and by language pair
+    (``fr→en``: a French question whose expected sentences are in English articles; ``mixed`` when they
+    are in several languages; off-topic questions have no pair)."""
+    language_of: dict[str, set[str]] = {}
+    groups: dict[str, list[int]] = {}
+    for number, question in enumerate(questions):
+        asked = question.language or "en"
+        groups.setdefault(asked, []).append(number)
+        if question.off_topic:
+            continue
+        wanted = question.expect
+        key = "\n".join(wanted)
+        if key not in language_of:
+            language_of[key] = {chunk.language for chunk in chunks if is_hit(chunk.text, wanted)}
+        found = language_of[key]
+        answered_in = next(iter(found)) if len(found) == 1 else "mixed"
+        groups.setdefault(f"{asked}→{answered_in}", []).append(number)
+    return dict(sorted(groups.items(), key=lambda item: ("→" in item[0], item[0])))
 
 
 def answer_all(
@@ -196,7 +221,10 @@ def calibrate(
     answerable = len(questions) - off_topic
     if not off_topic or not answerable:
         raise MatchbotError("Calibrating needs both answerable and off-topic questions.")
-    cuts: list[Calibration] = []
+    # Declining nothing is a cut too: below the lowest confidence (when it is an answerable question's,
+    # and too few questions are asked for declining even one to stay within ``max_wrong``).
+    lowest, first = ranked[0]
+    cuts = [Calibration(round(max(0.0, lowest - 0.001), 3), 0.0, 0.0, "", first.question)]
     declined_right = declined_wrong = 0
     for (low, below), (high, above) in itertools.pairwise(ranked):
         declined_right += below.off_topic
@@ -214,11 +242,6 @@ def calibrate(
         )
     if max_wrong is not None:
         cuts = [cut for cut in cuts if cut.declined_answerable <= max_wrong + 1e-9]
-    if not cuts:
-        raise MatchbotError(
-            "No cut separates these questions"
-            + (f" while declining at most {max_wrong:.0%} of the answerable ones." if max_wrong else ".")
-        )
     gain = (lambda cut: cut.declined_off_topic) if max_wrong is not None else (lambda cut: cut.j)
     best = cuts[0]
     for cut in cuts[1:]:
@@ -230,7 +253,7 @@ def calibrate(
 def baseline(retriever: Retriever, name: str) -> Retriever:
     """``retriever`` ranking by one of ``BASELINES`` alone, with no later stage."""
     first = retriever.first_stage_only()
-    return first.with_pipeline(first.pipeline.with_fusion(first.fusion.with_weights(BASELINES[name])))
+    return first.with_pipeline(first.pipeline.with_fusion(first.fusion.as_mean(BASELINES[name])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,11 +302,12 @@ def tune(
 
 
 def first_stage_grid(fusion: Fusion, step: float = 0.1) -> list[Fusion]:
-    """``fusion`` with every weighting of the first stage's scores on a grid of ``step`` that sums to 1
-    (its later stages' weights as they are)."""
+    """Weighted means of the first stage's scores (``fusion``'s stages and depths), every weighting on a
+    grid of ``step`` that sums to 1."""
+    mean = fusion.as_mean()
     return [
-        fusion.with_weights(
-            {**fusion.weights, **dict(zip(COLUMNS, (round(float(w), 3) for w in row), strict=True))}
+        mean.with_weights(
+            {**mean.weights, **dict(zip(COLUMNS, (round(float(w), 3) for w in row), strict=True))}
         )
         for row in _weight_grid(len(COLUMNS), step)
     ]
@@ -300,9 +324,10 @@ class SecondStageGrid:
 
 
 def second_stage_grid(fusion: Fusion, grid: SecondStageGrid | None = None) -> list[Fusion]:
-    """``fusion`` with every late-interaction and cross-encoder weight and depth on ``grid`` (the first
-    stage's weights as they are)."""
+    """Weighted means (``fusion``'s stages) with every late-interaction and cross-encoder weight and
+    depth on ``grid``, the first stage's weights those of ``index.fusion.MEAN_WEIGHTS``."""
     grid = grid or SecondStageGrid()
+    fusion = fusion.as_mean()
     return [
         replace(
             fusion,

@@ -14,9 +14,13 @@
 - ``decline``: when present, a second logistic model over the question's evidence (the top candidate's
   score, and the best and the top candidate's value of each score, ``best:cross_logit`` or
   ``top:coverage``) gives the probability that the articles answer the question: the answer's
-  confidence. Without it, the confidence is the top candidate's score.
+  confidence. Without it, the confidence is the top candidate's score. ``decline_other``, when present,
+  does the same for questions whose best passage the English-only readers did not read (a question or
+  a passage in another language), from the evidence such a pair has.
 - ``thresholds``: the confidence below which an answer is declined, one for each combination of later
-  stages in use (calibrated by ``matchbot eval --calibrate``).
+  stages in use (calibrated by ``matchbot eval --calibrate``), and each again with the suffix
+  ``@other-language`` for questions whose best passage is a pair the English-only readers do not read
+  (a question or a passage in another language).
 
 A new score is one more column from the stage that computes it plus its weight here; nothing else
 changes.
@@ -36,7 +40,17 @@ from index.scores import ScoreTable
 
 FUSION_FILE = Path(__file__).with_name("fusion.json")
 FIRST_STAGE = "first"  # the thresholds' key when no later stage is in use
+# The thresholds' suffix for a question whose best candidate is a pair the English-only readers did not
+# read (a question or a passage in another language): its confidence rests on fewer scores, so it has a
+# threshold of its own, calibrated on such pairs.
+OTHER_LANGUAGE = "@other-language"
 KINDS = ("mean", "logistic")
+
+
+# A weighted mean of the scores, the answer path before any fusion is learned: where ``matchbot
+# learn-fusion`` starts, and what ``matchbot eval --tune`` varies (``Fusion.as_mean``).
+MEAN_WEIGHTS = {"sentence": 0.2, "context": 0.25, "lexical": 0.2, "article_lexical": 0.1, "distinct": 0.25}
+MEAN_WEIGHTS |= {"use_sentence": 0.2, "use_context": 0.25, "late": 1.0, "cross": 4.0}
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,7 @@ class Fusion:
     offsets: Mapping[str, float] = field(default_factory=dict)  # a logistic fusion's, per score present
     bias: float = 0.0
     decline: Linear | None = None
+    decline_other: Linear | None = None  # for questions whose best passage is another language's pair
 
     def __hash__(self) -> int:  # settings are compared and collected in tuning
         return hash(json.dumps(self.to_json(), sort_keys=True))
@@ -110,6 +125,9 @@ class Fusion:
                 offsets={str(k): float(v) for k, v in saved.get("offsets", {}).items()},
                 bias=float(saved.get("bias", 0.0)),
                 decline=Linear.from_json(saved["decline"]) if saved.get("decline") else None,
+                decline_other=(
+                    Linear.from_json(saved["decline_other"]) if saved.get("decline_other") else None
+                ),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             problem = f"The fusion file {path} cannot be read ({exc}): reinstall matchbot."
@@ -126,10 +144,17 @@ class Fusion:
         }
         if self.decline is not None:
             saved["decline"] = self.decline.to_json()
+        if self.decline_other is not None:
+            saved["decline_other"] = self.decline_other.to_json()
         return saved
 
     def save(self, path: Path = FUSION_FILE) -> None:
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    def as_mean(self, weights: Mapping[str, float] = MEAN_WEIGHTS) -> Fusion:
+        """A weighted mean of ``weights`` with this fusion's stages, depths and thresholds, no decline
+        model."""
+        return replace(self, kind="mean", weights=dict(weights), offsets={}, bias=0.0)
 
     def with_weights(self, weights: Mapping[str, float]) -> Fusion:
         return replace(self, weights=dict(weights))
@@ -141,9 +166,13 @@ class Fusion:
         """How many of the best candidates the stage that adds the score ``stage`` reads."""
         return self.depths.get(stage, 0)
 
-    def threshold(self, stages_in_use: Iterable[str]) -> float:
-        """The calibrated threshold for the later stages in use (their first score names)."""
+    def threshold(self, stages_in_use: Iterable[str], table: ScoreTable | None = None) -> float:
+        """The calibrated threshold for the later stages in use (their first score names), and, given a
+        question's ranked table, for the kind of pair its best candidate is (``other_language``)."""
         key = "+".join(sorted(stages_in_use)) or FIRST_STAGE
+        other = self.thresholds.get(key + OTHER_LANGUAGE)
+        if other is not None and table is not None and other_language(table, self.rank(table)[0]):
+            return other
         if key not in self.thresholds:
             raise MatchbotError(
                 f"No decline threshold is calibrated for {key!r}: set MATCHBOT_THRESHOLD, or run "
@@ -187,11 +216,19 @@ class Fusion:
         over the question's evidence, else the top candidate's score."""
         if not len(order):
             return 0.0
-        if self.decline is None:
+        model = self.decline
+        if self.decline_other is not None and other_language(table, order):
+            model = self.decline_other
+        if model is None:
             return float(scores[0])
         found = evidence(table, order, scores)
         features = {name: np.array([value]) for name, value in found.items()}
-        return float(self.decline.probability(features, 1)[0])
+        return float(model.probability(features, 1)[0])
+
+
+def other_language(table: ScoreTable, order: np.ndarray) -> bool:
+    """Whether the best candidate is a pair the primary (English) encoder did not read."""
+    return bool(len(order)) and "sentence" in table and bool(np.isnan(table.column("sentence")[order[0]]))
 
 
 def evidence(table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> dict[str, float]:

@@ -8,9 +8,10 @@ models are then fitted (scikit-learn, L2-regularised, each feature's weight and,
 candidate may lack, an offset when it has it):
 
 - the ranking: the probability that a candidate passage answers its question, from all its scores; the
-  regularisation is chosen by 5-fold cross-validation over the questions, on MRR@10, and the cascade is
-  run again with the fitted model (the later stages then read the candidates it ranks best) before the
-  final fit;
+  regularisation is chosen by 5-fold cross-validation over the questions, on MRR@10. The first
+  round's later stages read the candidates a fixed weighted mean (``index.fusion.MEAN_WEIGHTS``) ranks
+  best, the second round's those the first model ranks best, so the result depends on the questions
+  alone, not on the fusion file it replaces;
 - the decline: the probability that the articles answer the question at all, from the question's
   evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions.
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from index.errors import MatchbotError
 from index.evaluation import DEPTH, EvalQuestion, KeptStage, calibrate, is_hit, read_questions
-from index.fusion import FIRST_STAGE, Fusion, Linear, evidence
+from index.fusion import FIRST_STAGE, OTHER_LANGUAGE, Fusion, Linear, evidence, other_language
 from index.retriever import Query, Retriever
 from index.scores import ScoreTable
 
@@ -265,11 +266,14 @@ def fit_linear(
     )
 
 
-def fit_decline(examples: Sequence[Example], fusion: Fusion) -> Linear:
-    """The decline model: answerable against off-topic questions, from each one's evidence."""
+def fit_decline(examples: Sequence[Example], fusion: Fusion, *, other: bool = False) -> Linear:
+    """The decline model: answerable against off-topic questions, from each one's evidence; for the
+    questions whose best passage is a same-language English pair, or, ``other``, for the rest."""
     rows, labels = [], []
     for example in examples:
         order, scores = fusion.rank(example.table)
+        if other_language(example.table, order) != other:
+            continue
         found = evidence(example.table, order, scores)
         rows.append([found.get(name, np.nan) for name in DECLINE])
         labels.append(not example.question.off_topic)
@@ -284,22 +288,26 @@ def fit_decline(examples: Sequence[Example], fusion: Fusion) -> Linear:
 def thresholds(
     retrievers: Sequence[tuple[Retriever, Sequence[EvalQuestion]]], fusion: Fusion
 ) -> dict[str, float]:
-    """For each combination of later stages, the cut that declines the most off-topic tuning questions
-    while declining at most ``MAX_WRONG`` of the answerable ones."""
+    """For each combination of later stages, and within it for same-language English pairs and for the
+    others apart (``index.fusion.OTHER_LANGUAGE``), the cut that declines the most off-topic tuning
+    questions while declining at most ``MAX_WRONG`` of the answerable ones."""
     found = {}
     stages = retrievers[0][0].pipeline.stages
     for chosen in _combinations(stages):
-        questions: list[EvalQuestion] = []
-        answers = []
+        key = "+".join(sorted(stage.name for stage in chosen)) or FIRST_STAGE
+        groups: dict[str, tuple[list[EvalQuestion], list]] = {key: ([], []), key + OTHER_LANGUAGE: ([], [])}
         for retriever, asked in retrievers:
             system = retriever.with_pipeline(replace(retriever.pipeline, stages=chosen, fusion=fusion))
             tables = system.rescore(system.first_scores([q.question for q in asked]))
-            answers += [
-                system.answer(Query(q.question, 1), q.question, t) for q, t in zip(asked, tables, strict=True)
-            ]
-            questions += asked
-        key = "+".join(sorted(stage.name for stage in chosen)) or FIRST_STAGE
-        found[key] = calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
+            for question, table in zip(asked, tables, strict=True):
+                other = other_language(table, fusion.rank(table)[0])
+                questions, answers = groups[key + OTHER_LANGUAGE if other else key]
+                questions.append(question)
+                query = Query(question.question, 1, threshold=0.0)
+                answers.append(system.answer(query, question.question, table))
+        for name, (questions, answers) in groups.items():
+            if any(q.off_topic for q in questions) and any(not q.off_topic for q in questions):
+                found[name] = calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
     return found
 
 
@@ -327,8 +335,9 @@ def learn(
     for question_set in sets:
         retriever = keep_stages(open_retriever(question_set))
         opened.append((retriever, read_questions(question_set.questions, "dev"), question_set.name))
-    base = opened[0][0].fusion
-    fusion = base
+    shipped = opened[0][0].fusion
+    base = replace(shipped.as_mean(), decline=None, decline_other=None)
+    fusion = base  # the first round's later stages read what the starting mean ranks best
     report: dict[str, object] = {}
     for round_number in (1, 2):  # the second round's later stages read what the first model ranks best
         say(f"round {round_number}: scoring the tuning questions")
@@ -343,7 +352,11 @@ def learn(
         fusion, cross_validated = fit_ranking(examples, base)
         report[f"round {round_number} k-fold MRR@10"] = cross_validated
     say("fitting the decline")
-    fusion = replace(fusion, decline=fit_decline(examples, fusion))
+    fusion = replace(
+        fusion,
+        decline=fit_decline(examples, fusion),
+        decline_other=fit_decline(examples, fusion, other=True),
+    )
     say("calibrating the thresholds")
     fusion = replace(
         fusion,

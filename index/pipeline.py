@@ -14,6 +14,7 @@ from index.encoder import Encoder
 from index.fusion import Fusion
 from index.language import LanguageDetector
 from index.rerank import Stage
+from index.scores import ScoreTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,13 @@ class Pipeline:
         if self.threshold_setting is not None:
             return self.threshold_setting
         return self.fusion.threshold(stage.name for stage in self.stages)
+
+    def threshold_for(self, table: ScoreTable) -> float:
+        """The threshold for one question's ranked candidates: as set, else the fusion's for the stages
+        in use and the kind of pair its best candidate is (same language, or another)."""
+        if self.threshold_setting is not None:
+            return self.threshold_setting
+        return self.fusion.threshold((stage.name for stage in self.stages), table)
 
     def first_stage_only(self) -> Pipeline:
         return replace(self, stages=())

@@ -246,7 +246,7 @@ class Retriever:
     def answer(self, query: Query, question: str, table: ScoreTable) -> Answer:
         """The answer a fully scored table gives ``query``: its passages and whether it is confident."""
         order, scores = self.fusion.rank(table)
-        limit = self.threshold if query.threshold is None else query.threshold
+        limit = self.pipeline.threshold_for(table) if query.threshold is None else query.threshold
         passages = self._passages(table.rows[order], scores, query.k + query.offset)[query.offset :]
         confidence = self.fusion.confidence(table, order, scores)
         return Answer(question, confidence >= limit, confidence, limit, passages)

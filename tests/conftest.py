@@ -22,7 +22,7 @@ from bot.database import Database, PostgresDatabase, SQLiteDatabase
 from index.embedding import Embedder
 from index.encoder import Encoder
 from index.library import Library
-from index.pipeline import Pipeline, load_pipeline
+from index.pipeline import ModelSettings, Pipeline, load_pipeline
 from index.rerank import Stage, load_second_stage
 from index.web import Fetcher
 
@@ -135,12 +135,21 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def seed_library(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Library:
-    """The seed article indexed with the real model in a fresh data folder, once per session.
+def served(embedder: Embedder, second_stage: tuple[Stage, ...]) -> Pipeline:
+    """The answer path as ``matchbot run`` serves it by default (``load_pipeline``): MiniLM (the
+    session's), the multilingual encoder and the language detector, both later stages, the shipped
+    fusion."""
+    return load_pipeline(ModelSettings(), encoder=embedder, stages=second_stage)
+
+
+@pytest.fixture(scope="session")
+def seed_library(served: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The seed article indexed with the real models (both encoders) in a fresh data folder, once per
+    session; it answers with the first stage alone (``served`` is the whole path).
 
     Its data folder is ``seed_library.index_dir.parent``; tests only read it.
     """
-    library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), Pipeline(embedder))
+    library = Library(SEEDS_DIR, tmp_path_factory.mktemp("seed-data"), served.first_stage_only())
     library.open()
     return library
 

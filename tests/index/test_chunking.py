@@ -199,3 +199,24 @@ def test_a_tweet_with_only_a_picture_gives_no_empty_chunk() -> None:
     text = "Before the tweet.\n\npic.twitter.com/abc123 — ESPN FC (@ESPNFC) December 14, 2022\n\nAfter it."
 
     assert texts(text) == ["Before the tweet.", "After it."]
+
+
+def test_a_very_long_paragraph_is_split_in_windows_the_sentence_splitter_reads_quickly(monkeypatch) -> None:
+    """pysbd's time grows with the square of what it reads (a long run of abbreviations under the Italian
+    rules took minutes), so it never reads more than a window of a paragraph, and nothing is lost."""
+    import pysbd
+
+    from index import chunking
+
+    lengths: list[int] = []
+    segment = pysbd.Segmenter.segment
+
+    def measured(self, text):  # type: ignore[no-untyped-def]
+        lengths.append(len(text))
+        return segment(self, text)
+
+    monkeypatch.setattr(pysbd.Segmenter, "segment", measured)
+    body = " ".join(f"Mb. {n} gol di Mbappé." for n in range(1500))
+    chunks = chunk_article(Article(id="long", title="Lungo", text=body), language="it")
+    assert max(lengths) <= chunking.WINDOW < len(body)
+    assert " ".join(chunk.text for chunk in chunks) == body

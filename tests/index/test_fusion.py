@@ -11,7 +11,7 @@ import pytest
 
 from index.articles import Article
 from index.errors import MatchbotError
-from index.fusion import FUSION_FILE, Fusion
+from index.fusion import FUSION_FILE, OTHER_LANGUAGE, Fusion, Linear
 from index.pipeline import Pipeline
 from index.retriever import Retriever
 from index.scores import ScoreTable
@@ -79,11 +79,44 @@ def test_the_threshold_is_the_one_calibrated_for_the_stages_in_use() -> None:
         FUSION.threshold(["late"])
 
 
+LEARNED = Fusion(
+    weights={"sentence": 2.0, "use_sentence": 1.0, "late": 3.0},
+    stages=(("sentence", "use_sentence"), ("late",)),
+    kind="logistic",
+    offsets={"late": -1.0},
+    bias=-1.0,
+    thresholds={"first": 0.5, "first" + OTHER_LANGUAGE: 0.8},
+    decline=Linear({"best:sentence": 4.0}, bias=-2.0),
+    decline_other=Linear({"best:use_sentence": 10.0}, bias=-5.0),
+)
+
+
+def test_a_logistic_fusion_adds_what_each_score_present_says_and_nothing_for_a_missing_one() -> None:
+    scores = table(sentence=[0.5, 0.5], use_sentence=[0.2, 0.2])
+    scores.add("late", [0.9], at=np.array([0]))  # only the first was read by late interaction
+    logits = [-1.0 + 2.0 * 0.5 + 0.2 + 3.0 * 0.9 - 1.0, -1.0 + 2.0 * 0.5 + 0.2]
+    assert LEARNED.score(scores).tolist() == pytest.approx([1 / (1 + np.exp(-x)) for x in logits])
+
+
+def test_a_question_in_another_language_has_its_own_decline_model_and_threshold() -> None:
+    english = table(sentence=[0.6, 0.3], use_sentence=[0.5, 0.1])
+    french = table(sentence=[np.nan, np.nan], use_sentence=[0.6, 0.1])  # MiniLM does not read French
+    for scores, expected_threshold in ((english, 0.5), (french, 0.8)):
+        assert LEARNED.threshold([], scores) == expected_threshold
+    order, fused = LEARNED.rank(english)
+    assert LEARNED.confidence(english, order, fused) == pytest.approx(1 / (1 + np.exp(-(4.0 * 0.6 - 2.0))))
+    order, fused = LEARNED.rank(french)
+    assert LEARNED.confidence(french, order, fused) == pytest.approx(1 / (1 + np.exp(-(10.0 * 0.6 - 5.0))))
+    assert LEARNED.threshold([]) == 0.5  # without a question, the same-language one
+
+
 def test_the_shipped_fusion_file_reads_and_writes_back_the_same(tmp_path: Path) -> None:
     shipped = Fusion.load()
     shipped.save(tmp_path / "fusion.json")
     assert Fusion.load(tmp_path / "fusion.json") == shipped
-    assert shipped.produced_by and set(shipped.thresholds) == {"first", "late", "cross", "cross+late"}
+    stages = {"first", "late", "cross", "cross+late"}
+    assert shipped.produced_by
+    assert set(shipped.thresholds) == stages | {f"{k}{OTHER_LANGUAGE}" for k in stages}
     assert FUSION_FILE.read_text(encoding="utf-8") == (tmp_path / "fusion.json").read_text(encoding="utf-8")
 
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,6 @@ from index.onnx import MODEL_FILE, TOKENIZER_FILE, packaged_model
 from index.pipeline import Pipeline
 from index.rerank import CROSS_ENCODER, CrossEncoderStage, LateInteractionStage, load_second_stage
 from index.retriever import Retriever
-from index.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
@@ -33,21 +33,19 @@ def test_off_means_no_later_stage_and_no_model_loaded() -> None:
 
 
 @pytest.mark.model
-def test_it_puts_the_answer_first_where_the_first_stage_is_misled_by_shared_words(
-    embedder, second_stage
-) -> None:
+def test_the_cross_encoder_reads_which_passage_answers_where_shared_words_mislead(second_stage) -> None:
     lines = [
         "People who attended the final parade were soaked by rain.",
         "A crowd of 68,294 watched the final in the stadium.",
         "The anthem was sung by a local choir.",
     ]
-    store, _ = Store.build([Article(id="a", title="Match report", text=" ".join(lines))], embedder)
-    first_stage = Retriever(store, Pipeline(embedder))
-    question = "how many people attended the final"
-
-    assert first_stage.search(question).passages[0].text == lines[0]
-    both = first_stage.with_pipeline(Pipeline(embedder, second_stage))
-    assert both.search(question).passages[0].text == lines[1]
+    chunks = chunk_article(Article(id="a", title="Match report", text=" ".join(lines)))
+    cross = next(stage for stage in second_stage if stage.name == "cross")
+    (scores,) = cross.score_many(["how many people attended the final"], [chunks])
+    logits = dict(zip((chunk.text for chunk in chunks), scores["cross_logit"].tolist(), strict=True))
+    # Measured: 7.4 for the crowd, 1.4 for the parade, -11 for the anthem; a 1-logit margin allows for
+    # other processors' int8 kernels.
+    assert logits[lines[1]] > logits[lines[0]] + 1 > logits[lines[2]] + 1
 
 
 @pytest.mark.model
@@ -55,15 +53,14 @@ def test_it_puts_the_answer_first_where_the_first_stage_is_misled_by_shared_word
     "question",
     [
         "What did Mbappe say to Hakimi after the match?",  # the README's sample question
-        "what did mbappe tell achraf on social media",
         "what did regragui tell his players",
         "did they swap jerseys",
     ],
 )
-def test_on_the_seed_it_puts_the_answer_first(seed_library, embedder, second_stage, question: str) -> None:
+def test_on_the_seed_it_puts_the_answer_first(seed_library, served, question: str) -> None:
     expected = {q.question: q.expect for q in read_questions(SEED_QUESTIONS, "dev")}
     expect = expected.get(question, ("Don't be sad bro, everybody is proud of what you did",))
-    answer = seed_library.retriever.with_pipeline(Pipeline(embedder, second_stage)).search(question)
+    answer = seed_library.retriever.with_pipeline(served).search(question)
     assert answer.answered
     assert is_hit(answer.passages[0].text, expect)
 
@@ -81,11 +78,13 @@ def test_with_the_second_stage_off_the_ranking_is_the_first_stages(
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("switches", [{"late": "off"}, {"cross": "off"}])
-def test_with_one_model_off_off_topic_questions_are_still_declined(seed_library, embedder, switches) -> None:
-    retriever = seed_library.retriever.with_pipeline(Pipeline(embedder, load_second_stage(**switches)))
-    assert not retriever.search("what is the weather in london tomorrow").answered
+def test_without_late_interaction_off_topic_questions_are_still_declined(seed_library, served) -> None:
+    """(Without the cross-encoder they are not: its best logit is the decline model's strongest evidence;
+    README, "Declines".)"""
+    stages = load_second_stage(late="off")
+    retriever = seed_library.retriever.with_pipeline(replace(served, stages=stages))
     assert not retriever.search("how do i bake bread").answered
+    assert not retriever.search("what is the capital of australia").answered
     answer = retriever.search("What did Mbappe say to Hakimi after the match?")
     assert answer.answered
     assert "Don't be sad bro" in " ".join(passage.text for passage in answer.passages)
