@@ -236,12 +236,6 @@ class _Lists:
                 found[read].append(number)
         return found
 
-    def assign(self, vectors: np.ndarray) -> np.ndarray:
-        """The list each of ``vectors`` belongs in."""
-        if not len(vectors):
-            return np.zeros(0, dtype=np.int64)
-        return self.ivf.quantizer.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)[1][:, 0]
-
     def batches(self, numbers, first: int = _COMPARED) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The row numbers and vectors of lists ``numbers``: about ``first`` rows, then about
         ``_COMPARED`` at a time."""
@@ -297,12 +291,13 @@ def update(
             closest = (kept_vectors[start : start + _BLOCK] @ changed.T).max(axis=1, initial=-np.inf)
             affected[start : start + _BLOCK] = closest >= reach[start : start + _BLOCK]
         recompute = np.union1d(fresh, kept_new[affected])
-    else:  # a kept row is affected when its score reads the list a changed sentence is (or was) in
+    else:  # a kept row is affected when its score reads the list a changed sentence is (or was) in:
+        # the same lists in both indexes (checked above)
         lists = _Lists(new_index)
         home = lists.where(kept_new)[:, 0]
         readers = lists.readers(lists.count if probe is None else probe)
         changed = np.vstack([added, gone])
-        changed_lists = np.concatenate([lists.where(fresh)[:, 0], lists.assign(gone)])
+        changed_lists = np.concatenate([lists.where(fresh)[:, 0], _Lists(old_index).where(removed)[:, 0]])
         by_home = np.argsort(home, kind="stable")
         starts = np.searchsorted(home[by_home], np.arange(lists.count + 1))
         affected = np.zeros(len(kept_new), dtype=bool)

@@ -52,23 +52,26 @@ def test_an_update_recomputes_only_the_affected_rows_and_equals_a_recomputation(
     np.testing.assert_allclose(loaded.distinct, distinct.distinctness(loaded.sentences), atol=1e-5)
 
 
-def test_with_ivf_an_update_equals_a_recomputation_with_the_same_neighbour_search() -> None:
+@pytest.mark.parametrize("kind", ["ivf", "ivf-sq8"])
+def test_with_ivf_an_update_equals_a_recomputation_with_the_same_neighbour_search(kind: str) -> None:
     embedder = ClusteredEmbedder()
-    before, _ = Store.build(reports(40), embedder, search="ivf")
+    before, _ = Store.build(reports(40), embedder, search=kind)
     articles = reports(40)
     articles[5] = reports(41, sentences=45)[40]  # one report replaced by a longer one
     articles[20] = reports(42, sentences=35)[41]  # and one by a shorter one: as many lists as before
 
-    after, report = Store.build(articles, embedder, previous=before, search="ivf")
+    after, report = Store.build(articles, embedder, previous=before, search=kind)
 
     plans = [store.manifest["encoders"]["clustered"]["search"]["sentences"] for store in (before, after)]
     assert plans[0]["nlist"] == plans[1]["nlist"]  # the update re-used the trained lists
     estimate = after.manifest["distinct"]
     assert estimate["approximate"] and estimate["probe"] == before.manifest["distinct"]["probe"]
     assert report.distinct_recomputed < len(after.chunks)  # not every row
-    np.testing.assert_allclose(
-        after.distinct, distinct.distinctness(after.sentences, probe=estimate["probe"]), atol=1e-5
-    )
+    recomputed = distinct.distinctness(after.sentences, probe=estimate["probe"])
+    if kind == "ivf":
+        np.testing.assert_allclose(after.distinct, recomputed, atol=1e-5)
+    else:  # a kept 8-bit vector is read back and stored again, which can move it by a step
+        assert np.abs(after.distinct - recomputed).max() < 0.02
     assert np.abs(after.distinct[:, 0] - brute_force(after)).mean() < 2 * distinct.TOLERANCE
 
 
