@@ -9,7 +9,7 @@ Sections (``--only a,b,…``):
   path (``bot.batcher.Batcher`` over ``Retriever.answer_many``), beside the naive path one at a time;
 - ``c`` indexing: texts embedded per second by ``Store.build`` beside ``SentenceTransformer.encode`` of
   the same texts, and re-indexing with nothing changed;
-- ``d`` scale (``bot/bench_scale.py``): exact, IVF and IVF-SQ8 search and the whole first stage on
+- ``d`` scale (``bench.scale``): building, opening and searching exact, IVF and IVF-SQ8 indexes of
   synthetic corpora of ``--sizes`` passages;
 - ``e`` cold start of ``matchbot ask`` (wall time and peak memory of the process) with the ONNX export
   and with the sentence-transformers model.
@@ -328,7 +328,7 @@ def _cold(prefix: str, args: list[str], env: dict[str, str]) -> tuple[float, int
 
 
 def scale(bench: Bench, report: Report) -> None:
-    from bot.bench_scale import section
+    from bench.scale import section
 
     section(bench, report)
 
