@@ -1,7 +1,8 @@
 # matchbot's set-up and everyday commands. `make demo` and `make test` work on a fresh machine with
 # Python 3.11: they create .venv, install the CPU build of torch first (so nothing pulls a CUDA build),
 # then matchbot with its test tools. Re-running is quick: the install is redone only when
-# pyproject.toml changes, and the index only re-embeds articles that changed.
+# pyproject.toml changes, and the index only re-embeds articles that changed. The bot's words in each
+# language (bot/locales/*/LC_MESSAGES/matchbot.po) are compiled to .mo whenever their .po changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,9 +10,14 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo index test lint bench bench-seed bench-squad bench-kill bench-load bench-rerank bench-scale clean
+LOCALES := bot/locales
+LANGUAGES := fr es pt de ar
+CATALOGUES := $(LANGUAGES:%=$(LOCALES)/%/LC_MESSAGES/matchbot.mo)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-setup: $(STAMP)
+.PHONY: setup demo index test lint catalogue bench bench-seed bench-squad bench-kill bench-load bench-rerank bench-scale clean
+
+setup: $(STAMP) $(CATALOGUES)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,13 +27,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/matchbot export-model  # MiniLM to ONNX, checked against the model: questions skip torch
 	touch $(STAMP)
 
-demo: $(STAMP)  ## build the index from seeds/ if needed and answer a sample question
+$(LOCALES)/%/LC_MESSAGES/matchbot.mo: $(LOCALES)/%/LC_MESSAGES/matchbot.po $(STAMP)
+	$(BIN)/pybabel compile --domain=matchbot --input-file=$< --output-file=$@ --locale=$*
+
+catalogue: $(STAMP)  ## the bot's words: extract them from the code into the .pot, update each language's .po, compile
+	$(BIN)/pybabel extract --mapping-file=$(LOCALES)/babel.cfg --keyword=locale_str --add-comments=TRANSLATORS: \
+	  --add-location=file --sort-output --width=100 --project=matchbot --version=$(VERSION) \
+	  --header-comment="# matchbot's own words, taken from its code by make catalogue (README, Languages)." \
+	  --output-file=$(LOCALES)/matchbot.pot .
+	$(BIN)/pybabel update --domain=matchbot --input-file=$(LOCALES)/matchbot.pot --output-dir=$(LOCALES) \
+	  --width=100 --ignore-pot-creation-date
+	$(BIN)/pybabel compile --domain=matchbot --directory=$(LOCALES) --statistics
+
+demo: $(STAMP) $(CATALOGUES)  ## build the index from seeds/ if needed and answer a sample question
 	$(BIN)/matchbot ask
 
 index: $(STAMP)
 	$(BIN)/matchbot index
 
-test: $(STAMP)  ## the whole suite, real-model and end-to-end Discord tests included
+test: $(STAMP) $(CATALOGUES)  ## the whole suite, real-model and end-to-end Discord tests included
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP)

@@ -91,7 +91,7 @@ def _measure(corpus: Corpus, kind: str, truth: np.ndarray, *, full_error: bool) 
     size = len(corpus.chunks)
     per_article = Counter(chunk.article for chunk in corpus.chunks)  # in order: an article's rows follow
     articles = {
-        name: {"hash": name, "title": f"Report {name}", "source": "", "chunks": count}
+        name: {"hash": name, "title": f"Report {name}", "source": "", "language": "en", "chunks": count}
         for name, count in per_article.items()
     }
     manifest = {"format": FORMAT_VERSION, "model": "synthetic", "dimension": DIMENSION, "chunks": size}

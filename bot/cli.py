@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bot.config import MAX_K, Config
 from bot.logs import libraries_at_debug
 from index.errors import MatchbotError, NoArticles, QuestionError
+from index.quotes import Quote, merge
 
 if TYPE_CHECKING:  # the modules that load torch are imported only by the commands that need them
     from bot.feeds import FeedPoll, FeedPoller
@@ -106,6 +107,18 @@ def _parser() -> argparse.ArgumentParser:
         help="with --calibrate: answerable questions it may decline (default 3; -1 for Youden's J)",
     )
     evaluate.set_defaults(handler=_eval)
+
+    learn = commands.add_parser(
+        "learn-fusion", parents=[common], help="learn the fusion and the declines from the tuning questions"
+    )
+    learn.add_argument(
+        "--sets",
+        type=Path,
+        default=Path("tests/data/fusion_sets.json"),
+        help="which question files are asked of which articles (default: tests/data/fusion_sets.json)",
+    )
+    learn.add_argument("--write", action="store_true", help="write index/fusion.json (else only show it)")
+    learn.set_defaults(handler=_learn)
 
     add = commands.add_parser("add", parents=[common], help="add articles from web pages")
     add.add_argument("urls", nargs="+", metavar="URL", help="a page holding an article")
@@ -295,6 +308,39 @@ def _calibrate(
         f"  it lies between {found.below!r} and {found.above!r}"
     )
     return 0
+
+
+def _learn(args: argparse.Namespace, config: Config) -> int:
+    from index.fusion import FUSION_FILE
+    from index.learning import learn, read_sets
+    from index.library import Library
+    from index.pipeline import load_pipeline
+
+    sets = read_sets(args.sets)
+    pipeline = load_pipeline(config.models)
+
+    def open_retriever(question_set) -> Retriever:  # type: ignore[no-untyped-def]
+        folder = config.data_dir / "learning" / "".join(c if c.isalnum() else "_" for c in question_set.name)
+        library = Library(question_set.seeds, folder, pipeline, search=config.ann)
+        with _progress_bar(f"embedding {question_set.name}") as progress:
+            library.reindex(progress=progress)
+        return library.retriever
+
+    command = "matchbot learn-fusion --sets " + str(args.sets) + " --write"
+    fusion, report = learn(
+        sets, open_retriever, command=command, progress=lambda line: print(line, file=sys.stderr)
+    )
+    for name, figures in report.items():
+        print(f"{name}: " + ", ".join(f"C={c:g} {mrr:.3f}" for c, mrr in figures.items()))  # type: ignore[union-attr]
+    print(json.dumps(fusion.to_json(), indent=2))
+    if args.write:
+        fusion.save(FUSION_FILE)
+        print(f"written to {FUSION_FILE}", file=sys.stderr)
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _add(args: argparse.Namespace, config: Config) -> int:
@@ -558,25 +604,37 @@ def _print_report(report: IndexReport, config: Config, *, stream: TextIO | None 
 
 
 def _human(answer: Answer) -> str:
+    """An answer for the terminal: its passages' sentences quoted, without their context, and those
+    next to each other in one article joined into one numbered quote (``index.quotes``) with one
+    source."""
     lines = [f"Q: {answer.question}"]
     if not answer.answered:
         lines.append(
             f"No confident answer (confidence {answer.confidence:.2f}, below {answer.threshold:.2f}). "
             "The nearest passages:"
         )
-    for number, passage in enumerate(answer.passages, start=1):
-        quote = textwrap.fill(
-            f"“{passage.text}”", WIDTH, initial_indent=f"{number:>2}. ", subsequent_indent="    "
-        )
-        source = ", ".join(part for part in (passage.title, passage.date) if part)
-        if passage.author:
-            posted = f" on {passage.posted}" if passage.posted else ""
-            source = f"tweet by {passage.author}{posted}, quoted in {source}"
+    for number, quote in enumerate(merge(answer.passages, context=False), start=1):
         lines += [
-            quote,
-            textwrap.fill(f"— {source}", WIDTH, initial_indent="    ", subsequent_indent="      "),
+            textwrap.fill(_quoted(quote), WIDTH, initial_indent=f"{number:>2}. ", subsequent_indent="    "),
+            textwrap.fill(f"— {_source(quote)}", WIDTH, initial_indent="    ", subsequent_indent="      "),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _quoted(quote: Quote) -> str:
+    """``“First.” “Next.”``: the quote's sentences in article order, each in quotation marks."""
+    return " ".join(f"“{sentence.text}”" for sentence in quote.sentences)
+
+
+def _source(quote: Quote) -> str:
+    """The article's title and date, and the author and date of each tweet quoted."""
+    article = ", ".join(part for part in (quote.source.title, quote.source.date) if part)
+    tweets = [f"tweet by {t.author}" + (f" on {t.posted}" if t.posted else "") for t in quote.tweets]
+    if not tweets:
+        return article
+    if len(tweets) == len(quote.passages):
+        return f"{' and a '.join(tweets)}, quoted in {article}"
+    return f"{article}, with a {' and a '.join(tweets)}"
 
 
 def _table(results: list[Scores], file: Path, split: str | None) -> str:

@@ -33,7 +33,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import i18n, render
 from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
 from bot.feeds import FeedPoller
@@ -43,6 +43,7 @@ from bot.metrics import Metrics
 from bot.registry import ArticleRegistry
 from bot.settings import SettingsStore, open_settings
 from index.errors import MatchbotError
+from index.language import LanguageDetector
 from index.library import Library
 from index.pipeline import Pipeline, load_pipeline
 from index.web import Fetcher
@@ -68,6 +69,15 @@ def point_discord_at(api_base: str, gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
+class MatchTree(app_commands.CommandTree):
+    """The command tree: every command speaks its member's locale (``bot.i18n``) from the start, its
+    errors included; ``/ask`` then weighs the question's language too."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        i18n.speak(i18n.reply_language(interaction.locale, None))
+        return True
+
+
 class MatchBot(commands.Bot):
     """matchbot on Discord: slash commands, mention answers, moderation and feeds, over one Library."""
 
@@ -80,6 +90,7 @@ class MatchBot(commands.Bot):
         registry: ArticleRegistry,
         metrics: Metrics | None = None,
         fetcher: Fetcher | None = None,
+        languages: LanguageDetector | None = None,
         **options: object,
     ) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice, no warning
@@ -90,6 +101,7 @@ class MatchBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=MatchTree,
             **options,
         )
         self.config = config
@@ -99,6 +111,8 @@ class MatchBot(commands.Bot):
         self.metrics = metrics or Metrics.disabled()
         self.cooldowns = Cooldowns()
         self.fetcher = fetcher or Fetcher(config.fetch)
+        self.languages = languages or i18n.shared_detector()  # the language of a question
+        self._warming: asyncio.Future[None] | None = None
         self.feeds = FeedPoller(settings, registry, self.fetcher, interval=config.feed_interval)
         self.lag = LagMonitor(self.metrics.observe_lag)
         self.search_pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="matchbot-search")
@@ -119,15 +133,34 @@ class MatchBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.lag.start()
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
+        # The detector's models load in a thread while the index opens (before members can ask).
+        self._warming = asyncio.ensure_future(asyncio.to_thread(i18n.warm, self.languages))
+        await self.add_commands()
         if self.config.syncs_commands:
             await self.sync_commands()
         else:
             log.info("Slash commands are synced by the process that runs shard 0, not this one.")
 
+    async def add_commands(self) -> None:
+        """The cogs, and the translator that gives Discord their commands' names in each language."""
+        await self.tree.set_translator(i18n.CommandTranslator())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+
+    async def command_payload(self, guild: discord.abc.Snowflake | None = None) -> list[dict[str, Any]]:
+        """The commands as they are synced (to ``guild``, else globally), with their translations."""
+        translator = self.tree.translator
+        return [
+            await command.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else command.to_dict(self.tree)
+            for command in self.tree.get_commands(guild=guild)
+        ]
+
     async def close(self) -> None:
         self.lag.stop()
+        if self._warming is not None:  # the thread ends by itself; nothing waits for it any more
+            self._warming.cancel()
         self.feeds.stop()
         if self._following is not None:
             following, self._following = self._following, None
@@ -168,12 +201,27 @@ class MatchBot(commands.Bot):
         ws = self.ws
         return [{"connected": ws is not None and ws.open, "latency_seconds": _seconds(self.latency)}]
 
+    async def speak_to(
+        self, locale: discord.Locale | None, question: str | None, *, fallback: discord.Locale | None = None
+    ) -> str:
+        """Reply in the member's language for the rest of this command (``bot.i18n.reply_language``):
+        ``locale`` is the interaction's (None for a message), the question's language is detected off
+        the event loop; ``fallback`` (a server's locale) serves when neither tells."""
+        if question:
+            names = self.library.retriever.first_stage.names if self.library.loaded else ()
+            asked = await asyncio.to_thread(self.languages.question_language, question, names)
+            language = i18n.reply_language(locale, asked)
+        else:
+            language = i18n.reply_language(locale or fallback, None)
+        i18n.speak(language)
+        return language
+
     @contextlib.asynccontextmanager
     async def answering(self) -> AsyncIterator[None]:
         """Count work in flight (an answer, a moderator's change, a round of feed polls), so that a
         shutdown waits for it; refused once shutting down."""
         if self.draining:
-            raise MatchbotError("matchbot is restarting: ask again in a minute.")
+            raise MatchbotError(i18n._("matchbot is restarting: ask again in a minute."))
         self._in_flight += 1
         if self._idle is None:
             self._idle = asyncio.Event()
@@ -223,7 +271,7 @@ class MatchBot(commands.Bot):
         guild = discord.Object(self.config.dev_guild_id) if self.config.dev_guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        payload = await self.command_payload(guild)  # with their translations: a new one is synced too
         digest = hashlib.sha256(
             json.dumps({"guild": self.config.dev_guild_id, "commands": payload}, sort_keys=True).encode()
         ).hexdigest()
@@ -247,7 +295,7 @@ class MatchBot(commands.Bot):
         text = render.error_line(error, now=time.time())
         if text is None:
             log.error("Unexpected error", exc_info=error)
-            return render.UNEXPECTED_ERROR
+            return i18n._(render.UNEXPECTED_ERROR)
         return text
 
     async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
@@ -333,6 +381,7 @@ async def build(
         registry=registry,
         metrics=metrics,
         fetcher=Fetcher(config.fetch),
+        languages=pipeline.languages,  # one detector for the answers and the replies' language
     )
 
 

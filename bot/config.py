@@ -52,6 +52,7 @@ class Config:
     rerank: str = "on"  # the second stage's cross-encoder: on (packaged), off, or a model folder
     late_interaction: str = "on"  # and its late-interaction model, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
+    multilingual: str = "on"  # the multilingual encoder (16 languages): on, off, or a model folder
     database_url: str | None = field(default=None, repr=False)  # PostgreSQL; None means SQLite
     shard_count: int | None = None  # None: one gateway connection, no sharding
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
@@ -96,6 +97,7 @@ class Config:
             rerank_passages=_number(
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
+            multilingual=_multilingual_switch(env),
             database_url=_database_url(env),
             feed_interval=60.0
             * _integer(env, "MATCHBOT_FEED_INTERVAL", default=DEFAULT_FEED_MINUTES, low=1, high=1440),
@@ -125,6 +127,7 @@ class Config:
             late_interaction=self.late_interaction,
             rerank_passages=self.rerank_passages,
             threshold=self.threshold,
+            multilingual=self.multilingual,
         )
 
     def library(self, pipeline: Pipeline) -> Library:
@@ -185,6 +188,20 @@ def _model_switch(env: Mapping[str, str], name: str) -> str:
     if not (folder / "model.onnx").is_file() or not (folder / "tokenizer.json").is_file():
         raise ConfigError(
             f"{name} must be on, off, or a folder holding model.onnx and tokenizer.json; "
+            f"{value!r} is none of these."
+        )
+    return str(folder)
+
+
+def _multilingual_switch(env: Mapping[str, str]) -> str:
+    """``on``, ``off``, or a folder holding the multilingual encoder's sp.model and weights.npz."""
+    value = env.get("MATCHBOT_MULTILINGUAL", "on")
+    if value.lower() in {"on", "off"}:
+        return value.lower()
+    folder = Path(value).expanduser()
+    if not (folder / "sp.model").is_file() or not (folder / "weights.npz").is_file():
+        raise ConfigError(
+            f"MATCHBOT_MULTILINGUAL must be on, off, or a folder holding sp.model and weights.npz; "
             f"{value!r} is none of these."
         )
     return str(folder)

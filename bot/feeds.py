@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.i18n import _, number
 from bot.registry import ArticleIdTaken, ArticleRegistry
 from bot.settings import ENTRY_ATTEMPTS, Feed, SettingsError, SettingsStore
 from index.articles import link_key
@@ -89,11 +90,15 @@ class FeedPoller:
         link = str(check_link(url))
         if len(link) > MAX_FEED_LINK:
             raise WebError(
-                f"That feed link is over {MAX_FEED_LINK:,} characters: give the feed's own address."
+                _("That feed link is over {limit} characters: give the feed's own address.").format(
+                    limit=number(MAX_FEED_LINK)
+                )
             )
         followed = await self.settings.feeds(guild_id)
         if len(followed) >= MAX_FEEDS and all(feed.url != link for feed in followed):
-            raise WebError(f"A server can follow {MAX_FEEDS} feeds at most: remove one first.")
+            raise WebError(
+                _("A server can follow {limit} feeds at most: remove one first.").format(limit=MAX_FEEDS)
+            )
         page = await asyncio.to_thread(self.fetcher.fetch, link, accept=FEED)
         reading = await asyncio.to_thread(read_feed, page)
         feed = await self.settings.follow_feed(
@@ -253,4 +258,4 @@ def pick_feed(feeds: list[Feed], typed: str) -> Feed:
         found = [feed for feed in feeds if match(feed)]
         if len(found) == 1:
             return found[0]
-    raise WebError(f"No feed {typed!r} is followed here: see the list of feeds.")
+    raise WebError(_("No feed {feed} is followed here: see the list of feeds.").format(feed=repr(typed)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.database import Database, PostgresDatabase, SettingsError, SQLiteDatabase, Transaction
+from bot.i18n import _
 from index.articles import link_key
 from index.errors import DuplicateArticleError
 
@@ -516,11 +517,11 @@ class SettingsStore:
         ).fetchall()
         for known_id, title, known_url in published:
             if link_key(known_url) == key:
-                raise DuplicateArticleError(
-                    f"That page was added before, as {title!r} ({known_id}): remove that article first "
-                    "to add it again.",
-                    known_id,
+                message = _(
+                    "That page was added before, as {title} ({id}): "
+                    "remove that article first to add it again."
                 )
+                raise DuplicateArticleError(message.format(title=repr(title), id=known_id), known_id)
 
     def _record_removed(self, article_id: str, title: str, by: int | None, now: float) -> None:
         with self.database.transaction() as db:

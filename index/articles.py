@@ -1,11 +1,12 @@
 """Reading articles from the seeds folder: ``.txt``/``.md`` files and ``.jsonl`` files of many articles.
 
-A text article may start with header lines, ``date YYYY-MM-DD``, ``title ...`` and ``url ...``, before its
-body. A ``date`` header may share its line with the first words of the body (``date 2022-12-15 Morocco
-won ...``). Without a ``title`` header the title comes from the file name: words are separated by
+A text article may start with header lines, ``date YYYY-MM-DD``, ``title ...``, ``url ...`` and
+``language xx`` (an ISO 639-1 code; without it the language is detected), before its body. A ``date``
+header may share its line with the first words of the body (``date 2022-12-15 Morocco won ...``).
+Without a ``title`` header the title comes from the file name: words are separated by
 underscores, or by hyphens when the name has no underscore.
 
-A ``.jsonl`` file holds one article a line: ``{"id", "title", "date"?, "url"?, "text"}``.
+A ``.jsonl`` file holds one article a line: ``{"id", "title", "date"?, "url"?, "language"?, "text"}``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from index.errors import ArticleError, SeedsError
 TEXT_SUFFIXES = (".txt", ".md")
 BULK_SUFFIX = ".jsonl"
 
-_HEADER = re.compile(r"^(?P<key>title|date|url)[ \t]*:?[ \t]+(?P<value>.+)$", re.IGNORECASE)
+_HEADER = re.compile(r"^(?P<key>title|date|url|language)[ \t]*:?[ \t]+(?P<value>.+)$", re.IGNORECASE)
+_LANGUAGE = re.compile(r"[a-z]{2}")
 _DATE_THEN_TEXT = re.compile(r"^date[ \t]*:?[ \t]+(?P<date>\d{4}-\d{2}-\d{2})(?:[ \t]+(?P<rest>.*))?$", re.I)
 
 
@@ -37,11 +39,13 @@ class Article:
     date: str | None = None
     url: str | None = None
     source: str = ""  # the file it came from, relative to the seeds folder
+    language: str | None = None  # ISO 639-1, as its header says; None: detected when it is indexed
 
     @property
     def content_hash(self) -> str:
         """A hash of everything that goes into the index, so a changed header re-indexes too."""
-        payload = json.dumps([self.title, self.date, self.url, self.text], ensure_ascii=False)
+        fields = [self.title, self.date, self.url, self.text] + ([self.language] if self.language else [])
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -126,6 +130,7 @@ def parse_text_article(article_id: str, raw: str, *, source: str = "") -> Articl
         date=_checked_date(headers.get("date"), name),
         url=headers.get("url"),
         source=source,
+        language=_checked_language(headers.get("language"), name),
     )
 
 
@@ -142,6 +147,8 @@ def format_text_article(article: Article) -> str:
         header.append(f"date {article.date}")
     if article.url:
         header.append(f"url {article.url}")
+    if article.language:
+        header.append(f"language {article.language}")
     return "\n".join(header) + "\n\n" + article.text.strip() + "\n"
 
 
@@ -214,11 +221,23 @@ def _read_bulk(path: Path, skipped: list[str]) -> list[Article]:
                     date=_checked_date(record.get("date"), where),
                     url=record.get("url") or None,
                     source=path.name,
+                    language=_checked_language(record.get("language"), where),
                 )
             )
         except ArticleError as exc:
             skipped.append(str(exc))
     return articles
+
+
+def _checked_language(value: object, where: str) -> str | None:
+    if not value:
+        return None
+    code = str(value).strip().lower()
+    if not _LANGUAGE.fullmatch(code):
+        raise ArticleError(
+            f"skipped {where}: the language {value!r} is not a two-letter code such as en or fr"
+        )
+    return code
 
 
 def _checked_date(value: str | None, where: str) -> str | None:

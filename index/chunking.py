@@ -7,11 +7,19 @@ runs over several sentences stays one chunk, so a quote keeps its speaker (``"�
 pleased …," Regragui said.``). A quotation's speaker, when the text names one (``"…," Regragui said``,
 ``said Regragui``, ``Regragui said: "…"``), is kept with the chunk, and a paragraph that is wholly a
 quotation carries on the speaker of the quotation just before it, as news reports write them.
+
+Each chunk carries its article's language (its ``language`` header, else detected by
+``index.language``), and paragraphs are split by that language's rules where pysbd has them. A sentence
+whose subject is only a pronoun or a pair ("He was seen…", "The duo shared…", "Il n'était…") carries the
+person or people it refers to (``subject``): the first (or first two) of the article's people named in
+the sentence before. The article's people are the surnames it writes both after a first name ("Kylian
+Mbappe") and alone ("Mbappe"). The subject is indexed with the sentence, not quoted.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +29,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 from index.articles import Article
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
-CHUNKER_VERSION = 5
+CHUNKER_VERSION = 7
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")
@@ -47,6 +55,59 @@ _DESCRIBED = (
     re.compile(r"(?:^|[.!?]\s+)" + _ROLE + r"\s+" + _SAYS + r"\s*:\s*[\"“]"),  # The 2018 winner wrote: "…"
 )
 _OPENING_NAME = re.compile(r"(?P<name>" + _NAME + r")(?=\s+[a-z])")  # "Mbappe was…", not "Meanwhile, …"
+# pysbd's rules among our languages; its Arabic rules end a sentence at every comma (،) and colon, so Arabic
+# takes the general rules, which end it at . ! ? as Arabic news writes them
+_PYSBD = {"de", "en", "es", "fr", "it", "ja", "nl", "pl", "ru", "zh"}
+_ONE = {  # a sentence opening with one of these has a person for its subject, named before
+    "en": ("He", "She"),
+    "fr": ("Il", "Elle"),
+    "es": ("Él", "Ella"),
+    "pt": ("Ele", "Ela"),
+    "de": ("Er",),
+    "it": ("Lui", "Lei"),
+    "nl": ("Hij", "Zij"),
+}
+_TWO = {  # ... or two people, named before
+    "en": ("The pair", "The duo", "The two", "Both men", "Both players", "The two friends"),
+    "fr": ("Les deux", "Le duo", "La paire"),
+    "es": ("Los dos", "El dúo", "La pareja"),
+    "pt": ("Os dois", "A dupla"),
+    "de": ("Die beiden", "Das Duo"),
+    "it": ("I due", "Il duo", "La coppia"),
+    "nl": ("De twee", "Het duo"),
+}
+_NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-öø-ÿ][\w'’-]*"
+_RUN_OF_NAMES = re.compile(rf"(?<![\w@]){_NAME_WORD}(?:[ \t]+{_NAME_WORD})*")
+_POSSESSIVE = re.compile(r"['’]s?$")
+_FUNCTION_WORDS = {word.casefold() for word in STOPWORDS_EN_PLUS} | {
+    "le",
+    "la",
+    "les",
+    "un",
+    "une",
+    "des",
+    "du",
+    "el",
+    "los",
+    "las",
+    "o",
+    "os",
+    "a",
+    "as",
+    "der",
+    "die",
+    "das",
+    "il",
+    "lo",
+    "gli",
+    "de",
+    "het",
+    "meanwhile",
+    "while",
+    "after",
+    "love",
+    "this",
+}
 _HANDLE = re.compile(r"(?<![\w@])@(\w{2,})")
 _HANDLE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")  # AchrafHakimi, ESPNFC, lewis_h44
 
@@ -67,16 +128,26 @@ class Chunk:
     author: str | None = None  # an embedded tweet's "Name (@handle)"
     posted: str | None = None  # an embedded tweet's date, as written
     speaker: str | None = None  # who a quotation in the chunk is attributed to, when the text says
+    language: str = "en"  # its article's, ISO 639-1
+    subject: str | None = None  # who a pronoun opening the sentence refers to ("Mbappe", "Mbappe and Hakimi")
 
 
-def chunk_article(article: Article) -> list[Chunk]:
-    """Split one article into chunks, in reading order."""
-    segmenter = pysbd.Segmenter(language="en", clean=False)
+def chunk_article(article: Article, language: str | None = None) -> list[Chunk]:
+    """Split one article into chunks, in reading order; ``language`` (else the article's, else detected)
+    is the language they are in."""
+    if language is None:
+        language = article.language or _detected(article)
+    segmenter = pysbd.Segmenter(language=language if language in _PYSBD else "en", clean=False)
+    people = _people(article.text)
     chunks: list[Chunk] = []
     for paragraph_number, match in enumerate(_PARAGRAPH.finditer(article.text), start=1):
         for start, end, author, posted in _paragraph_spans(match.group(), segmenter):
             offset = match.start()
             text = " ".join(article.text[offset + start : offset + end].split())
+            previous = chunks[-1] if chunks else None
+            speaker = None
+            if not author and language == "en":
+                speaker = _speaker(text, previous, start)
             chunks.append(
                 Chunk(
                     article=article.id,
@@ -90,22 +161,80 @@ def chunk_article(article: Article) -> list[Chunk]:
                     url=article.url,
                     author=author,
                     posted=posted,
-                    speaker=None if author else _speaker(text, chunks[-1] if chunks else None, start),
+                    speaker=speaker,
+                    language=language,
+                    subject=None if author or speaker else _pronoun_subject(text, chunks, people, language),
                 )
             )
     return chunks
 
 
+def _detected(article: Article) -> str:
+    from index.language import detect_article_language
+
+    return detect_article_language(f"{article.title}\n{article.text}")
+
+
+def _people(text: str) -> set[str]:
+    """The surnames an article writes both after a first name and alone: its people, as far as their
+    names tell (``Kylian Mbappe`` … ``Mbappe``), not its places (``World Cup``, ``Paris Saint-Germain``)."""
+    full = {run[-1] for run in _name_runs(text) if len(run) > 1}
+    alone = {run[0] for run in _name_runs(text) if len(run) == 1}
+    return full & alone
+
+
+def _name_runs(text: str) -> list[list[str]]:
+    """Runs of capitalised words (``Kylian Mbappe``, ``Walid Regragui's``), possessives cut, a leading
+    function word (``While``, ``The``, ``Les``) left out."""
+    runs: list[list[str]] = []
+    for match in _RUN_OF_NAMES.finditer(text):
+        words = [_POSSESSIVE.sub("", word) for word in match[0].split()]
+        if words and _folded_word(words[0]) in _FUNCTION_WORDS:
+            words = words[1:]
+        if words:
+            runs.append(words)
+    return runs
+
+
+def _pronoun_subject(text: str, earlier: list[Chunk], people: set[str], language: str) -> str | None:
+    """Who a sentence opening with a pronoun or a pair refers to: for a pronoun, the first of the
+    article's ``people`` named in the sentence before; for a pair, the first two named in the two
+    sentences before. None when the text does not say."""
+    one = any(_opens_with(text, word) for word in _ONE.get(language, ()))
+    two = any(_opens_with(text, words) for words in _TWO.get(language, ()))
+    if not (one or two) or not earlier:
+        return None
+    named: list[str] = []
+    for chunk in earlier[-2:] if two else earlier[-1:]:
+        for run in _name_runs(chunk.text):
+            if run[-1] in people and run[-1] not in named:
+                named.append(run[-1])
+    if two:
+        return " and ".join(named[:2]) if len(named) >= 2 else None
+    return named[0] if named else earlier[-1].subject
+
+
+def _folded_word(word: str) -> str:
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode().casefold()
+
+
+def _opens_with(text: str, words: str) -> bool:
+    return text.startswith(words) and not text[len(words) : len(words) + 1].isalnum()
+
+
 def indexed_text(chunk: Chunk) -> str:
-    """What is embedded and scored for a chunk: its text, and who posted a tweet (and when) or said a
-    quotation, with social-media handles read as the words they join (``@AchrafHakimi`` as
-    ``@Achraf Hakimi``), so that a question naming Hakimi finds a message addressed to him."""
+    """What is embedded and scored for a chunk: its text, and who posted a tweet (and when), said a
+    quotation or is the pronoun opening it, with social-media handles read as the words they join
+    (``@AchrafHakimi`` as ``@Achraf Hakimi``), so that a question naming Hakimi finds a message addressed
+    to him."""
     text = _HANDLE.sub(_handle_words, chunk.text)
     if chunk.author:
         posted = f" on {chunk.posted}" if chunk.posted else ""
         return f"Tweet by {chunk.author}{posted}: {text}"
     if chunk.speaker:
         return f"{chunk.speaker} said: {text}"
+    if chunk.subject:
+        return f"({chunk.subject}) {text}"
     return text
 
 

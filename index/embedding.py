@@ -18,6 +18,14 @@ from index.errors import ModelError
 log = logging.getLogger(__name__)
 
 BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
+ENGLISH_ONLY = {BUNDLED_MODEL_NAME}  # models trained on English alone: their cosines mean little elsewhere
+
+
+def languages_of(name: str) -> frozenset[str] | None:
+    """The languages a model of this name reads well (None: any, as far as matchbot knows)."""
+    return frozenset({"en"}) if name in ENGLISH_ONLY else None
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -39,6 +47,7 @@ class Embedder:
     def __init__(self, model: object, name: str) -> None:
         self._model = model
         self.name = name
+        self.languages = languages_of(name)
         dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
 

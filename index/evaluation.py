@@ -259,15 +259,14 @@ def tune(
     the one the stage would give again).
     """
     answerable = [q for q in questions if not q.off_topic]
-    prepared = [retriever.prepare(q.question) for q in answerable]
-    first = retriever.first_scores(prepared)
-    kept = [_KeptStage(stage) for stage in retriever.pipeline.stages]
+    first = retriever.first_scores([q.question for q in answerable])
+    kept = [KeptStage(stage) for stage in retriever.pipeline.stages]
     pipeline = replace(retriever.pipeline, stages=tuple(kept))
     tried = list(dict.fromkeys([*settings, retriever.fusion]))
     results = []
     for number, fusion in enumerate(tried, 1):
         system = retriever.with_pipeline(replace(pipeline, fusion=fusion))
-        tables = system.rescore(prepared, first)
+        tables = system.rescore(first)
         answers = [
             system.answer(Query(q.question, DEPTH), q.question, table)
             for q, table in zip(answerable, tables, strict=True)
@@ -317,12 +316,13 @@ def second_stage_grid(fusion: Fusion, grid: SecondStageGrid | None = None) -> li
     ]
 
 
-class _KeptStage:
+class KeptStage:
     """A later stage whose scores are computed once per (question, passage) and kept."""
 
     def __init__(self, stage: object) -> None:
         self.stage = stage
         self.name = stage.name  # type: ignore[attr-defined]
+        self.languages = getattr(stage, "languages", None)
         self._kept: dict[tuple[str, int], dict[str, float]] = {}
 
     def score_many(

@@ -1,7 +1,7 @@
 """The first stage: a question's candidate passages and their cheap scores, for every candidate.
 
-Candidates are the best rows by sentence cosine, by context cosine and by BM25. Each gets five scores,
-each comparable across questions:
+Candidates are the best rows by BM25 and, for each encoder that reads the question's language, by
+sentence cosine and by context cosine. Each gets these scores, each comparable across questions:
 
 - ``sentence``: cosine between the question and the chunk's sentence;
 - ``context``: cosine between the question and the sentence read with its neighbours, so
@@ -11,17 +11,33 @@ each comparable across questions:
 - ``distinct``: 1 minus the sentence's mean cosine with its nearest other sentences. A sentence that
   resembles many others ("Kylian Mbappe went straight over to console his good friend…", among many
   sentences on the pair) is near every question without answering any; this is the hubness
-  correction of CSLS (Conneau et al., 2018), worked out when the index is built (``index.distinct``).
+  correction of CSLS (Conneau et al., 2018), worked out when the index is built (``index.distinct``);
+- ``use_sentence`` and ``use_context``: the same two cosines by the multilingual encoder
+  (``index.use_encoder``), which reads a question and a passage in different languages;
+- ``coverage``: the share of the question's terms that the sentence and its neighbours hold, a football
+  synonym counting as the word (``index.vocabulary``);
+- ``answer_type``: 1 when the passage holds the kind of thing the question asks for (a score, a date,
+  a place, a club, a coach, a number), 0 when it holds none; missing when the question asks for none of
+  them.
+
+BM25 reads the question with the synonyms of its football words added.
+
+An encoder reads only its languages (MiniLM English; the multilingual encoder sixteen): its cosines are
+missing, not zero, for a question or a passage in another language.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from index.chunking import indexed_text, neighbours
+from index.encoder import Encoder
 from index.scores import ScoreTable
 from index.store import Store, unit_rows
+from index.vocabulary import asked_types, expand, held_types
 
 CANDIDATES = 200
 # Above this many passages BM25 is read from the question's terms' postings alone (LexicalIndex.matches)
@@ -29,41 +45,126 @@ CANDIDATES = 200
 # may be broken differently, so below it every ranking stays exactly as it was measured.
 LEXICAL_SCAN_UP_TO = 50_000
 COLUMNS = ("sentence", "context", "lexical", "article_lexical", "distinct")
+PREFIXES = {"use-multilingual-v3": "use_"}  # the columns of an encoder other than the primary one
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """One encoder as the first stage uses it: its vectors in the index, its columns, its languages."""
+
+    name: str
+    sentence: str  # its column names
+    context: str
+    languages: frozenset[str] | None  # None: it reads every language
+
+    def reads(self, language: str) -> bool:
+        return self.languages is None or language in self.languages
+
+
+def readers(encoders: Sequence[Encoder]) -> list[Reader]:
+    """The first stage's view of ``encoders``, the primary one first (its columns ``sentence`` and
+    ``context``)."""
+    found = []
+    for number, encoder in enumerate(encoders):
+        prefix = "" if number == 0 else PREFIXES.get(encoder.name, f"{encoder.name}_")
+        languages = getattr(encoder, "languages", None)
+        found.append(
+            Reader(
+                encoder.name,
+                f"{prefix}sentence",
+                f"{prefix}context",
+                frozenset(languages) if languages else None,
+            )
+        )
+    return found
 
 
 class FirstStage:
     """Gathers and scores one Store's candidates for a question. Blocking (FAISS, BM25)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, encoders: Sequence[Encoder] = ()) -> None:
         self.store = store
+        self.readers = [reader for reader in readers(encoders) if reader.name in store.encoders] or [
+            Reader(store.model, "sentence", "context", None)
+        ]
         self._lexical = store.lexical.passages
         self._article_lexical = store.lexical.articles
         self._article_of_row = store.article_numbers()
         self._distinct = store.distinct[:, 0]
+        self._language_of_row = store.row_languages()
+        self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
+        self._terms: dict[int, frozenset[str]] = {}  # per row: its and its neighbours' terms, synonyms too
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The articles' proper nouns, folded: words that tell nothing of a question's language."""
+        return self._lexical.names
 
     def prepare(self, question: str) -> str:
         """The question as it is searched: accents and case folded, misspelt words corrected."""
         return self._lexical.correct(question)
 
-    def score(self, question: str, vector: np.ndarray) -> ScoreTable:
-        """The candidates for a prepared ``question`` (and its vector) with their five scores."""
+    def score(
+        self, question: str, vectors: Mapping[str, np.ndarray] | np.ndarray, language: str = "en"
+    ) -> ScoreTable:
+        """The candidates for a prepared ``question`` in ``language``, with its vector by each encoder
+        that reads that language (a lone vector: the primary encoder's), and their scores."""
+        if isinstance(vectors, np.ndarray):
+            vectors = {self.readers[0].name: vectors}
+        asked = [reader for reader in self.readers if reader.name in vectors and reader.reads(language)]
         n = len(self.store.chunks)
         if n == 0:
-            return ScoreTable(np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in COLUMNS})
-        query = unit_rows(vector.reshape(1, -1))  # a cosine, whatever length the encoder gave
+            names = [*COLUMNS, *(column for r in self.readers[1:] for column in (r.sentence, r.context))]
+            return ScoreTable(np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in names}, language)
+        queries = {r.name: unit_rows(np.asarray(vectors[r.name]).reshape(1, -1)) for r in asked}
         depth = min(n, CANDIDATES)
-        candidates, lexical_of = self._lexical_candidates(question, depth)
-        for index in (self.store.sentences, self.store.contexts):
-            candidates.update(int(row) for row in index.search(query, depth)[1][0] if row >= 0)
+        candidates, lexical_of = self._lexical_candidates(expand(question), depth)
+        for reader in asked:
+            for contexts in (False, True):
+                index = self.store.index(reader.name, contexts=contexts)
+                candidates.update(
+                    int(row) for row in index.search(queries[reader.name], depth)[1][0] if row >= 0
+                )
         rows = np.fromiter(sorted(candidates), dtype=np.int64)
         scores = {
-            "sentence": self.store.vectors(rows) @ query[0],
-            "context": self.store.vectors(rows, contexts=True) @ query[0],
             "lexical": lexical_of(rows),
             "article_lexical": self._article_bm25(question, self._article_of_row[rows]),
             "distinct": self._distinct[rows],
+            "coverage": self._coverage(question, rows),
         }
-        return ScoreTable(rows, {name: np.asarray(values, np.float32) for name, values in scores.items()})
+        table = ScoreTable(rows, {name: np.asarray(v, np.float32) for name, v in scores.items()}, language)
+        kinds = asked_types(question)
+        if kinds:
+            table.add("answer_type", [float(bool(kinds & self._held_by(int(row)))) for row in rows])
+        for reader in asked:
+            readable = np.flatnonzero([reader.reads(own) for own in self._language_of_row[rows]])
+            query = queries[reader.name][0]
+            for column, contexts in ((reader.sentence, False), (reader.context, True)):
+                found = self.store.vectors(rows[readable], contexts=contexts, encoder=reader.name) @ query
+                table.add(column, found, at=readable)
+        return table
+
+    def _coverage(self, question: str, rows: np.ndarray) -> np.ndarray:
+        """The share of the question's terms each row (with its neighbours) holds."""
+        wanted = set(self._lexical.analyse(question))
+        if not wanted:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.array([len(wanted & self._terms_of(int(row))) / len(wanted) for row in rows], np.float32)
+
+    def _terms_of(self, row: int) -> frozenset[str]:
+        found = self._terms.get(row)
+        if found is None:
+            chunks = self.store.chunks
+            near = [r for r in (*neighbours(chunks, row), row) if r is not None]
+            text = " ".join(indexed_text(chunks[r]) for r in near)
+            found = self._terms[row] = frozenset(self._lexical.analyse(expand(text)))
+        return found
+
+    def _held_by(self, row: int) -> frozenset[str]:
+        found = self._held.get(row)
+        if found is None:
+            found = self._held[row] = held_types(self.store.chunks[row])
+        return found
 
     def _lexical_candidates(self, question: str, depth: int) -> tuple[set[int], Callable]:
         """The ``depth`` best rows by BM25, and a function giving any rows' BM25 relative to the best."""

@@ -1,16 +1,22 @@
 """How named scores become one ranking and a decision to answer: weights, stages and thresholds, in one file.
 
-``index/fusion.json`` holds everything the answer path weighs, and the command that chose it:
+``index/fusion.json`` holds everything the answer path weighs, and the command that produced it:
 
-- ``weights``: a weight per score name (``index.scores``). A candidate's fused score is the weighted mean
-  of the scores it has; a missing score drops out of the mean (its weight too), so a candidate that the
-  cross-encoder did not read is scored by what the cheaper stages say of it, on the same 0–1 scale.
-- ``stages``: the scores each stage of the cascade adds, in order. A later stage reads only the best
-  candidates of the ranking before it, and those it read come first: a candidate's rank is decided by
-  the last stage that read it, then by its fused score.
-- ``depths``: how many candidates each later stage reads.
-- ``thresholds``: the confidence (the best passage's fused score) below which an answer is declined,
-  one for each combination of second-stage models in use (calibrated by ``matchbot eval --calibrate``).
+- ``kind`` and the weights. A ``mean`` fusion scores a candidate by the weighted mean of the scores it
+  has (``weights``): a missing score drops out of the mean, its weight too. A ``logistic`` fusion (learned
+  by ``matchbot learn-fusion``, ``index.learning``) scores it by the probability that it answers the
+  question: the sigmoid of ``bias`` plus, for each score it has, ``weights[name] · score +
+  offsets[name]``; a missing score adds nothing, so a candidate the cross-encoder did not read is scored
+  by what the other scores say of it, on the same scale.
+- ``stages``: the scores each stage of the cascade adds, in order, and ``depths``: how many of the best
+  candidates each later stage reads. The candidates a later stage read come first, each group ordered
+  by fused score.
+- ``decline``: when present, a second logistic model over the question's evidence (the top candidate's
+  score, and the best and the top candidate's value of each score, ``best:cross_logit`` or
+  ``top:coverage``) gives the probability that the articles answer the question: the answer's
+  confidence. Without it, the confidence is the top candidate's score.
+- ``thresholds``: the confidence below which an answer is declined, one for each combination of later
+  stages in use (calibrated by ``matchbot eval --calibrate``).
 
 A new score is one more column from the stage that computes it plus its weight here; nothing else
 changes.
@@ -29,54 +35,101 @@ from index.errors import MatchbotError
 from index.scores import ScoreTable
 
 FUSION_FILE = Path(__file__).with_name("fusion.json")
-FIRST_STAGE = "first"  # the thresholds' key when no second-stage model is in use
+FIRST_STAGE = "first"  # the thresholds' key when no later stage is in use
+KINDS = ("mean", "logistic")
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A logistic model over named features that may be missing: the sigmoid of ``bias`` plus, for each
+    feature present, ``weights[name] · value + offsets[name]``."""
+
+    weights: Mapping[str, float]
+    offsets: Mapping[str, float] = field(default_factory=dict)
+    bias: float = 0.0
+
+    def logit(self, features: Mapping[str, np.ndarray], size: int) -> np.ndarray:
+        total = np.full(size, self.bias, dtype=np.float64)
+        for name, weight in self.weights.items():
+            values = features.get(name)
+            if values is None:
+                continue
+            present = ~np.isnan(values)
+            total[present] += weight * values[present] + self.offsets.get(name, 0.0)
+        return total
+
+    def probability(self, features: Mapping[str, np.ndarray], size: int) -> np.ndarray:
+        return 1 / (1 + np.exp(-self.logit(features, size)))
+
+    def to_json(self) -> dict:
+        return {"weights": dict(self.weights), "offsets": dict(self.offsets), "bias": self.bias}
+
+    @classmethod
+    def from_json(cls, saved: Mapping) -> Linear:
+        return cls(
+            weights={str(k): float(v) for k, v in saved["weights"].items()},
+            offsets={str(k): float(v) for k, v in saved.get("offsets", {}).items()},
+            bias=float(saved.get("bias", 0.0)),
+        )
 
 
 @dataclass(frozen=True)
 class Fusion:
-    """Weights per score, the cascade's stages and depths, and the decline thresholds."""
+    """Weights per score, the cascade's stages and depths, the decline model and thresholds."""
 
     weights: Mapping[str, float]
     stages: tuple[tuple[str, ...], ...]
     depths: Mapping[str, int] = field(default_factory=dict)  # per later stage's first score name
     thresholds: Mapping[str, float] = field(default_factory=dict)
     produced_by: str = ""
+    kind: str = "mean"
+    offsets: Mapping[str, float] = field(default_factory=dict)  # a logistic fusion's, per score present
+    bias: float = 0.0
+    decline: Linear | None = None
 
     def __hash__(self) -> int:  # settings are compared and collected in tuning
-        return hash(
-            (
-                tuple(sorted(self.weights.items())),
-                self.stages,
-                tuple(sorted(self.depths.items())),
-                tuple(sorted(self.thresholds.items())),
-            )
-        )
+        return hash(json.dumps(self.to_json(), sort_keys=True))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fusion) and self.to_json() == other.to_json()
 
     @classmethod
     def load(cls, path: Path = FUSION_FILE) -> Fusion:
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
+            kind = str(saved.get("kind", "mean"))
+            if kind not in KINDS:
+                raise ValueError(f"kind {kind!r} is none of {', '.join(KINDS)}")
             return cls(
                 weights={str(k): float(v) for k, v in saved["weights"].items()},
                 stages=tuple(tuple(str(name) for name in stage) for stage in saved["stages"]),
                 depths={str(k): int(v) for k, v in saved.get("depths", {}).items()},
                 thresholds={str(k): float(v) for k, v in saved.get("thresholds", {}).items()},
                 produced_by=str(saved.get("produced_by", "")),
+                kind=kind,
+                offsets={str(k): float(v) for k, v in saved.get("offsets", {}).items()},
+                bias=float(saved.get("bias", 0.0)),
+                decline=Linear.from_json(saved["decline"]) if saved.get("decline") else None,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise MatchbotError(
-                f"The fusion file {path} cannot be read ({exc}): reinstall matchbot."
-            ) from exc
+            problem = f"The fusion file {path} cannot be read ({exc}): reinstall matchbot."
+            raise MatchbotError(problem) from exc
 
-    def save(self, path: Path = FUSION_FILE) -> None:
-        saved = {
-            "produced_by": self.produced_by,
-            "weights": dict(self.weights),
+    def to_json(self) -> dict:
+        saved: dict = {"produced_by": self.produced_by, "kind": self.kind, "weights": dict(self.weights)}
+        if self.kind == "logistic":
+            saved |= {"offsets": dict(self.offsets), "bias": self.bias}
+        saved |= {
             "stages": [list(stage) for stage in self.stages],
             "depths": dict(self.depths),
             "thresholds": dict(self.thresholds),
         }
-        path.write_text(json.dumps(saved, indent=2) + "\n", encoding="utf-8")
+        if self.decline is not None:
+            saved["decline"] = self.decline.to_json()
+        return saved
+
+    def save(self, path: Path = FUSION_FILE) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
 
     def with_weights(self, weights: Mapping[str, float]) -> Fusion:
         return replace(self, weights=dict(weights))
@@ -99,7 +152,10 @@ class Fusion:
         return self.thresholds[key]
 
     def score(self, table: ScoreTable) -> np.ndarray:
-        """Each candidate's weighted mean of the scores it has (0 when it has none that count)."""
+        """Each candidate's fused score, 0–1 (0 when it has no score that counts)."""
+        if self.kind == "logistic":
+            columns = {name: table.column(name) for name in self.weights if name in table}
+            return Linear(self.weights, self.offsets, self.bias).probability(columns, len(table))
         total = np.zeros(len(table))
         weight = np.zeros(len(table))
         for name, w in self.weights.items():
@@ -120,9 +176,32 @@ class Fusion:
         return stage
 
     def rank(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate positions best first, and their scores: those a later stage read come first, each
-        group by fused score; a candidate's score is capped at the one above it, so scores fall in order
-        and the first is the answer's confidence."""
+        """Candidate positions best first, and their scores, which fall in order: those a later stage
+        read come first, each group by fused score, a candidate's score capped at the one above it."""
         scores = self.score(table)
         order = np.lexsort((-scores, -self.reached(table)))  # the last key sorts first
         return order, np.minimum.accumulate(scores[order]) if len(order) else scores[order]
+
+    def confidence(self, table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> float:
+        """How sure the answer is that the articles answer the question: the decline model's probability
+        over the question's evidence, else the top candidate's score."""
+        if not len(order):
+            return 0.0
+        if self.decline is None:
+            return float(scores[0])
+        found = evidence(table, order, scores)
+        features = {name: np.array([value]) for name, value in found.items()}
+        return float(self.decline.probability(features, 1)[0])
+
+
+def evidence(table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """What a question's ranked candidates say of whether the articles answer it: ``top`` (the best
+    candidate's fused score) and, for every score, ``best:<name>`` (its highest value among the
+    candidates that have it) and ``top:<name>`` (the best candidate's); NaN where there is none."""
+    found = {"top": float(scores[0]) if len(scores) else float("nan")}
+    for name in table:
+        values = table.column(name)
+        present = values[~np.isnan(values)]
+        found[f"best:{name}"] = float(present.max()) if len(present) else float("nan")
+        found[f"top:{name}"] = float(values[order[0]]) if len(order) else float("nan")
+    return found

@@ -43,6 +43,10 @@ NAMES = {
 # on the dev questions (README, "Members ask in their own language").
 QUESTION_CONFIDENCE = 0.3
 _WORD = re.compile(r"[^\W\d_]+")
+_WARM_UP = (
+    "Who scored the second goal? Qui a marqué le second but ? ¿Quién marcó? Wer hat getroffen? Quem marcou"
+    " o gol? Chi ha segnato? Wie scoorde er? Golü kim attı? Kto strzelił bramkę?"
+)
 _SCRIPTS = (  # (first code point, last, language), for scripts one language here writes
     (0x0600, 0x06FF, "ar"),
     (0x0750, 0x077F, "ar"),
@@ -65,12 +69,12 @@ class LanguageDetector:
         self._lock = threading.Lock()
 
     def article_language(self, text: str) -> str:
-        """The language most of ``text`` is written in (English when it cannot tell)."""
-        by_script = _by_script(text)
-        if by_script:
-            return by_script
-        found = self._detector().detect_language_of(text[:5000])  # type: ignore[attr-defined]
-        return _code(found) if found is not None else ENGLISH
+        """The language most of ``text`` is written in: as for a question, its own proper nouns left out
+        (an article as short as a few words reads like a question)."""
+        from index.lexical import proper_nouns
+
+        sample = text[:5000]
+        return self.question_language(sample, proper_nouns([sample]))
 
     def question_language(self, question: str, names: Iterable[str] = ()) -> str:
         """The language of a question, ``names`` (folded words such as the articles' proper nouns)
@@ -88,8 +92,9 @@ class LanguageDetector:
         return code if code == ENGLISH or best.value >= QUESTION_CONFIDENCE else ENGLISH
 
     def warm(self) -> None:
-        """Load lingua's models now (the bot does, in the background, as it starts)."""
-        self._detector().detect_language_of("warm up")  # type: ignore[attr-defined]
+        """Load lingua's models now (the bot does, in the background, as it starts): a sentence in each
+        Latin-script language it tells apart loads every model a question can need."""
+        self.question_language(_WARM_UP)
 
     def _detector(self) -> object:
         with self._lock:
@@ -135,3 +140,11 @@ def _code(language: object) -> str:
 def _fold(word: str) -> str:
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+_SHARED = LanguageDetector()
+
+
+def detect_article_language(text: str) -> str:
+    """An article's language, with the detector this process shares (its models loaded once)."""
+    return _SHARED.article_language(text)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import BUNDLED_MODEL_NAME, Embedder, Progress, bundled_model_path
+from index.embedding import BUNDLED_MODEL_NAME, Embedder, Progress, bundled_model_path, languages_of
 from index.errors import ModelError
 from index.onnx import MODEL_FILE, TOKENIZER_FILE, OnnxModel
 
@@ -62,6 +62,7 @@ class OnnxEmbedder:
     def __init__(self, model: OnnxModel, name: str, dimension: int) -> None:
         self.model = model
         self.name = name
+        self.languages = languages_of(name)
         self.dimension = dimension
 
     @classmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from index.encoder import Encoder
 from index.fusion import Fusion
+from index.language import LanguageDetector
 from index.rerank import Stage
 
 
@@ -24,6 +25,7 @@ class ModelSettings:
     late_interaction: str = "on"  # late interaction, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None: the fusion's
     threshold: float | None = None  # None: the fusion's calibrated threshold for the stages in use
+    multilingual: str = "on"  # the multilingual encoder: on, off, or a model folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Pipeline:
     fusion: Fusion = field(default_factory=Fusion.load)
     threshold_setting: float | None = None  # the server's own bar, when a self-hoster set one
     other_encoders: tuple[Encoder, ...] = ()  # whose vectors the index holds as well, for more scores
+    languages: LanguageDetector | None = None  # tells a question's language; None: every one is English
 
     @property
     def encoders(self) -> tuple[Encoder, ...]:
@@ -63,16 +66,20 @@ def load_pipeline(
     them). Blocking (seconds); problems are ModelErrors naming the setting to fix."""
     from index.onnx_embedder import load_embedder
     from index.rerank import load_second_stage
+    from index.use_encoder import load_multilingual
 
     fusion = Fusion.load()
     if settings.rerank_passages is not None:
         passages = settings.rerank_passages
         fusion = fusion.with_depth("cross", passages).with_depth("late", max(fusion.depth("late"), passages))
+    if stages is None:
+        stages = load_second_stage(settings.rerank, settings.late_interaction)
+    multilingual = load_multilingual(settings.multilingual)
     return Pipeline(
         encoder=encoder if encoder is not None else load_embedder(settings.model),
-        stages=stages
-        if stages is not None
-        else load_second_stage(settings.rerank, settings.late_interaction),
+        stages=stages,
         fusion=fusion,
         threshold_setting=settings.threshold,
+        other_encoders=(multilingual,) if multilingual is not None else (),
+        languages=LanguageDetector() if multilingual is not None else None,
     )

@@ -103,6 +103,7 @@ class Stage(Protocol):
     """A later stage of the cascade: reads the passages it is given with their question and scores them."""
 
     name: str  # the score that marks a candidate as read by this stage, and its key in the fusion
+    languages: frozenset[str] | None  # the languages of questions and passages it reads (None: any)
 
     def score_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
@@ -116,6 +117,7 @@ class LateInteractionStage:
     depend on the question), so each passage is encoded once per process."""
 
     name = "late"
+    languages = frozenset({"en"})  # answerai-colbert-small-v1 was trained on English
 
     def __init__(self, model: LateInteraction, *, cache_size: int = TOKEN_CACHE) -> None:
         self.model = model
@@ -156,6 +158,7 @@ class CrossEncoderStage:
     """Scores (question, "title. passage") pairs with the cross-encoder."""
 
     name = "cross"
+    languages = frozenset({"en"})  # ms-marco-MiniLM-L-12-v2 was trained on English
 
     def __init__(self, model: CrossEncoder) -> None:
         self.model = model

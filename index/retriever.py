@@ -24,6 +24,7 @@ from index.chunking import neighbours
 from index.errors import NoArticles, QuestionError
 from index.first_stage import FirstStage
 from index.fusion import Fusion
+from index.language import ENGLISH
 from index.lexical import fold
 from index.pipeline import Pipeline
 from index.scores import ScoreTable
@@ -52,10 +53,21 @@ class Passage:
     score: float
     author: str | None = None  # an embedded tweet's "Name (@handle)"
     posted: str | None = None  # and its date, as written
+    before_sentence: int | None = None  # the numbers of ``before`` and ``after`` in the article (None:
+    after_sentence: int | None = None  # the sentence just before or after ``sentence``)
 
     @property
     def context(self) -> str:
         return " ".join(part for part in (self.before, self.text, self.after) if part)
+
+    @property
+    def numbered(self) -> list[tuple[int, str]]:
+        """The passage's sentences in article order with their numbers: the context's (when there is
+        one) and its own."""
+        before = self.sentence - 1 if self.before_sentence is None else self.before_sentence
+        after = self.sentence + 1 if self.after_sentence is None else self.after_sentence
+        context = [(before, self.before), (self.sentence, self.text), (after, self.after)]
+        return [(number, text) for number, text in context if text or number == self.sentence]
 
     def to_json(self) -> dict:
         return {
@@ -122,7 +134,8 @@ class Retriever:
     def __init__(self, store: Store, pipeline: Pipeline, first_stage: FirstStage | None = None) -> None:
         self.store = store
         self.pipeline = pipeline
-        self.first_stage = first_stage or FirstStage(store)
+        same = first_stage is not None and [r.name for r in first_stage.readers] == _names(store, pipeline)
+        self.first_stage = first_stage if same else FirstStage(store, pipeline.encoders)
         self._words: dict[int, set[str]] = {}  # each row's folded words, for collapsing duplicates
 
     @property
@@ -162,8 +175,7 @@ class Retriever:
         cleaned = [check_question(query.question) for query in queries]
         if cleaned and not self.store.articles:
             raise NoArticles(NO_ARTICLES)
-        prepared = [self.prepare(question) for question in cleaned]
-        tables = self.rescore(prepared, self.first_scores(prepared))
+        tables = self.rescore(self.first_scores(cleaned))
         return [
             self.answer(query, question, table)
             for query, question, table in zip(queries, cleaned, tables, strict=True)
@@ -173,25 +185,57 @@ class Retriever:
         """The question as it is searched: accents and case folded, misspelt words corrected."""
         return self.first_stage.prepare(question)
 
-    def first_scores(self, prepared: Sequence[str]) -> list[ScoreTable]:
-        """Each prepared question's candidates with the first stage's scores."""
-        if not prepared:
-            return []
-        vectors = self.pipeline.encoder.encode(list(prepared))
-        return [self.first_stage.score(q, v) for q, v in zip(prepared, vectors, strict=True)]
+    def question_language(self, question: str) -> str:
+        """The language ``question`` is in (``index.language``); English when the pipeline has no
+        multilingual encoder, which would be the only one to read another."""
+        detector = self.pipeline.languages
+        if detector is None:
+            return ENGLISH
+        return detector.question_language(question, self.first_stage.names)
 
-    def rescore(self, prepared: Sequence[str], tables: Sequence[ScoreTable]) -> list[ScoreTable]:
+    def first_scores(self, questions: Sequence[str]) -> list[ScoreTable]:
+        """Each (checked) question's candidates with the first stage's scores: a table for it in its
+        language, its prepared text as ``table.question``. Each encoder encodes, in one batch, the
+        questions in a language it reads."""
+        languages = [self.question_language(question) for question in questions]
+        prepared = [self.prepare(question) for question in questions]
+        vectors: list[dict[str, np.ndarray]] = [{} for _ in questions]
+        encoders = {encoder.name: encoder for encoder in self.pipeline.encoders}
+        for reader in self.first_stage.readers:
+            asked = [n for n, language in enumerate(languages) if reader.reads(language)]
+            if asked and reader.name in encoders:
+                found = encoders[reader.name].encode([prepared[n] for n in asked])
+                for n, vector in zip(asked, found, strict=True):
+                    vectors[n][reader.name] = vector
+        tables = []
+        for question, found, language in zip(prepared, vectors, languages, strict=True):
+            table = self.first_stage.score(question, found, language)
+            table.question = question
+            tables.append(table)
+        return tables
+
+    def rescore(self, tables: Sequence[ScoreTable]) -> list[ScoreTable]:
         """The tables with the later stages' scores added (new tables): each stage reads, for every
-        question, the best of the ranking so far, as deep as the fusion says."""
+        question in a language it reads, the best of the ranking so far among the passages in such a
+        language, as deep as the fusion says."""
         tables = [table.take(np.arange(len(table))) for table in tables]
         chunks = self.store.chunks
         for stage in self.pipeline.stages:
             depth = self.fusion.depth(stage.name)
-            tops = [self.fusion.rank(table)[0][:depth] for table in tables]
-            read = [[chunks[row] for row in table.rows[top]] for table, top in zip(tables, tops, strict=True)]
-            for table, top, columns in zip(tables, tops, stage.score_many(prepared, read), strict=True):
+            languages = getattr(stage, "languages", None)
+            tops = []
+            for table in tables:
+                order = self.fusion.rank(table)[0]
+                if languages is not None:
+                    order = order[[chunks[row].language in languages for row in table.rows[order]]]
+                    order = order if table.language in languages else order[:0]
+                tops.append(order[:depth])
+            asked = [n for n, top in enumerate(tops) if len(top)]
+            read = [[chunks[row] for row in tables[n].rows[tops[n]]] for n in asked]
+            found = stage.score_many([tables[n].question for n in asked], read) if asked else []
+            for n, columns in zip(asked, found, strict=True):
                 for name, values in columns.items():
-                    table.add(name, values, at=top)
+                    tables[n].add(name, values, at=tops[n])
         return tables
 
     def ranked(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
@@ -201,10 +245,10 @@ class Retriever:
 
     def answer(self, query: Query, question: str, table: ScoreTable) -> Answer:
         """The answer a fully scored table gives ``query``: its passages and whether it is confident."""
-        rows, scores = self.ranked(table)
+        order, scores = self.fusion.rank(table)
         limit = self.threshold if query.threshold is None else query.threshold
-        passages = self._passages(rows, scores, query.k + query.offset)[query.offset :]
-        confidence = float(scores[0]) if len(scores) else 0.0
+        passages = self._passages(table.rows[order], scores, query.k + query.offset)[query.offset :]
+        confidence = self.fusion.confidence(table, order, scores)
         return Answer(question, confidence >= limit, confidence, limit, passages)
 
     def _passages(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> list[Passage]:
@@ -242,7 +286,14 @@ class Retriever:
             score=score,
             author=chunk.author,
             posted=chunk.posted,
+            before_sentence=chunks[before].sentence if before is not None else None,
+            after_sentence=chunks[after].sentence if after is not None else None,
         )
+
+
+def _names(store: Store, pipeline: Pipeline) -> list[str]:
+    """The encoders of ``pipeline`` whose vectors ``store`` holds, as ``FirstStage.readers`` lists them."""
+    return [encoder.name for encoder in pipeline.encoders if encoder.name in store.encoders] or [store.model]
 
 
 def _overlap(a: set[str], b: set[str]) -> float:

@@ -15,10 +15,15 @@ import numpy as np
 
 
 class ScoreTable:
-    """Candidate rows of the index and a float column of scores per name, NaN where missing."""
+    """Candidate rows of the index and a float column of scores per name, NaN where missing, for one
+    question in ``language``."""
 
-    def __init__(self, rows: np.ndarray, columns: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self, rows: np.ndarray, columns: Mapping[str, np.ndarray] | None = None, language: str = "en"
+    ) -> None:
         self.rows = np.asarray(rows, dtype=np.int64)
+        self.language = language
+        self.question = ""  # the question as it was searched, which the later stages read
         self._columns: dict[str, np.ndarray] = {}
         for name, values in (columns or {}).items():
             self.add(name, values)
@@ -58,8 +63,14 @@ class ScoreTable:
     def take(self, positions: np.ndarray) -> ScoreTable:
         """The candidates at ``positions``, in that order, with all their scores."""
         positions = np.asarray(positions, dtype=np.int64)
-        return ScoreTable(self.rows[positions], {n: c[positions] for n, c in self._columns.items()})
+        taken = ScoreTable(
+            self.rows[positions], {n: c[positions] for n, c in self._columns.items()}, self.language
+        )
+        taken.question = self.question
+        return taken
 
     def without(self, names: Sequence[str]) -> ScoreTable:
         """The same candidates without the columns ``names``."""
-        return ScoreTable(self.rows, {n: c for n, c in self._columns.items() if n not in names})
+        return ScoreTable(
+            self.rows, {n: c for n, c in self._columns.items() if n not in names}, self.language
+        )

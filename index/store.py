@@ -104,11 +104,13 @@ class Lexical:
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> Lexical:
         articles: dict[str, list[str]] = {}
+        languages: dict[str, str] = {}
         for chunk in chunks:
             articles.setdefault(chunk.article, [chunk.title]).append(chunk.text)
+            languages.setdefault(chunk.article, chunk.language)
         return cls(
-            LexicalIndex([indexed_text(chunk) for chunk in chunks]),
-            LexicalIndex([" ".join(parts) for parts in articles.values()]),
+            LexicalIndex([indexed_text(chunk) for chunk in chunks], [chunk.language for chunk in chunks]),
+            LexicalIndex([" ".join(parts) for parts in articles.values()], list(languages.values())),
         )
 
     def save(self, folder: Path) -> None:
@@ -215,6 +217,16 @@ class Store:
         numbers = {name: number for number, name in enumerate(dict.fromkeys(c.article for c in self.chunks))}
         return np.fromiter((numbers[c.article] for c in self.chunks), dtype=np.int64, count=len(self.chunks))
 
+    def row_languages(self) -> np.ndarray:
+        """Each row's language (its article's), read from the manifest where it names every article's,
+        else from the chunks."""
+        rows = self.article_rows()
+        held = {name: found for name, found in (rows or {}).items() if len(found)}
+        if rows is not None and all("language" in self.articles[name] for name in held):
+            languages = np.array([self.articles[name]["language"] for name in held], dtype=object)
+            return np.repeat(languages, [len(found) for found in held.values()])
+        return np.array([chunk.language for chunk in self.chunks], dtype=object)
+
     def embedded_texts(self) -> dict[str, tuple[int, bool]]:
         """Every text the index embedded: its row, and whether it is that row's context (else its
         sentence); what ``index.embedding_cache`` re-uses."""
@@ -262,7 +274,6 @@ class Store:
         unchanged = previous is not None and rows == list(range(len(previous.chunks)))
         chunks = previous.chunks if unchanged else _gather(pieces, previous)  # type: ignore[union-attr]
 
-        per_article = {article.id: len(piece) for article, piece in zip(articles, pieces, strict=True)}
         manifest = {
             "format": FORMAT_VERSION,
             "chunker": CHUNKER_VERSION,
@@ -277,9 +288,10 @@ class Store:
                     "date": article.date,
                     "url": article.url,
                     "source": article.source,
-                    "chunks": per_article[article.id],
+                    "language": _language(article, piece, previous),
+                    "chunks": len(piece),
                 }
-                for article in articles
+                for article, piece in zip(articles, pieces, strict=True)
             },
         }
         plan = ann.plan(len(chunks), search)
@@ -487,6 +499,14 @@ def _gather(pieces: Sequence[range | list[Chunk]], previous: Store | None) -> li
         for piece in pieces
         for chunk in (kept[piece.start : piece.stop] if isinstance(piece, range) else piece)
     ]
+
+
+def _language(article: Article, piece: range | list[Chunk], previous: Store | None) -> str | None:
+    """The language of ``article``'s chunks (its rows in ``previous``, or its new chunks): the first
+    chunk's, read alone from a saved table; the article's own when it has no chunk."""
+    if isinstance(piece, range):
+        return previous.chunks[piece.start].language if len(piece) else article.language  # type: ignore[union-attr]
+    return piece[0].language if piece else article.language
 
 
 def _reusable_rows(previous: Store | None) -> dict[str, range]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -235,14 +236,37 @@ def test_human_answers_quote_the_sentence_with_its_source_in_80_columns(
     run: Run, indexed: Path, seeds, data
 ) -> None:
     code, out, _ = run("ask", "who consoled Hakimi", "--k", "3", "--seeds", seeds, "--data", data)
+    _, found, _ = run("ask", "who consoled Hakimi", "--k", "3", "--json", "--seeds", seeds, "--data", data)
 
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Q: who consoled Hakimi"
-    assert [line[:4] for line in lines if line[:4] in (" 1. ", " 2. ", " 3. ")] == [" 1. ", " 2. ", " 3. "]
-    assert "“" in out
-    assert "— World Cup 2022 Semi-final France 2-0 Morocco, 2022-12-15" in out
+    # Each passage once; passages next to each other in the article are one numbered quote.
+    sentences = sorted(passage["sentence"] for passage in json.loads(found)["passages"])
+    quotes = 1 + sum(later > earlier + 1 for earlier, later in itertools.pairwise(sentences))
+    numbers = [f"{number:>2}. " for number in range(1, quotes + 1)]
+    assert [line[:4] for line in lines if line[:4] in (" 1. ", " 2. ", " 3. ")] == numbers
+    flat = " ".join(out.split())
+    for passage in json.loads(found)["passages"]:
+        assert flat.count(f"“{' '.join(passage['text'].split())}”") == 1
+    assert out.count("— World Cup 2022 Semi-final France 2-0 Morocco, 2022-12-15") == quotes
     assert max(len(line) for line in lines) <= 80
+
+
+def test_human_answers_join_passages_next_to_each_other_into_one_quote(
+    run: Run, indexed: Path, seeds, data
+) -> None:
+    # The seed's tunnel sentence and the tweet after it, asked by their own words.
+    question = "He was seen sitting on the floor of the tunnel; chill on the floor in the tunnel"
+    code, out, _ = run("ask", question, "--k", "2", "--seeds", seeds, "--data", data)
+    _, found, _ = run("ask", question, "--k", "2", "--json", "--seeds", seeds, "--data", data)
+
+    assert code == 0
+    assert sorted(p["sentence"] for p in json.loads(found)["passages"]) == [13, 14]  # found both
+    flat = " ".join(out.split())
+    assert " 1. “" in flat and " 2. " not in flat
+    assert "” “" in flat  # two sentences, one quote
+    assert "— World Cup 2022 Semi-final France 2-0 Morocco, 2022-12-15, with a tweet by Ben Jacobs" in flat
 
 
 def test_a_declined_answer_says_so_and_still_quotes_the_nearest_passages(

@@ -2,6 +2,8 @@
 the buttons under an answer (More passages, 👍 / 👎), which keep working after a restart.
 
 In DMs only ``/ask`` and the message menu answer, with the default settings; mentions are for servers.
+Each reply speaks the member's language (``bot.i18n``): their Discord locale, or their question's
+language where Discord has no locale for it (Arabic), or for a mention.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot import render
 from bot.batcher import Batcher
+from bot.i18n import _
 from bot.settings import GuildSettings
+from index import quotes
 from index.errors import NoArticles
 from index.retriever import MAX_QUESTION_CHARS, Answer, Query
 
@@ -39,7 +44,7 @@ class Ask(commands.Cog):
             executor=bot.search_pool,
         )
         self.menu = app_commands.ContextMenu(
-            name="Ask matchbot",
+            name=locale_str("Ask matchbot"),
             callback=self.ask_about_message,
             allowed_contexts=app_commands.AppCommandContext(guild=True, dm_channel=True),
         )
@@ -53,8 +58,14 @@ class Ask(commands.Cog):
         self.bot.remove_dynamic_items(MoreButton, VoteButton)
         await self.batcher.close()
 
-    @app_commands.command(name="ask", description="Ask about the match; I answer by quoting the articles.")
-    @app_commands.describe(question="What do you want to know?", private="Only you see the answer.")
+    @app_commands.command(
+        name=locale_str("ask"),
+        description=locale_str("Ask about the match; I answer by quoting the articles."),
+    )
+    @app_commands.rename(question=locale_str("question"), private=locale_str("private"))
+    @app_commands.describe(
+        question=locale_str("What do you want to know?"), private=locale_str("Only you see the answer.")
+    )
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def ask(
         self,
@@ -66,7 +77,7 @@ class Ask(commands.Cog):
 
     async def ask_about_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         if not message.content.strip():
-            await interaction.response.send_message(render.EMPTY_MESSAGE, ephemeral=True)
+            await interaction.response.send_message(_(render.EMPTY_MESSAGE), ephemeral=True)
             return
         await self.respond(interaction, message.content, private=False, source="menu")
 
@@ -75,9 +86,10 @@ class Ask(commands.Cog):
     ) -> None:
         """Check there is something to quote and the cooldown, defer, search off the loop, reply; outside
         answer channels, privately."""
+        await self.bot.speak_to(interaction.locale, question)
         async with self.bot.answering():
             if self.bot.library.empty:  # told privately, before a defer that could make it public
-                raise NoArticles(render.NO_ARTICLES)
+                raise NoArticles(_(render.NO_ARTICLES))
             settings = await self.admit(interaction)
             ephemeral = private or not settings.allows(
                 interaction.channel_id, _parent_id(interaction.channel)
@@ -123,7 +135,8 @@ class Ask(commands.Cog):
         return _reply(found, answer_id, settings.k, offset=0)
 
     async def search(self, question: str, k: int, threshold: float | None, *, offset: int) -> Answer:
-        return await self.batcher.ask(Query(question, k, threshold, offset))
+        """The answer with as many ranked passages as laying out the page at ``offset`` needs."""
+        return await self.batcher.ask(Query(question, quotes.depth(_page_number(offset, k), k), threshold))
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -144,11 +157,15 @@ class Ask(commands.Cog):
     async def reply_to_mention(
         self, message: discord.Message, question: str, settings: GuildSettings
     ) -> None:
+        """In the question's language (a message has no locale; the server's serves for an empty one)."""
+        await self.bot.speak_to(
+            None, question, fallback=message.guild.preferred_locale if message.guild else None
+        )
         if not question:
-            await message.reply(render.MENTION_HINT, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(_(render.MENTION_HINT), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         if self.bot.library.empty:
-            await message.reply(render.NO_ARTICLES, mention_author=False, allowed_mentions=NO_MENTIONS)
+            await message.reply(_(render.NO_ARTICLES), mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         guild_id = message.guild.id if message.guild else None
         retry_at = self.bot.cooldowns.retry_at((guild_id, message.author.id), settings.cooldown)
@@ -171,8 +188,9 @@ class Ask(commands.Cog):
         """The next passages for a logged question, shown only to whoever clicked."""
         record = await self.bot.settings.answer(answer_id)
         if record is None:
-            await interaction.response.send_message(render.EXPIRED, ephemeral=True)
+            await interaction.response.send_message(_(render.EXPIRED), ephemeral=True)
             return
+        await self.bot.speak_to(interaction.locale, record.question)
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
             found = await self.search(record.question, record.k, record.threshold, offset=offset)
@@ -180,9 +198,12 @@ class Ask(commands.Cog):
             await interaction.edit_original_response(**reply, allowed_mentions=NO_MENTIONS)
 
     async def vote(self, interaction: discord.Interaction, answer_id: int, up: bool) -> None:
-        """One vote per member per answer; voting again replaces it."""
-        known = await self.bot.settings.vote(answer_id, interaction.user.id, up)
-        text = render.vote_line(up) if known else render.EXPIRED
+        """One vote per member per answer; voting again replaces it. Thanked in the answer's language."""
+        record = await self.bot.settings.answer(answer_id)
+        if record is not None:
+            await self.bot.speak_to(interaction.locale, record.question)
+        known = record is not None and await self.bot.settings.vote(answer_id, interaction.user.id, up)
+        text = render.vote_line(up) if known else _(render.EXPIRED)
         await interaction.response.send_message(text, ephemeral=True)
 
 
@@ -201,9 +222,19 @@ def _parent_id(channel: object) -> int | None:
     return getattr(channel, "parent_id", None)
 
 
+def _page_number(offset: int, k: int) -> int:
+    """The page (from 1) that starts after ``offset`` passages: a "More passages" button carries the
+    offset of the page it opens."""
+    return offset // k + 1
+
+
 def _reply(answer: Answer, answer_id: int, k: int, *, offset: int) -> dict[str, Any]:
-    embed = render.answer_embed(answer, answer_id=answer_id, offset=offset)
-    more_at = offset + k if len(answer.passages) >= k and offset + k <= MAX_OFFSET else None
+    """The embed of the answer's page at ``offset`` and its buttons: "More passages" while a next page
+    has passages (none of them shown on this page or an earlier one) and is within MAX_OFFSET."""
+    number = _page_number(offset, k)
+    page = quotes.page(answer.passages, k, number)
+    embed = render.answer_embed(answer, page.quotes, answer_id=answer_id, offset=offset)
+    more_at = number * k if page.more and number * k <= MAX_OFFSET else None
     return {"embed": embed, "view": answer_view(answer_id, more_at)}
 
 
@@ -221,12 +252,12 @@ class MoreButton(
     discord.ui.DynamicItem[discord.ui.Button],
     template=r"matchbot:more:(?P<answer>\d+):(?P<offset>\d+)",
 ):
-    """ "More passages": the next k passages for the answer's question."""
+    """ "More passages": the answer's next page, k passages none of which an earlier page showed."""
 
     def __init__(self, answer_id: int, offset: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="More passages",
+                label=_(render.MORE_PASSAGES),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"matchbot:more:{answer_id}:{offset}",
             )
@@ -276,6 +307,7 @@ async def _run(interaction: discord.Interaction, action: Any) -> None:
     bot: MatchBot = interaction.client  # type: ignore[assignment]
     cog = bot.get_cog(Ask.__cog_name__)
     try:
+        await bot.speak_to(interaction.locale, None)  # the action may know better (the answer's question)
         if not isinstance(cog, Ask):
             raise RuntimeError("the Ask cog is not loaded")
         await action(cog)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
-from bot import render
+from bot import i18n, render
 from bot.config import MAX_K
+from bot.i18n import _
 from bot.settings import MAX_COOLDOWN, GuildSettings
 from index.articles import TEXT_SUFFIXES, decode_text, parse_text_article
 from index.errors import ArticleError, MatchbotError
@@ -45,15 +47,23 @@ def guild_of(interaction: discord.Interaction) -> int:
     return interaction.guild_id
 
 
+# Command and option names and descriptions are locale_str: the tree's translator (bot.i18n) gives Discord
+# their translations, from the catalogue.
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Moderation(
-    commands.GroupCog, group_name="matchbot", group_description="Moderate matchbot (Manage Server)."
+    commands.GroupCog,
+    group_name=locale_str("matchbot"),
+    group_description=locale_str("Moderate matchbot (Manage Server)."),
 ):
     """Articles, reindexing, settings and stats."""
 
-    articles = app_commands.Group(name="articles", description="The articles matchbot quotes.")
-    feeds = app_commands.Group(name="feeds", description="News feeds whose matching entries become articles.")
+    articles = app_commands.Group(
+        name=locale_str("articles"), description=locale_str("The articles matchbot quotes.")
+    )
+    feeds = app_commands.Group(
+        name=locale_str("feeds"), description=locale_str("News feeds whose matching entries become articles.")
+    )
 
     def __init__(self, bot: MatchBot) -> None:
         self.bot = bot
@@ -66,18 +76,32 @@ class Moderation(
             raise app_commands.MissingPermissions(["manage_guild"])
         return True
 
-    @articles.command(name="list", description="List the indexed articles.")
+    @articles.command(name=locale_str("list"), description=locale_str("List the indexed articles."))
     async def articles_list(self, interaction: discord.Interaction) -> None:
         found = await asyncio.to_thread(self.bot.library.articles)
         await interaction.response.send_message(embed=render.articles_embed(found), ephemeral=True)
 
-    @articles.command(name="add", description="Add an article: a .txt/.md file, pasted text, or a link.")
+    @articles.command(
+        name=locale_str("add"),
+        description=locale_str("Add an article: a .txt/.md file, pasted text, or a link."),
+    )
+    @app_commands.rename(
+        title=locale_str("title"),
+        file=locale_str("file"),
+        text=locale_str("text"),
+        date=locale_str("date"),
+        url=locale_str("url"),
+    )
     @app_commands.describe(
-        title="The article's title (a file's 'title' line or name, or the page's title, if left out).",
-        file="A UTF-8 .txt or .md file.",
-        text="The article's text, pasted.",
-        date="Publication date, YYYY-MM-DD.",
-        url="Alone: a page to fetch the article from. With a file or text: where it was published.",
+        title=locale_str(
+            "The article's title (a file's 'title' line or name, or the page's title, if left out)."
+        ),
+        file=locale_str("A UTF-8 .txt or .md file."),
+        text=locale_str("The article's text, pasted."),
+        date=locale_str("Publication date, YYYY-MM-DD."),
+        url=locale_str(
+            "Alone: a page to fetch the article from. With a file or text: where it was published."
+        ),
     )
     async def articles_add(
         self,
@@ -92,18 +116,20 @@ class Moderation(
             await self.add_from_link(interaction, url, title=title, date=date)
             return
         if (file is None) == (text is None):
-            raise ArticleError("Give the article as a file, as pasted text, or as a link alone (url:).")
+            raise ArticleError(_("Give the article as a file, as pasted text, or as a link alone (url:)."))
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
             if file is not None:
                 title, text, date, url = await read_upload(file, title=title, date=date, url=url)
             if not title:
-                raise ArticleError("Give the article a title.")
+                raise ArticleError(_("Give the article a title."))
             info, report = await self.bot.registry.add(
                 title=title, text=text or "", date=date, url=url, by=interaction.user.id
             )
-            added = f"Added **{render.fit(info.title, 200)}** (`{info.id}`, {info.chunks} passages). "
-            await interaction.edit_original_response(content=render.report_line(added + "Index", report))
+            added = _("Added **{title}** (`{id}`, {passages}). Index").format(
+                title=render.fit(info.title, 200), id=info.id, passages=render.passages(info.chunks)
+            )
+            await interaction.edit_original_response(content=render.report_line(added, report))
 
     async def add_from_link(
         self, interaction: discord.Interaction, url: str, *, title: str | None, date: str | None
@@ -122,14 +148,17 @@ class Moderation(
             added = await progress.follow(work, lambda line: interaction.edit_original_response(content=line))
             await interaction.edit_original_response(content=render.page_added(added))
 
-    @articles.command(name="remove", description="Remove an article and its passages.")
-    @app_commands.describe(article="The article to remove.")
+    @articles.command(
+        name=locale_str("remove"), description=locale_str("Remove an article and its passages.")
+    )
+    @app_commands.rename(article=locale_str("article"))
+    @app_commands.describe(article=locale_str("The article to remove."))
     async def articles_remove(self, interaction: discord.Interaction, article: str) -> None:
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
             article_id = await asyncio.to_thread(self.article_id, article)
             report = await self.bot.registry.remove(article_id, by=interaction.user.id)
-            await interaction.edit_original_response(content=render.report_line("Removed. Index", report))
+            await interaction.edit_original_response(content=render.report_line(_("Removed. Index"), report))
 
     @articles_remove.autocomplete("article")
     async def article_names(
@@ -152,10 +181,16 @@ class Moderation(
                 return found[0].id
         return typed  # unknown: the Library says so
 
-    @feeds.command(name="add", description="Follow an RSS or Atom feed: entries matching keywords are added.")
+    @feeds.command(
+        name=locale_str("add"),
+        description=locale_str("Follow an RSS or Atom feed: entries matching keywords are added."),
+    )
+    @app_commands.rename(url=locale_str("url"), keywords=locale_str("keywords"))
     @app_commands.describe(
-        url="The feed's link (RSS or Atom).",
-        keywords="Words an entry's title or summary must hold, separated by commas: Morocco, Mbappe",
+        url=locale_str("The feed's link (RSS or Atom)."),
+        keywords=locale_str(
+            "Words an entry's title or summary must hold, separated by commas: Morocco, Mbappe"
+        ),
     )
     async def feeds_add(
         self,
@@ -166,7 +201,7 @@ class Moderation(
         words = parse_keywords(keywords)
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
-            progress = Progress(render.FEED_READING)
+            progress = Progress(_(render.FEED_READING))
             work = self.bot.feeds.follow(
                 guild_of(interaction),
                 url,
@@ -180,7 +215,10 @@ class Moderation(
             reply = render.feed_followed(poll, interval=self.bot.config.feed_interval)
             await interaction.edit_original_response(content=reply)
 
-    @feeds.command(name="list", description="The feeds followed here, and what they added and when.")
+    @feeds.command(
+        name=locale_str("list"),
+        description=locale_str("The feeds followed here, and what they added and when."),
+    )
     async def feeds_list(self, interaction: discord.Interaction) -> None:
         guild_id = guild_of(interaction)
         followed = await self.bot.settings.feeds(guild_id)
@@ -188,8 +226,15 @@ class Moderation(
         embed = render.feeds_embed(followed, entries, interval=self.bot.config.feed_interval)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @feeds.command(name="remove", description="Stop following a feed (and, if asked, remove what it added).")
-    @app_commands.describe(feed="The feed to stop following.", articles="Also remove the articles it added.")
+    @feeds.command(
+        name=locale_str("remove"),
+        description=locale_str("Stop following a feed (and, if asked, remove what it added)."),
+    )
+    @app_commands.rename(feed=locale_str("feed"), articles=locale_str("articles"))
+    @app_commands.describe(
+        feed=locale_str("The feed to stop following."),
+        articles=locale_str("Also remove the articles it added."),
+    )
     async def feeds_remove(self, interaction: discord.Interaction, feed: str, articles: bool = False) -> None:
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -206,11 +251,15 @@ class Moderation(
             return []
         return render.feed_choices(await self.bot.settings.feeds(guild_of(interaction)), typed)
 
-    @app_commands.command(name="reindex", description="Re-read the articles folder and update the index.")
-    @app_commands.describe(rebuild="Re-embed every article, not only the changed ones.")
+    @app_commands.command(
+        name=locale_str("reindex"),
+        description=locale_str("Re-read the articles folder and update the index."),
+    )
+    @app_commands.rename(rebuild=locale_str("rebuild"))
+    @app_commands.describe(rebuild=locale_str("Re-embed every article, not only the changed ones."))
     async def reindex(self, interaction: discord.Interaction, rebuild: bool = False) -> None:
         if self.bot.library.busy:
-            raise MatchbotError("The index is already being updated: try again in a minute.")
+            raise MatchbotError(_("The index is already being updated: try again in a minute."))
         async with self.bot.answering():
             await interaction.response.defer(ephemeral=True, thinking=True)
             progress = Progress()
@@ -218,18 +267,30 @@ class Moderation(
             report = await progress.follow(
                 work, lambda line: interaction.edit_original_response(content=line)
             )
-            await interaction.edit_original_response(content=render.report_line("Reindexed", report))
+            await interaction.edit_original_response(content=render.report_line(_("Reindexed"), report))
 
-    @app_commands.command(name="settings", description="Show or change how matchbot answers here.")
+    @app_commands.command(
+        name=locale_str("settings"), description=locale_str("Show or change how matchbot answers here.")
+    )
+    @app_commands.rename(
+        allow_channel=locale_str("allow_channel"),
+        disallow_channel=locale_str("disallow_channel"),
+        all_channels=locale_str("all_channels"),
+        mentions=locale_str("mentions"),
+        min_confidence=locale_str("min_confidence"),
+        default_confidence=locale_str("default_confidence"),
+        cooldown=locale_str("cooldown"),
+        passages=locale_str("passages"),
+    )
     @app_commands.describe(
-        allow_channel="Add a channel matchbot answers in (none listed = everywhere).",
-        disallow_channel="Remove a channel from the answer channels.",
-        all_channels="Answer in every channel again (clears the list).",
-        mentions="Answer @matchbot mentions and replies.",
-        min_confidence="Decline below this confidence (0 to 1).",
-        default_confidence="Go back to the calibrated minimum confidence.",
-        cooldown="Seconds a member waits between two questions.",
-        passages="Passages per answer.",
+        allow_channel=locale_str("Add a channel matchbot answers in (none listed = everywhere)."),
+        disallow_channel=locale_str("Remove a channel from the answer channels."),
+        all_channels=locale_str("Answer in every channel again (clears the list)."),
+        mentions=locale_str("Answer @matchbot mentions and replies."),
+        min_confidence=locale_str("Decline below this confidence (0 to 1)."),
+        default_confidence=locale_str("Go back to the calibrated minimum confidence."),
+        cooldown=locale_str("Seconds a member waits between two questions."),
+        passages=locale_str("Passages per answer."),
     )
     async def settings(
         self,
@@ -259,7 +320,9 @@ class Moderation(
         embed = render.settings_embed(updated, default_threshold=self.bot.library.retriever.threshold)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @app_commands.command(name="stats", description="Questions asked, answered, declined, and feedback.")
+    @app_commands.command(
+        name=locale_str("stats"), description=locale_str("Questions asked, answered, declined, and feedback.")
+    )
     async def stats(self, interaction: discord.Interaction) -> None:
         counts = await self.bot.settings.stats(guild_of(interaction))
         await interaction.response.send_message(embed=render.stats_embed(counts), ephemeral=True)
@@ -298,10 +361,12 @@ class Progress:
     from the event loop."""
 
     def __init__(self, line: str | None = None) -> None:
+        self.language = i18n.language()  # the worker thread may not share the command's context
         self.line = line or render.progress_line(0, 0)
 
     def update(self, done: int, total: int) -> None:
-        self.line = render.progress_line(done, total)  # one assignment: atomic under the GIL
+        with i18n.speaking(self.language):
+            self.line = render.progress_line(done, total)  # one assignment: atomic under the GIL
 
     def say(self, line: str) -> None:
         self.line = line
@@ -324,13 +389,16 @@ async def read_upload(
     """An uploaded article's title, text, date and url; header lines in the file fill what was left out."""
     path = PurePath(file.filename)
     if path.suffix.lower() not in TEXT_SUFFIXES:
-        raise ArticleError(f"{file.filename} is not a .txt or .md file.")
+        raise ArticleError(_("{file} is not a .txt or .md file.").format(file=file.filename))
     if file.size > MAX_UPLOAD_BYTES:
-        raise ArticleError(f"{file.filename} is over {MAX_UPLOAD_BYTES // 1_000_000} MB.")
+        raise ArticleError(
+            _("{file} is over {size} MB.").format(file=file.filename, size=MAX_UPLOAD_BYTES // 1_000_000)
+        )
     try:
         data = await file.read()
     except discord.HTTPException as exc:
-        raise ArticleError(f"Could not download {file.filename} ({exc.status}): try again.") from exc
+        message = _("Could not download {file} ({status}): try again.")
+        raise ArticleError(message.format(file=file.filename, status=exc.status)) from exc
     article = parse_text_article(path.stem, decode_text(data, file.filename), source=file.filename)
     return title or article.title, article.text, date or article.date, url or article.url
 

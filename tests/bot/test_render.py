@@ -107,19 +107,100 @@ def test_more_passages_past_the_end_says_there_are_none() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 3, 10])
-def test_huge_sentences_questions_and_titles_stay_within_discords_limits(k: int) -> None:
-    huge = passage(
-        "word " * 800,  # 4,000 characters
-        before="*" * 3000,
-        after="_" * 3000,
-        title="T" * 1000,
-        author="A" * 500,
-        url="https://example.com/" + "x" * 3000,
-    )
-    embed = render.answer_embed(answer(*[huge] * k, question="q" * 1000), answer_id=123456)
+@pytest.mark.parametrize("apart", [10, 1], ids=["each its own quote", "all one quote"])
+def test_huge_sentences_questions_and_titles_stay_within_discords_limits(k: int, apart: int) -> None:
+    huge = [
+        passage(
+            "word " * 800,  # 4,000 characters
+            before="*" * 3000,
+            after="_" * 3000,
+            title="T" * 1000,
+            author="A" * 500,
+            url="https://example.com/" + "x" * 3000,
+            sentence=4 + apart * number,
+        )
+        for number in range(k)
+    ]
+    embed = render.answer_embed(answer(*huge, question="q" * 1000), answer_id=123456)
     assert embed_problems(embed) == []
     assert embed.description and embed.description.count("**") >= 2 * k  # every sentence still bold
+    assert embed.description.count("\n\n") == (k - 1 if apart > 1 else 0)  # blocks between blocks
     assert "…" in embed.description
+
+
+TUNNEL = [
+    "The pair were inseparable on the night.",
+    "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team.",
+    "Love that after reaching the World Cup Final, Kylian Mbappe chose to just chill on the floor in the "
+    "tunnel next to his friend Achraf Hakimi.❤️",
+    "Meanwhile, Morocco's head coach Regragui was full of praise for his team.",
+]
+
+
+def tunnel(number: int, score: float, **changes: object) -> Passage:
+    """Sentence ``number`` (13 to 16) of the tunnel paragraph, with its neighbours, as the retriever
+    gives it."""
+    index = number - 13
+    return passage(
+        TUNNEL[index],
+        before=TUNNEL[index - 1] if index > 0 else "",
+        after=TUNNEL[index + 1] if index + 1 < len(TUNNEL) else "",
+        sentence=number,
+        score=score,
+        before_sentence=number - 1,
+        after_sentence=number + 1,
+        **changes,
+    )
+
+
+def test_passages_next_to_each_other_are_one_quote_with_each_sentence_once_and_both_bold() -> None:
+    found = [
+        tunnel(14, 0.62),
+        tunnel(15, 0.48, author="Ben Jacobs (@JacobsBen)", posted="December 14, 2022"),
+        passage("Regragui praised his players.", article="other", title="Reaction", sentence=3, score=0.4),
+    ]
+    description = render.answer_embed(answer(*found)).description or ""
+
+    first, second = description.split("\n\n")
+    quote, source = first.split("\n")
+    assert quote == "> " + " ".join(
+        [TUNNEL[0], f"**{TUNNEL[1]}**", f"**{render.escape(TUNNEL[2])}**", TUNNEL[3]]
+    )
+    for sentence in TUNNEL:
+        assert description.count(render.escape(sentence)) == 1
+    assert source.count("World Cup 2022 Semi-final France 2-0 Morocco") == 1
+    assert "tweet by Ben Jacobs (@JacobsBen), December 14, 2022" in source
+    assert source.endswith(render.meter(0.62))  # the best of the two scores
+    assert second.startswith("> Walid") and "*Reaction*" in second  # the next best, another article
+
+
+def test_quotes_are_ordered_by_their_best_passage() -> None:
+    found = [
+        tunnel(16, 0.7),
+        passage("France beat Morocco 2-0.", article="other", title="Reaction", sentence=3, score=0.6),
+        tunnel(14, 0.5),  # touches the best one's context: joins its quote
+    ]
+    blocks = (render.answer_embed(answer(*found)).description or "").split("\n\n")
+    assert [block.count("**") for block in blocks] == [4, 2]
+    assert "*Reaction*" in blocks[1] and render.meter(0.7) in blocks[0]
+    assert blocks[0].index(TUNNEL[1]) < blocks[0].index(TUNNEL[3])  # article order within a quote
+
+
+def test_a_page_given_is_shown_as_it_is_laid_out() -> None:
+    from index.quotes import pages
+
+    found = [tunnel(14, 0.6), tunnel(15, 0.5), tunnel(13, 0.4), passage(sentence=40, score=0.3)]
+    first, second = pages(found, 2)
+    shown = [
+        render.answer_embed(answer(*found), quotes, offset=offset)
+        for quotes, offset in ((first, 0), (second, 2))
+    ]
+    assert (shown[1].description or "").startswith("More passages:\n\n> Walid")
+    assert "**France beat Morocco" in (shown[1].description or "")
+    assert TUNNEL[0] not in (shown[1].description or "")  # context on the first page
+    assert (
+        render.answer_embed(answer(*found), [], offset=4).description == "No more passages for this question."
+    )
 
 
 def test_markdown_and_mentions_in_articles_and_questions_are_neutralised() -> None:

@@ -18,6 +18,7 @@ from bot import render
 from bot.settings import Stats
 from index.errors import MatchbotError
 from index.library import ArticleInfo
+from index.quotes import merge
 from index.retriever import Answer, Passage
 from index.store import IndexReport
 
@@ -63,15 +64,16 @@ passages = st.builds(
     text=rare_long,
     before=rare_long,
     after=rare_long,
-    article=short,
+    article=short | st.just("semi"),  # some of one article, near each other: merged into one quote
     title=rare_long,
     date=st.none() | short,
     url=st.none()
     | short
     | st.sampled_from(["https://example.com/a)b>c", "https://e.x/(x)<y> z", "javascript:x"]),
-    sentence=st.integers(1, 10_000),
+    sentence=st.integers(1, 10_000) | st.integers(1, 8),
     score=st.floats(-1, 2, allow_nan=False),
     author=st.none() | short,
+    posted=st.none() | short,
 )
 
 
@@ -94,11 +96,15 @@ def test_an_answer_to_anything_fits_pings_nobody_and_keeps_every_quote_in_its_pl
     description, title = embed.description or "", embed.title or ""
     assert not PING.search(description + title + (embed.footer.text or ""))
     assert "\n" not in title and not BREAKING.search(unescaped(title.removeprefix("❓ ")))
-    blocks = description.split("\n\n")[-len(found) :] if found else []
-    for block in blocks:
-        quote_line, source_line = block.split("\n")  # a passage is exactly two lines: no text added one
+    quotes = merge(found)  # passages of one article next to each other are one quote
+    parts = description.split("\n\n")
+    blocks = [part for part in parts if part.startswith("> ")]
+    assert len(blocks) == len(quotes) and len(parts) - len(blocks) <= 1  # a header, then the quotes
+    for block, quote in zip(blocks, quotes, strict=True):
+        quote_line, source_line = block.split("\n")  # a quote is exactly two lines: no text added one
         assert quote_line.startswith("> ")
-        assert unescaped(quote_line).count("**") in (0, 2)  # our bold, opened and closed once
+        bold = unescaped(quote_line).count("**")  # our bold, each opened and closed once
+        assert bold % 2 == 0 and bold <= 2 * sum(sentence.matched for sentence in quote.sentences)
         assert not re.search(r"[_~`|\[>]", unescaped(quote_line[2:]))
         assert source_line.startswith("— *")
         for link in re.findall(r"\[link\]\(<([^>]*)>\)", source_line):

@@ -41,6 +41,12 @@ Behaviour worth knowing when reading a failing test:
   ``discord.HTTPException`` in the bot. A request the stand-in itself cannot handle is answered
   with a 400 whose message says so (never a 5xx, which discord.py would retry slowly).
 * :meth:`DiscordStandIn.click` only clicks an enabled component of the message's current version.
+* Users' clients speak :attr:`DiscordStandIn.locale` (``en-US``), the guild
+  :attr:`DiscordStandIn.guild_locale`; an interaction can say another (``locale="fr"``). As on
+  Discord, it still names the command and its options by their default names.
+* Synced commands are checked as Discord checks them: names (lowercase letters, digits, ``-`` and
+  ``_``, 1 to 32), descriptions (1 to 100), their localisations (known locales only) and names
+  unique among siblings in every locale; a refused sync is a 400 (50035) naming the field.
 * Close the client before calling :meth:`DiscordStandIn.stop`: a client whose gateway is closed
   under it tries to reconnect.
 """
@@ -171,6 +177,14 @@ MAX_EMBED_TOTAL = 6000
 EMBED_LIMITS = {"title": 256, "description": 4096}
 MAX_EMBED_FIELDS = 25
 MAX_AUTOCOMPLETE_CHOICES = 25
+MAX_COMMAND_OPTIONS = 25
+
+# Discord's locales (https://discord.com/developers/docs/reference#locales).
+LOCALES = frozenset(
+    {"id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl"}
+    | {"pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja"}
+    | {"zh-TW", "ko"}
+)
 
 _MENTION_USER = re.compile(r"<@!?(\d+)>")
 _MENTION_ROLE = re.compile(r"<@&(\d+)>")
@@ -528,6 +542,8 @@ class DiscordStandIn(_Faults):
     def __init__(self, *, bot_token: str = "test-token", echo_bot_messages: bool = True) -> None:
         self.bot_token = bot_token
         self.echo_bot_messages = echo_bot_messages
+        self.locale = "en-US"  # the language of the users' Discord clients, sent with each interaction
+        self.guild_locale = "en-US"  # the guild's preferred locale
         self._ids = _Snowflakes()
 
         # The fixed world. Ids are ints here and strings in every JSON payload.
@@ -868,6 +884,7 @@ class DiscordStandIn(_Faults):
         user: JSON | None = None,
         channel_id: int | None = None,
         guild: bool = True,
+        locale: str | None = None,
     ) -> Interaction:
         """Invoke the synced slash command ``name`` as ``user`` (default: :attr:`member`).
 
@@ -875,7 +892,7 @@ class DiscordStandIn(_Faults):
         ``type`` is filled in from the synced command, and a subcommand is an option of type 1
         (inside one of type 2 for a group) with its own ``options``. Users, channels, roles and
         attachments may be given as their dicts; they are turned into ids plus ``resolved`` data.
-        ``guild=False`` sends it from a DM with the bot.
+        ``guild=False`` sends it from a DM with the bot; ``locale`` is the user's client language.
         """
         command, scope = self._find_command(name, COMMAND_CHAT_INPUT, guild=guild)
         filled = self._fill_options(command.get("options", []), options or [])
@@ -889,10 +906,17 @@ class DiscordStandIn(_Faults):
         if scope is not None:
             data["guild_id"] = str(scope)
         return await self._interact(
-            INTERACTION_APPLICATION_COMMAND, data, user=user, channel_id=channel_id, guild=guild
+            INTERACTION_APPLICATION_COMMAND,
+            data,
+            user=user,
+            channel_id=channel_id,
+            guild=guild,
+            locale=locale,
         )
 
-    async def context_menu(self, name: str, message: JSON, *, user: JSON | None = None) -> Interaction:
+    async def context_menu(
+        self, name: str, message: JSON, *, user: JSON | None = None, locale: str | None = None
+    ) -> Interaction:
         """Invoke the synced message context-menu command ``name`` on ``message``."""
         in_guild = "guild_id" in message
         command, scope = self._find_command(name, COMMAND_MESSAGE, guild=in_guild)
@@ -912,6 +936,7 @@ class DiscordStandIn(_Faults):
             user=user,
             channel_id=int(message["channel_id"]),
             guild=in_guild,
+            locale=locale,
         )
 
     async def autocomplete(
@@ -946,6 +971,7 @@ class DiscordStandIn(_Faults):
         *,
         user: JSON | None = None,
         values: list[str] | None = None,
+        locale: str | None = None,
     ) -> Interaction:
         """Click the button ``custom_id`` on a message the bot sent.
 
@@ -971,6 +997,7 @@ class DiscordStandIn(_Faults):
             channel_id=int(message["channel_id"]),
             guild="guild_id" in message,
             message=message,
+            locale=locale,
         )
 
     async def submit_modal(
@@ -1035,7 +1062,10 @@ class DiscordStandIn(_Faults):
         channel_id: int | None,
         guild: bool,
         message: JSON | None = None,
+        locale: str | None = None,
     ) -> Interaction:
+        if locale is not None and locale not in LOCALES:
+            raise ValueError(f"Discord has no locale {locale!r}; it has {sorted(LOCALES)}")
         member = self._as_member(user or self.member) if guild else None
         person = member["user"] if member is not None else _as_user(user or self.member)
         interaction_id = self._ids.next()
@@ -1047,7 +1077,7 @@ class DiscordStandIn(_Faults):
             "data": data,
             "token": token,
             "version": 1,
-            "locale": "en-US",
+            "locale": locale or self.locale,
             "entitlements": [],
             "entitlement_sku_ids": [],
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
@@ -1058,8 +1088,8 @@ class DiscordStandIn(_Faults):
             permissions = self.permissions_of(member)
             payload.update(
                 guild_id=channel["guild_id"],
-                guild={"id": channel["guild_id"], "locale": "en-US", "features": []},
-                guild_locale="en-US",
+                guild={"id": channel["guild_id"], "locale": self.guild_locale, "features": []},
+                guild_locale=self.guild_locale,
                 channel_id=channel["id"],
                 channel={**channel, "permissions": str(permissions)},
                 member={**member, "permissions": str(permissions)},
@@ -1542,7 +1572,7 @@ class DiscordStandIn(_Faults):
             "vanity_url_code": None,
             "premium_tier": 0,
             "premium_subscription_count": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.guild_locale,
             "nsfw_level": 0,
             "premium_progress_bar_enabled": False,
             "max_members": 500000,
@@ -1779,6 +1809,7 @@ class DiscordStandIn(_Faults):
     async def _put_commands(self, call: RecordedCall, app_id: str, guild_id: str | None = None) -> Any:
         self._check_app(app_id)
         scope = self._scope(guild_id)
+        _validate_commands(call.json or [])
         commands = [self._stored_command(scope, payload) for payload in call.json or []]
         self.synced[scope] = commands
         self.commands, self.commands_scope = commands, scope
@@ -1788,6 +1819,7 @@ class DiscordStandIn(_Faults):
     async def _post_command(self, call: RecordedCall, app_id: str, guild_id: str | None = None) -> Any:
         self._check_app(app_id)
         scope = self._scope(guild_id)
+        _validate_commands([call.json or {}])
         command = self._stored_command(scope, call.json or {})
         others = [
             existing
@@ -2165,3 +2197,70 @@ def _validate_choices(choices: list[JSON]) -> None:
             raise _form_error(
                 f"data.choices.{index}.value", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."
             )
+
+
+def _command_name_problem(name: object, *, chat_input: bool) -> str | None:
+    """What Discord says of a command or option name, or None when it takes it: slash commands and
+    options ``^[-_\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``, lowercase; context menus 1 to 32."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 32:
+        return "Must be between 1 and 32 in length."
+    if not chat_input:
+        return None
+    allowed = all(
+        char in "-_"
+        or char.isalpha()
+        or char.isnumeric()
+        or 0x0900 <= ord(char) <= 0x097F
+        or 0x0E00 <= ord(char) <= 0x0E7F
+        for char in name
+    )
+    if not allowed or name != name.lower():
+        return "Command name is invalid"
+    return None
+
+
+def _validate_commands(commands: list[JSON]) -> None:
+    """Refuse application commands Discord would refuse (see the module documentation)."""
+    _validate_level(commands, prefix="", options=False)
+
+
+def _validate_level(items: list[JSON], *, prefix: str, options: bool) -> None:
+    """Commands (``options`` False: each says its type) or the options of a chat command, with their
+    own options, as Discord checks them."""
+    if options and len(items) > MAX_COMMAND_OPTIONS:
+        raise _form_error(prefix.rstrip("."), "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    taken: set[tuple[int, str, str]] = set()  # (command type, locale, name) among siblings
+    for index, item in enumerate(items):
+        here = f"{prefix}{index}"
+        kind = 0 if options else item.get("type", COMMAND_CHAT_INPUT)
+        chat = options or kind == COMMAND_CHAT_INPUT
+        names = {"": item.get("name")} | dict(item.get("name_localizations") or {})
+        descriptions = {"": item.get("description") or ""} | dict(item.get("description_localizations") or {})
+        for locale, name in names.items():
+            field = f"{here}.name" + (f"_localizations.{locale}" if locale else "")
+            problem = "Invalid locale" if locale and locale not in LOCALES else None
+            problem = problem or _command_name_problem(name, chat_input=chat)
+            if problem:
+                raise _form_error(field, "APPLICATION_COMMAND_INVALID_NAME", problem)
+        for locale in ("", *sorted(LOCALES)):
+            shown = (kind, locale, str(names.get(locale) or names[""]))
+            if shown in taken:
+                raise _form_error(f"{here}.name", "APPLICATION_COMMANDS_DUPLICATE_NAME", f"Duplicate {shown}")
+            taken.add(shown)
+        for locale, description in descriptions.items():
+            field = f"{here}.description" + (f"_localizations.{locale}" if locale else "")
+            if (locale and locale not in LOCALES) or (
+                not 1 <= len(description) <= 100 if chat else bool(description)
+            ):
+                raise _form_error(field, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        for number, choice in enumerate(item.get("choices") or []):
+            choice_names = {"": choice.get("name")} | dict(choice.get("name_localizations") or {})
+            for locale, name in choice_names.items():
+                if (locale and locale not in LOCALES) or not 1 <= len(str(name or "")) <= 100:
+                    raise _form_error(
+                        f"{here}.choices.{number}.name" + (f"_localizations.{locale}" if locale else ""),
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 100 in length.",
+                    )
+        if chat and item.get("options"):
+            _validate_level(item["options"], prefix=f"{here}.options.", options=True)

@@ -406,6 +406,32 @@ async def test_buttons_more_passages_and_votes_work_after_a_restart(
     assert "👍 2 · 👎 0" in stats
 
 
+async def test_the_tunnel_answer_and_its_next_page_never_show_a_sentence_twice(
+    standin: DiscordStandIn, matchbot: Runner
+) -> None:
+    interaction = await ask(standin, "what happened in the tunnel?")
+    first = await answer_to(standin, interaction)
+    assert interaction.original_message is not None
+    more = custom_ids(first)[0]
+    assert more.startswith("matchbot:more:")
+    extra = await answer_to(standin, await standin.click(interaction.original_message, more))
+
+    assert (
+        "He was seen sitting on the floor of the tunnel greeting other players from the Moroccan team."
+        in (bold_sentences(first))
+    )
+    assert bold_sentences(extra)  # the next page has passages of its own
+    assert matchbot.bot is not None
+    sentences = [chunk.text for chunk in matchbot.bot.library.retriever.store.chunks]
+    answer, page = shown_text(first), shown_text(extra)
+    tweet = next(
+        text for text in sentences if text.startswith("Love that after reaching the World Cup Final")
+    )
+    assert answer.count(render.escape(tweet)) == 1  # the tweet after the tunnel sentence: shown once
+    twice = [text for text in sentences if (answer + page).count(render.escape(text)) > 1]
+    assert twice == []
+
+
 async def test_articles_are_moderated_by_moderators_only(
     standin: DiscordStandIn, matchbot: Runner, seeds: Path
 ) -> None:

@@ -110,7 +110,7 @@ async def test_the_first_article_pasted_or_uploaded_is_answerable_and_removing_t
     standin: DiscordStandIn, empty_bot: Runner, seeds: Path
 ) -> None:
     pasted = await moderate(standin, "articles", "add", title="Fans in Doha", text=FANS, date="2022-12-15")
-    assert pasted.content.startswith("Added **Fans in Doha** (`fans_in_doha`, 1 passages). Index: 1 added")
+    assert pasted.content.startswith("Added **Fans in Doha** (`fans_in_doha`, 1 passage). Index: 1 added")
     upload = standin.add_attachment(
         "var_review.txt",
         b"title VAR review of the offside goal\n\nThe referee used a VAR review to disallow a late offside "

@@ -319,3 +319,44 @@ async def test_reconnect_resumes_the_session(standin: DiscordStandIn) -> None:
         await standin.send_message(f"<@{standin.application_id}> still there?")
         reply = await standin.wait_for_call(lambda call: call.path.endswith("/messages"), timeout=5)
         assert reply.json["content"].endswith("still there?")
+
+
+class FrenchNames(app_commands.Translator):
+    """Gives French clients the names and descriptions it is handed (none for other locales)."""
+
+    def __init__(self, french: dict[str, str]) -> None:
+        self.french = french
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: object
+    ) -> str | None:
+        return self.french.get(string.message) if locale is discord.Locale.french else None
+
+
+async def test_localised_commands_are_checked_as_discord_checks_them(standin: DiscordStandIn) -> None:
+    bot = make_bot(standin)
+    async with standin.running(bot):
+        french = {"echo": "répète", "Repeat some text": "Répète du texte", "text": "texte"}
+        await bot.tree.set_translator(FrenchNames(french))
+        await sync(bot, standin)
+        (echo,) = [command for command in standin.commands if command["name"] == "echo"]
+        assert echo["name_localizations"] == {"fr": "répète"}
+        assert echo["description_localizations"] == {"fr": "Répète du texte"}
+        assert echo["options"][0]["name_localizations"] == {"fr": "texte"}
+        # A French client still sends the default names, and says its locale.
+        interaction = await standin.slash("echo", [{"name": "text", "value": "Saka"}], locale="fr")
+        assert (await standin.wait_for_response(interaction, timeout=5)).content == "echo: Saka"
+        assert interaction.payload["locale"] == "fr"
+
+        refused = [
+            {"echo": "Répète"},  # not lowercase
+            {"echo": "répète tout"},  # a space
+            {"echo": "slow"},  # the name of another command, for French clients
+            {"Repeat some text": "x" * 101},  # a description over 100 characters
+        ]
+        for names in refused:
+            await bot.tree.set_translator(FrenchNames(names))
+            with pytest.raises(app_commands.CommandSyncFailure):
+                await sync(bot, standin)
+        with pytest.raises(ValueError, match="no locale"):
+            await standin.slash("echo", [{"name": "text", "value": "Saka"}], locale="ar")

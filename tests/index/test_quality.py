@@ -69,7 +69,7 @@ def retriever(make_embedder) -> Retriever:
 
 
 def first_scores(retriever: Retriever, question: str):  # type: ignore[no-untyped-def]
-    return retriever.first_scores([retriever.prepare(question)])[0]
+    return retriever.first_scores([question])[0]
 
 
 def test_the_fused_score_is_the_weighted_sum_of_the_five_scores(retriever: Retriever) -> None:

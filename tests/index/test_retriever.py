@@ -137,6 +137,14 @@ def test_a_passage_brings_its_neighbours_from_its_own_article_only(retriever: Re
     assert first.context.startswith("France beat Morocco in the semi-final. " + CONSOLED)
     assert (last.article, last.after) == ("final", "")
     assert last.context == "Argentina beat France on penalties in the final. Messi lifted the trophy."
+    # Numbered, so that passages next to each other can be quoted together (index/quotes.py).
+    assert passage.numbered == [
+        (2, CONSOLED),
+        (3, "The two are PSG teammates."),
+        (4, "Regragui said his players made Morocco proud."),
+    ]
+    assert (first.before_sentence, first.after_sentence) == (None, 2)
+    assert [number for number, _ in last.numbered] == [1, 2]
 
 
 def test_the_answer_json_has_what_the_cli_and_bot_print(retriever: Retriever) -> None:

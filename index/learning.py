@@ -1,0 +1,353 @@
+"""The fusion learned from the shipped questions: ``matchbot learn-fusion``.
+
+The tuning questions (``"split": "dev"``) of every question set that ships in ``tests/data`` (the
+English seed questions, the questions in five languages about it, and the questions about the French and
+the Arabic reports, each set asked of its own articles) are answered through the answer path as it
+serves: every candidate's scores, as the first stage and the later stages give them. Two logistic
+models are then fitted (scikit-learn, L2-regularised, each feature's weight and, for the scores a
+candidate may lack, an offset when it has it):
+
+- the ranking: the probability that a candidate passage answers its question, from all its scores; the
+  regularisation is chosen by 5-fold cross-validation over the questions, on MRR@10, and the cascade is
+  run again with the fitted model (the later stages then read the candidates it ranks best) before the
+  final fit;
+- the decline: the probability that the articles answer the question at all, from the question's
+  evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions.
+
+Each combination of later stages then gets its threshold, the cut that declines the most off-topic
+tuning questions while declining at most 3% of the answerable ones (``index.evaluation.calibrate``). The
+result is written to ``index/fusion.json`` with the command that produced it; the held-out questions
+(``"split": "test"``) are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import MatchbotError
+from index.evaluation import DEPTH, EvalQuestion, KeptStage, calibrate, is_hit, read_questions
+from index.fusion import FIRST_STAGE, Fusion, Linear, evidence
+from index.retriever import Query, Retriever
+from index.scores import ScoreTable
+
+log = logging.getLogger(__name__)
+
+SETS_FILE = "fusion_sets.json"  # in tests/data: which questions are asked of which articles
+# The scores the ranking model weighs (``cross`` is the sigmoid of ``cross_logit``: the logit is kept).
+RANKING = (
+    "sentence",
+    "context",
+    "use_sentence",
+    "use_context",
+    "lexical",
+    "article_lexical",
+    "distinct",
+    "late",
+    "cross_logit",
+    "answer_type",
+    "coverage",
+)
+DECLINE = (
+    "top",
+    "best:cross_logit",
+    "best:late",
+    "best:sentence",
+    "best:use_sentence",
+    "best:use_context",
+    "top:lexical",
+    "top:coverage",
+    "top:answer_type",
+)
+REGULARISATION = (0.01, 0.1, 1.0, 10.0)  # scikit-learn's C: the inverse of the L2 penalty
+FOLDS = 5
+MAX_WRONG = 0.03  # the share of answerable tuning questions a threshold may decline
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionSet:
+    """Questions asked of the articles at ``seeds``."""
+
+    name: str
+    questions: Path
+    seeds: Path
+
+
+@dataclass
+class Example:
+    """One tuning question, its scored candidates, which of them answer it, and the fusion whose cascade
+    chose which candidates the later stages read."""
+
+    question: EvalQuestion
+    table: ScoreTable
+    hits: np.ndarray  # per candidate
+    source: str  # the question set's name
+    fusion: Fusion
+
+
+def read_sets(path: Path) -> list[QuestionSet]:
+    """The question sets a sets file lists (paths relative to it)."""
+    try:
+        listed = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            QuestionSet(entry["name"], path.parent / entry["questions"], path.parent / entry["seeds"])
+            for entry in listed
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MatchbotError(f"Cannot read the question sets in {path} ({exc}).") from None
+
+
+def collect(retriever: Retriever, questions: Sequence[EvalQuestion], source: str) -> list[Example]:
+    """Each question's candidates scored by the answer path as ``retriever`` serves (its later stages'
+    scores kept, so a second run with another fusion recomputes only what it has not read)."""
+    tables = retriever.rescore(retriever.first_scores([q.question for q in questions]))
+    chunks = retriever.store.chunks
+    return [
+        Example(
+            q,
+            table,
+            np.array([is_hit(chunks[r].text, q.expect) for r in table.rows], bool),
+            source,
+            retriever.fusion,
+        )
+        for q, table in zip(questions, tables, strict=True)
+    ]
+
+
+def keep_stages(retriever: Retriever) -> Retriever:
+    """``retriever`` with each later stage's scores kept per (question, passage)."""
+    kept = tuple(KeptStage(stage) for stage in retriever.pipeline.stages)
+    return retriever.with_pipeline(replace(retriever.pipeline, stages=kept))
+
+
+def pairs(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For every answerable example, each (answering, not answering) pair of candidates that the same
+    stages read, as the difference of their feature rows (values, then presences); with a weight per
+    pair, each question weighing 1 in all."""
+    rows, weights = [], []
+    for example in examples:
+        if example.question.off_topic or not example.hits.any():
+            continue
+        features = feature_rows(example.table, names)
+        reached = example.fusion.reached(example.table)
+        found = []
+        for stage in np.unique(reached):
+            group = reached == stage
+            answering = np.flatnonzero(example.hits & group)
+            others = np.flatnonzero(~example.hits & group)
+            if len(answering) and len(others):
+                found.append(
+                    (features[answering][:, None, :] - features[others][None, :, :]).reshape(
+                        -1, features.shape[1]
+                    )
+                )
+        if found:
+            difference = np.vstack(found)
+            rows.append(difference)
+            weights.append(np.full(len(difference), 1 / len(difference)))
+    return np.vstack(rows), np.concatenate(weights)
+
+
+def feature_rows(table: ScoreTable, names: Sequence[str]) -> np.ndarray:
+    """Each candidate's features: the value of each score (0 where missing), then whether it has it."""
+    columns = np.stack([table.column(name) for name in names], axis=1)
+    return np.hstack([np.nan_to_num(columns, nan=0.0), (~np.isnan(columns)).astype(float)])
+
+
+def fit_pairwise(examples: Sequence[Example], names: Sequence[str], regularisation: float) -> Linear:
+    """A ranking model fitted on pairs (``pairs``): a logistic regression with no intercept on their
+    differences, then calibrated (Platt's sigmoid over its score, on every candidate) so that its score
+    is a probability."""
+    from sklearn.linear_model import LogisticRegression
+
+    differences, weights = pairs(examples, names)
+    count = len(names)
+    spread = differences[:, :count].std(axis=0)
+    spread[spread < 1e-9] = 1.0
+    scaled = np.hstack([differences[:, :count] / spread, differences[:, count:]])
+    model = LogisticRegression(C=regularisation, fit_intercept=False, max_iter=5000)
+    model.fit(
+        np.vstack([scaled, -scaled]),
+        np.r_[np.ones(len(scaled)), np.zeros(len(scaled))],
+        sample_weight=np.r_[weights, weights],
+    )
+    weight = model.coef_[0][:count] / spread
+    offset = model.coef_[0][count:]
+    slope, bias = _calibration(examples, names, weight, offset)
+    return Linear(
+        weights={name: round(float(slope * weight[i]), 6) for i, name in enumerate(names)},
+        offsets={name: round(float(slope * offset[i]), 6) for i, name in enumerate(names)},
+        bias=round(bias, 6),
+    )
+
+
+def _calibration(
+    examples: Sequence[Example], names: Sequence[str], weight: np.ndarray, offset: np.ndarray
+) -> tuple[float, float]:
+    """Platt's sigmoid over the ranking score: the slope and intercept that make it a probability that
+    a candidate answers."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores, labels, weights = [], [], []
+    for example in examples:
+        if example.question.off_topic or not example.hits.any():
+            continue
+        features = feature_rows(example.table, names)
+        scores.append(features[:, : len(names)] @ weight + features[:, len(names) :] @ offset)
+        labels.append(example.hits)
+        hits = example.hits.sum()
+        weights.append(np.where(example.hits, 0.5 / hits, 0.5 / max(1, len(example.hits) - hits)))
+    model = LogisticRegression(C=100.0, max_iter=5000)
+    model.fit(np.concatenate(scores)[:, None], np.concatenate(labels), sample_weight=np.concatenate(weights))
+    return float(model.coef_[0][0]), float(model.intercept_[0])
+
+
+def ranked_mrr(examples: Sequence[Example], fusion: Fusion) -> float:
+    """MRR@10 of the answerable examples' candidates as ``fusion`` ranks them."""
+    found = []
+    for example in examples:
+        if example.question.off_topic:
+            continue
+        order, _ = fusion.rank(example.table)
+        hits = np.flatnonzero(example.hits[order][:DEPTH])
+        found.append(1 / (hits[0] + 1) if len(hits) else 0.0)
+    return float(np.mean(found)) if found else 0.0
+
+
+def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict[float, float]]:
+    """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
+    MRR@10; with the mean MRR@10 of the held-out folds for each regularisation tried."""
+    names = [
+        name for name in RANKING if any(name in e.table and e.table.present(name).any() for e in examples)
+    ]
+    fold = np.random.default_rng(0).permutation(len(examples)) % FOLDS
+    scores: dict[float, float] = {}
+    for regularisation in REGULARISATION:
+        held_out = []
+        for k in range(FOLDS):
+            trained = [e for e, f in zip(examples, fold, strict=True) if f != k]
+            tested = [e for e, f in zip(examples, fold, strict=True) if f == k]
+            held_out.append(ranked_mrr(tested, _logistic(base, fit_pairwise(trained, names, regularisation))))
+        scores[regularisation] = round(float(np.mean(held_out)), 4)
+    best = max(scores, key=lambda c: (scores[c], -c))
+    return _logistic(base, fit_pairwise(examples, names, best)), scores
+
+
+def fit_linear(
+    matrix: np.ndarray, labels: np.ndarray, weights: np.ndarray, names: Sequence[str], regularisation: float
+) -> Linear:
+    """A ``Linear`` model fitted on rows of ``len(names)`` values then as many presences, the values
+    standardised for the fit and the model turned back to raw values."""
+    from sklearn.linear_model import LogisticRegression
+
+    count = len(names)
+    values, present = matrix[:, :count], matrix[:, count:] > 0
+    mean = np.array([values[present[:, i], i].mean() if present[:, i].any() else 0.0 for i in range(count)])
+    spread = np.array([values[present[:, i], i].std() if present[:, i].any() else 1.0 for i in range(count)])
+    spread[spread < 1e-9] = 1.0
+    scaled = np.where(present, (values - mean) / spread, 0.0)
+    model = LogisticRegression(C=regularisation, max_iter=5000)
+    model.fit(np.hstack([scaled, present.astype(float)]), labels, sample_weight=weights)
+    coefficients = model.coef_[0]
+    weight = coefficients[:count] / spread
+    offset = coefficients[count:] - coefficients[:count] * mean / spread
+    used = [i for i in range(count) if present[:, i].any()]
+    return Linear(
+        weights={names[i]: round(float(weight[i]), 6) for i in used},
+        offsets={names[i]: round(float(offset[i]), 6) for i in used},
+        bias=round(float(model.intercept_[0]), 6),
+    )
+
+
+def fit_decline(examples: Sequence[Example], fusion: Fusion) -> Linear:
+    """The decline model: answerable against off-topic questions, from each one's evidence."""
+    rows, labels = [], []
+    for example in examples:
+        order, scores = fusion.rank(example.table)
+        found = evidence(example.table, order, scores)
+        rows.append([found.get(name, np.nan) for name in DECLINE])
+        labels.append(not example.question.off_topic)
+    table = np.array(rows, dtype=float)
+    labels_array = np.array(labels)
+    share = labels_array.mean()
+    weights = np.where(labels_array, 0.5 / share, 0.5 / (1 - share))  # both kinds weigh alike
+    matrix = np.hstack([np.nan_to_num(table, nan=0.0), (~np.isnan(table)).astype(float)])
+    return fit_linear(matrix, labels_array, weights, DECLINE, 1.0)
+
+
+def thresholds(
+    retrievers: Sequence[tuple[Retriever, Sequence[EvalQuestion]]], fusion: Fusion
+) -> dict[str, float]:
+    """For each combination of later stages, the cut that declines the most off-topic tuning questions
+    while declining at most ``MAX_WRONG`` of the answerable ones."""
+    found = {}
+    stages = retrievers[0][0].pipeline.stages
+    for chosen in _combinations(stages):
+        questions: list[EvalQuestion] = []
+        answers = []
+        for retriever, asked in retrievers:
+            system = retriever.with_pipeline(replace(retriever.pipeline, stages=chosen, fusion=fusion))
+            tables = system.rescore(system.first_scores([q.question for q in asked]))
+            answers += [
+                system.answer(Query(q.question, 1), q.question, t) for q, t in zip(asked, tables, strict=True)
+            ]
+            questions += asked
+        key = "+".join(sorted(stage.name for stage in chosen)) or FIRST_STAGE
+        found[key] = calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
+    return found
+
+
+def _combinations(stages: Sequence[object]) -> list[tuple]:
+    """Every subset of the later stages, in cascade order (the empty one first)."""
+    import itertools
+
+    return [combo for size in range(len(stages) + 1) for combo in itertools.combinations(stages, size)]
+
+
+def _logistic(base: Fusion, model: Linear) -> Fusion:
+    return replace(base, kind="logistic", weights=model.weights, offsets=model.offsets, bias=model.bias)
+
+
+def learn(
+    sets: Sequence[QuestionSet],
+    open_retriever: Callable[[QuestionSet], Retriever],
+    *,
+    command: str,
+    progress: Progress | None = None,
+) -> tuple[Fusion, dict[str, object]]:
+    """The fusion learned from the tuning questions of ``sets``, and what was measured on the way."""
+    say = progress or (lambda _: None)
+    opened = []
+    for question_set in sets:
+        retriever = keep_stages(open_retriever(question_set))
+        opened.append((retriever, read_questions(question_set.questions, "dev"), question_set.name))
+    base = opened[0][0].fusion
+    fusion = base
+    report: dict[str, object] = {}
+    for round_number in (1, 2):  # the second round's later stages read what the first model ranks best
+        say(f"round {round_number}: scoring the tuning questions")
+        examples = [
+            example
+            for retriever, questions, name in opened
+            for example in collect(
+                retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name
+            )
+        ]
+        say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
+        fusion, cross_validated = fit_ranking(examples, base)
+        report[f"round {round_number} k-fold MRR@10"] = cross_validated
+    say("fitting the decline")
+    fusion = replace(fusion, decline=fit_decline(examples, fusion))
+    say("calibrating the thresholds")
+    fusion = replace(
+        fusion,
+        thresholds=thresholds([(r, q) for r, q, _ in opened], fusion),
+        produced_by=command,
+    )
+    return fusion, report

@@ -1,0 +1,129 @@
+"""Football's words, as members ask and reporters write them: synonyms, and the kinds of answer a
+question asks for.
+
+``expand`` adds to a question the other words of each synonym group it uses ("who's the gaffer" also
+looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which kinds
+of answer a question asks for (a score, a date, a place, a club, a coach, a number), in any of the
+languages the bot reads well; ``held_types`` which of them a passage holds, by pattern (``2-0``,
+``December 14``, ``in Qatar``) or by the words that carry them (``club``, ``head coach``). Both are
+lists written for the game and measured on the tuning questions (README, "Answer quality"); they
+are not meant to be complete.
+"""
+
+from __future__ import annotations
+
+import re
+
+from index.chunking import Chunk
+from index.lexical import fold
+
+# Each group: words and phrases (folded) a member may use for one another.
+SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("coach", "manager", "boss", "head coach", "gaffer", "trainer", "coaching staff"),
+    ("knocked out", "eliminated", "fell to", "lost to", "beaten by", "went out", "crashed out", "defeat"),
+    ("beat", "defeated", "overcame", "overcoming", "knocked out", "eliminated", "won against"),
+    ("psg", "paris saint-germain", "paris saint germain", "paris"),
+    ("shirt", "shirts", "jersey", "jerseys", "top", "tops", "kit", "kits"),
+    ("score", "scoreline", "result", "final score"),
+    ("semi", "semis", "semifinal", "semifinals", "semi-final", "semi-finals", "last four"),
+    ("final", "finals", "showpiece"),
+    ("hug", "hugged", "embrace", "embraced", "cuddle"),
+    ("tweet", "tweeted", "post", "posted", "wrote", "message"),
+    ("instagram", "insta", "social media", "twitter", "online"),
+    ("friend", "friends", "mate", "mates", "pal", "pals", "bro", "buddy", "friendship"),
+    ("teammate", "teammates", "team-mate", "club mate", "clubmate"),
+    ("console", "consoled", "comfort", "comforted", "cheer up", "consoling"),
+    ("fans", "supporters", "crowd", "fanbase", "people"),
+    ("sad", "upset", "gutted", "heartbroken", "down"),
+    ("match", "game", "semi-final", "tie", "fixture"),
+    ("morocco", "atlas lions", "moroccans", "moroccan"),
+    ("france", "les bleus", "the french", "french"),
+    ("mbappe", "kylian", "kyky", "km"),
+    ("hakimi", "achraf"),
+    ("regragui", "walid", "regs"),
+    ("tunnel", "corridor", "dressing room"),
+)
+_GROUPS = {word: group for group in SYNONYMS for word in group}
+_PHRASE = re.compile(
+    r"\b(" + "|".join(sorted((re.escape(w) for w in _GROUPS), key=len, reverse=True)) + r")\b"
+)
+
+# What a question asks for, by its words (folded), in the languages the bot reads well.
+ASKED: dict[str, re.Pattern[str]] = {
+    "score": re.compile(
+        r"\b(score|scoreline|result|how many goals|goals|win by|won by|margin|how did (it|the (game|match))"
+        r" end|resultat|combien de buts|buts|marcador|resultado|cuantos goles|goles|placar|quantos gols|gols"
+        r"|ergebnis|endstand|wie viele tore|tore)\b|النتيجة|نتيجة|كم هدف|الأهداف|أهداف"
+    ),
+    "date": re.compile(
+        r"\b(when|what day|what date|which day|what year|which year|quand|quel jour|quelle date|quelle annee"
+        r"|cuando|que dia|que fecha|quando|que data|wann|welcher tag|welches datum)\b|متى|امتى|تاريخ|أي يوم"
+    ),
+    "place": re.compile(
+        r"\b(where|which country|what country|which city|what city|which stadium|what stadium|venue|ou"
+        r"|quel pays|quelle ville|quel stade|donde|que pais|que ciudad|que estadio|onde|qual pais|que pais"
+        r"|qual estadio|wo|welches land|welche stadt|welches stadion)\b|أين|وين|فين|أي بلد|أي ملعب|ملعب"
+    ),
+    "club": re.compile(
+        r"\b(club|clubs|play for|plays for|play at|club level|quel club|joue pour|jouent|equipo|juegan|clube"
+        r"|jogam|verein|klub|spielen)\b|نادي|النادي|يلعب|يلعبان"
+    ),
+    "coach": re.compile(
+        r"\b(coach|manager|boss|gaffer|trainer|head coach|who runs|entraineur|selectionneur|seleccionador"
+        r"|entrenador|tecnico|treinador|selecionador|trainer|nationaltrainer)\b|مدرب|المدرب|الركراكي"
+    ),
+    "number": re.compile(
+        r"\b(how many|how much|how far|combien|cuantos|cuantas|quantos|quantas|wie viele|wie viel)\b|كم"
+    ),
+}
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december|janvier|fevrier"
+    r"|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo"
+    r"|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|janeiro|fevereiro|marco|maio|junho|julho"
+    r"|setembro|outubro|novembro|dezembro|januar|februar|marz|juni|juli|oktober|dezember"
+)
+_DAYS = (
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi"
+    r"|dimanche|lunes|martes|miercoles|jueves|viernes|sabado|domingo|segunda|terca|quarta|quinta|sexta"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
+)
+HELD: dict[str, re.Pattern[str]] = {
+    "score": re.compile(r"(?<![\d-])\d{1,2}\s?[-–:]\s?\d{1,2}(?![\d-])"),
+    "date": re.compile(
+        rf"\b({_MONTHS}|{_DAYS}|tonight|yesterday|on the night)\b|\b(19|20)\d\d\b|يناير|ديسمبر|الأربعاء|يوم"
+    ),
+    "place": re.compile(
+        r"\b(in|at|au|en|a|em|no|na|im)\s+(the\s+)?[A-Z][\w'’-]+|\b(stadium|stade|estadio|estadio|stadion)\b"
+        r"|في\s+(قطر|الخور|ملعب)|ملعب"
+    ),
+    "club": re.compile(
+        r"\b(club|clubs|teammates?|team-mates?|PSG|Paris Saint-Germain|FC|clube|verein|equipo)\b|نادي|زميل"
+    ),
+    "coach": re.compile(
+        r"\b(coach|manager|boss|head coach|entraineur|entraîneur|sélectionneur|selectionneur|seleccionador"
+        r"|entrenador|técnico|treinador|trainer)\b|مدرب|المدرب"
+    ),
+    "number": re.compile(r"\d|\b(one|two|three|four|five|first|second|third)\b"),
+}
+
+
+def expand(question: str) -> str:
+    """``question`` (folded) with the other words of each synonym group it uses added at its end."""
+    folded = fold(question)
+    used = {match[1] for match in _PHRASE.finditer(folded)}
+    extra = [word for word in dict.fromkeys(w for u in used for w in _GROUPS[u]) if word not in used]
+    return f"{folded} {' '.join(extra)}" if extra else folded
+
+
+def asked_types(question: str) -> frozenset[str]:
+    """The kinds of answer ``question`` asks for."""
+    folded = fold(question)
+    return frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
+
+
+def held_types(chunk: Chunk) -> frozenset[str]:
+    """The kinds of answer a passage holds (a tweet holds the date it was posted)."""
+    found = {kind for kind, pattern in HELD.items() if pattern.search(chunk.text)}
+    if chunk.posted:
+        found.add("date")
+    return frozenset(found)
