@@ -8,13 +8,15 @@ For each corpus, size and kind (exact, ivf, ivf-sq8) it reports:
 
 - the build: ``Store.from_vectors``, what ``matchbot index`` runs once the passages are embedded (both
   FAISS indexes trained, filled and measured, the ``distinct`` score of every passage, BM25), then
-  ``Store.save``; the context index holds the same vectors as the sentence index, built apart;
+  ``Store.save``; the context index holds the same vectors as the sentence index, built apart; and the
+  build by part (``IndexReport.seconds``: the FAISS indexes, choosing distinct's probe, distinct, BM25 on
+  its own thread and what waiting for it added);
 - the ``distinct`` score's neighbour search (``probe``) and its mean absolute error against exact scores
   on the build's sample of 500 passages (``index.distinct.calibrate``); with ``--distinct-error``, against
   exact scores worked out for every passage (slow: minutes at 100k, hours at 1M);
 - the time to open the saved index (``Store.load`` and the first stage), the search p50 of the sentence
-  index and its recall@10 against exact search, the first stage's p50 (both indexes, BM25, the five
-  scores and their fusion), the resident memory the opened index adds per passage and its size on disk.
+  index and its recall@10 against exact search, the first stage's p50 (both indexes, BM25, its scores
+  and their fusion), the resident memory the opened index adds per passage and its size on disk.
 
     python -m bench.scale                                   # 10k and 100k, both corpora, every kind
     python -m bench.scale --sizes 1000000 --kinds ivf --corpora topics flat
@@ -40,7 +42,7 @@ from bench.synthetic import CORPORA, DIMENSION, Corpus
 from index import ann, distinct
 from index.first_stage import FirstStage
 from index.fusion import Fusion
-from index.store import FORMAT_VERSION, Store
+from index.store import FORMAT_VERSION, IndexReport, Store
 
 if TYPE_CHECKING:
     from bench.speed import Bench, Report
@@ -55,6 +57,7 @@ class Row:
     nprobe: int
     build_s: float  # Store.from_vectors
     save_s: float
+    parts: dict[str, float]  # Store.from_vectors's parts (IndexReport.seconds)
     probe: int  # the lists ``distinct`` read around each list (0: exact search)
     distinct_error: float  # mean absolute error against exact scores, on the build's sample
     open_s: float
@@ -97,8 +100,9 @@ def _measure(corpus: Corpus, kind: str, truth: np.ndarray, *, full_error: bool) 
     manifest = {"format": FORMAT_VERSION, "model": "synthetic", "dimension": DIMENSION, "chunks": size}
     manifest["articles"] = articles
     started = time.perf_counter()
+    report = IndexReport()
     store = Store.from_vectors(
-        corpus.chunks, {"synthetic": (corpus.vectors, corpus.vectors)}, manifest, search=kind
+        corpus.chunks, {"synthetic": (corpus.vectors, corpus.vectors)}, manifest, search=kind, report=report
     )
     build = time.perf_counter() - started
     plan = store.search_plans["sentences"]
@@ -136,6 +140,7 @@ def _measure(corpus: Corpus, kind: str, truth: np.ndarray, *, full_error: bool) 
         nprobe=plan.get("nprobe", 0),
         build_s=build,
         save_s=save,
+        parts=report.seconds,
         probe=estimate.get("probe", 0),
         distinct_error=estimate.get("error", 0.0),
         open_s=opened,
@@ -169,8 +174,8 @@ def table(rows: Sequence[Row]) -> list[str]:
     exact = {(row.corpus, row.size): row.search_ms for row in rows if row.kind == "exact"}
     lines = [
         "| corpus | passages | search | build (save) | distinct: probe, error | open | search p50 | vs exact "
-        "| recall@10 | first stage p50 | memory | on disk |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| recall@10 | first stage p50 | memory | on disk | build by part |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         kind = row.kind if row.kind == "exact" else f"{row.kind} ({row.nlist:,}, nprobe {row.nprobe})"
@@ -183,9 +188,14 @@ def table(rows: Sequence[Row]) -> list[str]:
             f"| {row.corpus} | {row.size:,} | {kind} | {row.build_s:.1f} s ({row.save_s:.1f} s) | {estimate} "
             f"| {row.open_s:.1f} s | {row.search_ms:.2f} ms | {ratio} | {row.recall:.3f} "
             f"| {row.first_stage_ms:.1f} ms | {row.bytes_per_passage:,.0f} B "
-            f"| {row.saved_per_passage:,.0f} B |"
+            f"| {row.saved_per_passage:,.0f} B | {_parts(row.parts)} |"
         )
     return lines
+
+
+def _parts(seconds: dict[str, float]) -> str:
+    """``vectors 1.2 s, distinct probe 0.4 s, …`` (BM25 ran beside the others: its wait is what it added)."""
+    return ", ".join(f"{name} {spent:.1f} s" for name, spent in seconds.items())
 
 
 def section(bench: Bench, report: Report) -> None:

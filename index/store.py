@@ -69,6 +69,10 @@ class IndexReport:
     distinct_recomputed: int = 0  # rows whose ``distinct`` score was worked out afresh
     skipped: list[str] = field(default_factory=list)
     encoded: list[str] = field(default_factory=list)  # encoders the previous index had no vectors of
+    # where the build's time went, in seconds: ``vectors`` (each encoder's FAISS indexes trained, filled
+    # and their nprobe measured), ``distinct probe`` (choosing distinct's neighbour search), ``distinct``,
+    # ``bm25`` (on its own thread, beside the others) and ``bm25 wait`` (what it added after them)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def modified(self) -> bool:
@@ -341,7 +345,8 @@ class Store:
         rows = list(rows) if rows is not None else [None] * len(chunks)
         plan = ann.plan(len(chunks), search)
         with ThreadPoolExecutor(1) as beside:
-            lexical = beside.submit(Lexical.build, chunks)
+            lexical = beside.submit(_timed, Lexical.build, chunks)
+            started = time.perf_counter()
             vectors, entries = {}, {}
             for name, (sentences, contexts) in embedded.items():
                 kept = _kept(previous, name, sentences.shape[1])
@@ -357,6 +362,7 @@ class Store:
                     "folder": f"{VECTORS}/{_folder_name(name)}",
                     "search": plans,
                 }
+            report.seconds["vectors"] = time.perf_counter() - started
             primary = next(iter(embedded))
             scores, estimate = _distinct(vectors[primary].sentences, previous, rows, primary, report)
             manifest = manifest | {
@@ -368,7 +374,10 @@ class Store:
                     **estimate,
                 },
             }
-            return cls(chunks, vectors, manifest, scores, lexical.result())
+            started = time.perf_counter()
+            built_lexical, report.seconds["bm25"] = lexical.result()
+            report.seconds["bm25 wait"] = time.perf_counter() - started
+            return cls(chunks, vectors, manifest, scores, built_lexical)
 
     # -- saving and loading ---------------------------------------------------------------------
 
@@ -538,12 +547,17 @@ def _distinct(
     the previous index's ``probe`` if it had one, so that every row's score comes from the same search.
     """
     kept_rows = [(new, old) for new, old in enumerate(rows) if old is not None]
+    started = time.perf_counter()
     if previous is None or not kept_rows or not _kept(previous, primary, sentences.d):
         estimate = distinct.calibrate(sentences)
+        report.seconds["distinct probe"] = time.perf_counter() - started
         report.distinct_recomputed = len(rows)
-        return distinct.distinctness(sentences, probe=estimate.get("probe")), estimate
+        scores = distinct.distinctness(sentences, probe=estimate.get("probe"))
+        report.seconds["distinct"] = time.perf_counter() - started - report.seconds["distinct probe"]
+        return scores, estimate
     before = previous.manifest["distinct"].get("probe")
     estimate = distinct.calibrate(sentences, (before,) if before else distinct.PROBES)
+    report.seconds["distinct probe"] = time.perf_counter() - started
     scores, report.distinct_recomputed = distinct.update(
         previous.distinct,
         previous.sentences,
@@ -552,7 +566,14 @@ def _distinct(
         exact=not estimate,
         probe=estimate.get("probe"),
     )
+    report.seconds["distinct"] = time.perf_counter() - started - report.seconds["distinct probe"]
     return scores, estimate
+
+
+def _timed(work: Callable[..., Lexical], *args: object) -> tuple[Lexical, float]:
+    """``work(*args)`` and the seconds it took."""
+    started = time.perf_counter()
+    return work(*args), time.perf_counter() - started
 
 
 def _searched_as(previous: Store, encoder: Encoder, plan: dict) -> bool:

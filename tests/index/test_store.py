@@ -17,7 +17,7 @@ from index.articles import Article, read_seeds
 from index.chunking import Chunk, chunk_article, indexed_text
 from index.errors import StoreError
 from index.first_stage import FirstStage
-from index.store import FORMAT_VERSION, Lexical, Store
+from index.store import FORMAT_VERSION, IndexReport, Lexical, Store
 
 SEMI = Article(
     id="semi",
@@ -473,7 +473,8 @@ def test_an_index_from_its_vectors_is_the_index_built_from_its_articles(make_emb
     embedded = {built.model: (built.vectors(rows), built.vectors(rows, contexts=True))}
     manifest = {key: value for key, value in built.manifest.items() if key not in ("encoders", "distinct")}
 
-    again = Store.from_vectors(built.chunks, embedded, manifest)
+    report = IndexReport()
+    again = Store.from_vectors(built.chunks, embedded, manifest, report=report)
 
     assert again.manifest == built.manifest
     assert np.array_equal(again.distinct, built.distinct)
@@ -483,3 +484,5 @@ def test_an_index_from_its_vectors_is_the_index_built_from_its_articles(make_emb
         )
     query = built.vectors([4])
     assert np.array_equal(again.sentences.search(query, 5)[1], built.sentences.search(query, 5)[1])
+    assert list(report.seconds) == ["vectors", "distinct probe", "distinct", "bm25", "bm25 wait"]
+    assert all(spent >= 0 for spent in report.seconds.values())
