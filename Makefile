@@ -15,7 +15,7 @@ LANGUAGES := fr es pt de ar
 CATALOGUES := $(LANGUAGES:%=$(LOCALES)/%/LC_MESSAGES/matchbot.mo)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: setup demo index test lint catalogue bench bench-seed bench-squad bench-kill bench-load bench-rerank clean
+.PHONY: setup demo index test lint catalogue bench bench-seed bench-squad bench-kill bench-load bench-rerank bench-scale clean
 
 setup: $(STAMP) $(CATALOGUES)
 
@@ -60,7 +60,10 @@ bench-seed: $(STAMP)  ## quality on the seed questions, beside the BM25-only and
 	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split test
 
 bench-rerank: $(STAMP)  ## what the second stage adds per question (p50, p95) and to memory, beside the first stage
-	$(BIN)/python scripts/rerank_cost.py
+	$(BIN)/python -m bench.rerank_cost
+
+bench-scale: $(STAMP)  ## build, open and search synthetic indexes of 10k and 100k passages, both corpora (no model)
+	nice -n 10 $(BIN)/python -m bench.scale
 
 SQUAD := ../shared/data/squad-dev-a
 bench-squad: $(STAMP)  ## quality on SQuAD dev (half), read from ../shared beside the repo

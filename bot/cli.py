@@ -453,7 +453,7 @@ def _feeds_poll(args: argparse.Namespace, config: Config) -> int:
 
 
 def _sections(text: str) -> str:
-    from bot.bench import SECTIONS
+    from bench.speed import SECTIONS
 
     letters = "".join(part.strip() for part in text.split(","))
     unknown = sorted(set(letters) - set(SECTIONS))
@@ -463,7 +463,7 @@ def _sections(text: str) -> str:
 
 
 def _bench(args: argparse.Namespace, config: Config) -> int:
-    from bot.bench import run_bench
+    from bench.speed import run_bench
 
     print(run_bench(config, args.only, args.questions, args.count, tuple(args.sizes)))
     return 0

@@ -155,7 +155,7 @@ def _empty(dimension: int, search: dict) -> faiss.Index:
 
 def _same_shape(index: faiss.Index, search: dict, dimension: int) -> bool:
     try:
-        ivf = faiss.extract_index_ivf(index)
+        ivf = faiss.downcast_index(faiss.extract_index_ivf(index))  # extract_index_ivf gives the base class
     except RuntimeError:
         return False
     sq8 = isinstance(ivf, faiss.IndexIVFScalarQuantizer)

@@ -89,9 +89,9 @@ class FirstStage:
         ]
         self._lexical = store.lexical.passages
         self._article_lexical = store.lexical.articles
-        self._article_of_row = _article_numbers(store)
+        self._article_of_row = store.article_numbers()
         self._distinct = store.distinct[:, 0]
-        self._language_of_row = np.array([chunk.language for chunk in store.chunks], dtype=object)
+        self._language_of_row = store.row_languages()
         self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
         self._terms: dict[int, frozenset[str]] = {}  # per row: its and its neighbours' terms, synonyms too
 
@@ -198,10 +198,3 @@ def _relative(scores: np.ndarray) -> np.ndarray:
     """Scores divided by the best one, so each question's best BM25 match scores 1."""
     best = float(scores.max()) if len(scores) else 0.0
     return scores / best if best > 0 else np.zeros_like(scores)
-
-
-def _article_numbers(store: Store) -> np.ndarray:
-    """Each row's article number, numbering articles in order of first appearance (as
-    ``Store.lexical.articles`` does)."""
-    ids = {name: number for number, name in enumerate(dict.fromkeys(c.article for c in store.chunks))}
-    return np.fromiter((ids[c.article] for c in store.chunks), dtype=np.int64, count=len(store.chunks))

@@ -20,23 +20,23 @@ index as it was. Loading checks every file against the manifest.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import re
 import shutil
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from index import ann, distinct
+from index import ann, chunk_table, distinct
 from index.articles import Article
+from index.chunk_table import ChunkTable
 from index.chunking import CHUNKER_VERSION, Chunk, chunk_article, context_text, indexed_text
 from index.embedding_cache import embed_new_texts
 from index.encoder import Encoder
@@ -69,6 +69,10 @@ class IndexReport:
     distinct_recomputed: int = 0  # rows whose ``distinct`` score was worked out afresh
     skipped: list[str] = field(default_factory=list)
     encoded: list[str] = field(default_factory=list)  # encoders the previous index had no vectors of
+    # where the build's time went, in seconds: ``vectors`` (each encoder's FAISS indexes trained, filled
+    # and their nprobe measured), ``distinct probe`` (choosing distinct's neighbour search), ``distinct``,
+    # ``bm25`` (on its own thread, beside the others) and ``bm25 wait`` (what it added after them)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def modified(self) -> bool:
@@ -131,7 +135,7 @@ class Store:
 
     def __init__(
         self,
-        chunks: list[Chunk],
+        chunks: Sequence[Chunk],
         vectors: dict[str, Vectors],
         manifest: dict,
         distinct: np.ndarray,
@@ -193,6 +197,40 @@ class Store:
             return np.zeros((0, index.d), dtype=np.float32)
         return index.reconstruct_batch(ids)
 
+    def article_rows(self) -> dict[str, range] | None:
+        """Each article's rows, read from the manifest without parsing the chunk table: each article's
+        chunks follow the previous article's, in the manifest's order. None if the table disagrees."""
+        rows, start = {}, 0
+        for article_id, entry in self.articles.items():
+            rows[article_id] = range(start, start + int(entry["chunks"]))
+            start += int(entry["chunks"])
+        if start != len(self.chunks) or any(
+            len(found) and self.chunks[found.start].article != article_id
+            for article_id, found in rows.items()
+        ):
+            return None
+        return rows
+
+    def article_numbers(self) -> np.ndarray:
+        """Each row's article number, numbering the articles that have chunks in order of first appearance
+        (as ``lexical.articles`` does)."""
+        rows = self.article_rows()
+        if rows is not None:
+            counts = np.array([len(found) for found in rows.values() if len(found)], dtype=np.int64)
+            return np.repeat(np.arange(len(counts)), counts)
+        numbers = {name: number for number, name in enumerate(dict.fromkeys(c.article for c in self.chunks))}
+        return np.fromiter((numbers[c.article] for c in self.chunks), dtype=np.int64, count=len(self.chunks))
+
+    def row_languages(self) -> np.ndarray:
+        """Each row's language (its article's), read from the manifest where it names every article's,
+        else from the chunks."""
+        rows = self.article_rows()
+        held = {name: found for name, found in (rows or {}).items() if len(found)}
+        if rows is not None and all("language" in self.articles[name] for name in held):
+            languages = np.array([self.articles[name]["language"] for name in held], dtype=object)
+            return np.repeat(languages, [len(found) for found in held.values()])
+        return np.array([chunk.language for chunk in self.chunks], dtype=object)
+
     def embedded_texts(self) -> dict[str, tuple[int, bool]]:
         """Every text the index embedded: its row, and whether it is that row's context (else its
         sentence); what ``index.embedding_cache`` re-uses."""
@@ -223,24 +261,22 @@ class Store:
         report = IndexReport()
         reusable = _reusable_rows(previous)
         known = previous.articles if previous else {}
-        chunks: list[Chunk] = []
+        pieces: list[range | list[Chunk]] = []  # per article: its rows in the previous index, or its chunks
         rows: list[int | None] = []  # the previous row of each chunk, or None when it needs embedding
         for article in articles:
             entry = known.get(article.id)
             if entry and entry["hash"] == article.content_hash and article.id in reusable:
                 report.unchanged += 1
-                for row in reusable[article.id]:
-                    chunks.append(previous.chunks[row])  # type: ignore[union-attr]
-                    rows.append(row)
+                pieces.append(reusable[article.id])
+                rows.extend(reusable[article.id])
                 continue
             (report.changed if entry else report.added).append(article.id)
-            new = chunk_article(article)
-            chunks.extend(new)
-            rows.extend([None] * len(new))
+            pieces.append(chunk_article(article))
+            rows.extend([None] * len(pieces[-1]))
         report.removed = sorted(set(known) - {article.id for article in articles})
-        report.chunks = len(chunks)
-        language_of = {chunk.article: chunk.language for chunk in chunks}
-        chunks_of = Counter(chunk.article for chunk in chunks)
+        report.chunks = len(rows)
+        unchanged = previous is not None and rows == list(range(len(previous.chunks)))
+        chunks = previous.chunks if unchanged else _gather(pieces, previous)  # type: ignore[union-attr]
 
         manifest = {
             "format": FORMAT_VERSION,
@@ -256,15 +292,14 @@ class Store:
                     "date": article.date,
                     "url": article.url,
                     "source": article.source,
-                    "language": language_of.get(article.id, article.language),
-                    "chunks": chunks_of[article.id],
+                    "language": _language(article, piece, previous),
+                    "chunks": len(piece),
                 }
-                for article in articles
+                for article, piece in zip(articles, pieces, strict=True)
             },
         }
         plan = ann.plan(len(chunks), search)
-        unchanged = previous is not None and rows == list(range(len(previous.chunks)))
-        kept_vectors = {encoder.name: _kept(previous, encoder) for encoder in encoders}
+        kept_vectors = {e.name: _kept(previous, e.name, e.dimension) for e in encoders}
         if (
             unchanged
             and all(kept_vectors.values())
@@ -274,42 +309,75 @@ class Store:
             entries = {e.name: previous.manifest["encoders"][e.name] for e in encoders}  # type: ignore[union-attr]
             manifest |= {"encoders": entries, "distinct": previous.manifest["distinct"]}  # type: ignore[union-attr]
             vectors = {e.name: previous._vectors[e.name] for e in encoders}  # type: ignore[union-attr]
-            return cls(chunks, vectors, manifest, previous.distinct), report  # type: ignore[union-attr]
+            return cls(chunks, vectors, manifest, previous.distinct, previous._lexical), report  # type: ignore[union-attr]
 
         jobs = _embedding_jobs(chunks, rows, encoders, previous, kept_vectors)
         report.encoded = (
             [e.name for e in encoders if not kept_vectors[e.name]] if previous is not None else []
         )
         embedded = _embed(jobs, previous, progress)
-        vectors, entries = {}, {}
-        for encoder in encoders:
-            built, plans = [], {}
-            for name, fresh in zip(("sentences", "contexts"), embedded[encoder.name], strict=True):
-                kept = kept_vectors[encoder.name]
-                trained = kept.index(contexts=name == "contexts") if kept else None
-                index = ann.build(fresh, plan, trained=trained)
-                plans[name] = ann.calibrate(index, fresh, plan)
-                built.append(index)
-            vectors[encoder.name] = Vectors(*built)
-            entries[encoder.name] = {
-                "dimension": encoder.dimension,
-                "folder": f"{VECTORS}/{_folder_name(encoder.name)}",
-                "search": plans,
+        store = cls.from_vectors(
+            chunks, embedded, manifest, search=search, previous=previous, rows=rows, report=report
+        )
+        return store, report
+
+    @classmethod
+    def from_vectors(
+        cls,
+        chunks: Sequence[Chunk],
+        embedded: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        manifest: dict,
+        *,
+        search: str = "auto",
+        previous: Store | None = None,
+        rows: Sequence[int | None] | None = None,
+        report: IndexReport | None = None,
+    ) -> Store:
+        """The index of ``chunks`` from each encoder's unit sentence and context vectors of them (the
+        primary encoder first), with ``manifest`` (all but its ``encoders`` and ``distinct`` entries):
+        the FAISS indexes built and measured, the ``distinct`` scores worked out, BM25 built.
+
+        BM25 is built on a thread of its own beside the vectors' work, which FAISS and ``index.distinct``
+        spread over every core. With ``previous`` and ``rows`` (each chunk's row there, or None), an
+        update re-uses the previous index's trained lists and its scores of unchanged rows.
+        """
+        report = report if report is not None else IndexReport()
+        rows = list(rows) if rows is not None else [None] * len(chunks)
+        plan = ann.plan(len(chunks), search)
+        with ThreadPoolExecutor(1) as beside:
+            lexical = beside.submit(_timed, Lexical.build, chunks)
+            started = time.perf_counter()
+            vectors, entries = {}, {}
+            for name, (sentences, contexts) in embedded.items():
+                kept = _kept(previous, name, sentences.shape[1])
+                built, plans = [], {}
+                for kind, fresh in (("sentences", sentences), ("contexts", contexts)):
+                    trained = kept.index(contexts=kind == "contexts") if kept else None
+                    index = ann.build(fresh, plan, trained=trained)
+                    plans[kind] = ann.calibrate(index, fresh, plan)
+                    built.append(index)
+                vectors[name] = Vectors(*built)
+                entries[name] = {
+                    "dimension": int(sentences.shape[1]),
+                    "folder": f"{VECTORS}/{_folder_name(name)}",
+                    "search": plans,
+                }
+            report.seconds["vectors"] = time.perf_counter() - started
+            primary = next(iter(embedded))
+            scores, estimate = _distinct(vectors[primary].sentences, previous, rows, primary, report)
+            manifest = manifest | {
+                "encoders": entries,
+                "distinct": {
+                    "file": DISTINCT,
+                    "neighbours": distinct.HUB_NEIGHBOURS,
+                    "approximate": plan["kind"] != "exact",
+                    **estimate,
+                },
             }
-        sentences = vectors[primary.name].sentences
-        exact = plan["kind"] == "exact"
-        kept_rows = [(new, old) for new, old in enumerate(rows) if old is not None]
-        if previous is not None and kept_rows and kept_vectors[primary.name]:
-            scores, report.distinct_recomputed = distinct.update(
-                previous.distinct, previous.sentences, sentences, kept_rows, exact=exact
-            )
-        else:
-            scores, report.distinct_recomputed = distinct.distinctness(sentences), len(chunks)
-        manifest |= {
-            "encoders": entries,
-            "distinct": {"file": DISTINCT, "neighbours": distinct.HUB_NEIGHBOURS, "approximate": not exact},
-        }
-        return cls(chunks, vectors, manifest, scores), report
+            started = time.perf_counter()
+            built_lexical, report.seconds["bm25"] = lexical.result()
+            report.seconds["bm25 wait"] = time.perf_counter() - started
+            return cls(chunks, vectors, manifest, scores, built_lexical)
 
     # -- saving and loading ---------------------------------------------------------------------
 
@@ -325,9 +393,9 @@ class Store:
             folder.parent.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
-            with (staging / CHUNKS).open("w", encoding="utf-8") as out:
-                for chunk in self.chunks:
-                    out.write(json.dumps(dataclasses.asdict(chunk), ensure_ascii=False) + "\n")
+            table = chunk_table.encode(self.chunks)
+            (staging / CHUNKS).write_bytes(table)
+            manifest = self.manifest | {"chunks_checksum": chunk_table.checksum(table)}
             for name, vectors in self._vectors.items():
                 place = staging / self.manifest["encoders"][name]["folder"]
                 place.mkdir(parents=True)
@@ -335,7 +403,7 @@ class Store:
                 faiss.write_index(vectors.contexts, str(place / CONTEXTS))
             np.save(staging / DISTINCT, self.distinct)
             self.lexical.save(staging / LEXICAL)
-            (staging / MANIFEST).write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
             _sync_folder(staging)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
@@ -353,6 +421,7 @@ class Store:
             shutil.rmtree(staging, ignore_errors=True)
             raise StoreError(_unwritable(folder, exc)) from exc
         shutil.rmtree(retired, ignore_errors=True)
+        self.manifest = manifest  # with the chunk table's checksum, as it is loaded
 
     @classmethod
     def load(cls, folder: Path) -> Store:
@@ -392,8 +461,7 @@ class Store:
                 folder, "its manifest does not say where its vectors are and how they are searched"
             )
         try:
-            lines = (folder / CHUNKS).read_text(encoding="utf-8").splitlines()
-            chunks = [Chunk(**fields) for fields in json.loads(f"[{','.join(lines)}]")]  # one parse: quicker
+            chunks = ChunkTable.read(folder / CHUNKS, manifest.get("chunks_checksum"))
             vectors = {}
             for name, entry in sorted(entries.items(), key=lambda item: item[0] != manifest["model"]):
                 place = (folder / entry["folder"]).resolve()
@@ -432,22 +500,80 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
 
 
-def _reusable_rows(previous: Store | None) -> dict[str, list[int]]:
+def _gather(pieces: Sequence[range | list[Chunk]], previous: Store | None) -> list[Chunk]:
+    """The chunks of ``pieces``, each an article's rows in ``previous`` or its new chunks."""
+    kept = list(previous.chunks) if previous is not None else []  # one pass over a saved table
+    return [
+        chunk
+        for piece in pieces
+        for chunk in (kept[piece.start : piece.stop] if isinstance(piece, range) else piece)
+    ]
+
+
+def _language(article: Article, piece: range | list[Chunk], previous: Store | None) -> str | None:
+    """The language of ``article``'s chunks (its rows in ``previous``, or its new chunks): the first
+    chunk's, read alone from a saved table; the article's own when it has no chunk."""
+    if isinstance(piece, range):
+        return previous.chunks[piece.start].language if len(piece) else article.language  # type: ignore[union-attr]
+    return piece[0].language if piece else article.language
+
+
+def _reusable_rows(previous: Store | None) -> dict[str, range]:
     """Rows of the previous index per article, when its chunks are still cut the same way."""
     if previous is None or previous.manifest.get("chunker") != CHUNKER_VERSION:
         return {}
-    rows: dict[str, list[int]] = {article_id: [] for article_id in previous.articles}  # some have no chunk
-    for row, chunk in enumerate(previous.chunks):
-        rows.setdefault(chunk.article, []).append(row)
-    return rows
+    return previous.article_rows() or {}  # rows out of the manifest's order: embed everything again
 
 
-def _kept(previous: Store | None, encoder: Encoder) -> Vectors | None:
-    """The previous index's vectors by ``encoder``, when it has them (else None)."""
-    if previous is None or encoder.name not in previous.encoders:
+def _kept(previous: Store | None, encoder: str, dimension: int) -> Vectors | None:
+    """The previous index's vectors by ``encoder``, when it has them at ``dimension`` (else None)."""
+    if previous is None or encoder not in previous.encoders:
         return None
-    same = previous.manifest["encoders"][encoder.name]["dimension"] == encoder.dimension
-    return previous._vectors[encoder.name] if same else None
+    same = previous.manifest["encoders"][encoder]["dimension"] == dimension
+    return previous._vectors[encoder] if same else None
+
+
+def _distinct(
+    sentences: faiss.Index,
+    previous: Store | None,
+    rows: list[int | None],
+    primary: str,
+    report: IndexReport,
+) -> tuple[np.ndarray, dict]:
+    """The ``distinct`` scores of ``sentences`` (index.distinct), and for an approximate index the
+    neighbour search they came from with its measured error (``{"probe": 8, "error": 0.003, …}``).
+
+    When ``previous`` has the primary encoder's vectors only what the update changes is recomputed, with
+    the previous index's ``probe`` if it had one, so that every row's score comes from the same search.
+    """
+    kept_rows = [(new, old) for new, old in enumerate(rows) if old is not None]
+    started = time.perf_counter()
+    if previous is None or not kept_rows or not _kept(previous, primary, sentences.d):
+        estimate = distinct.calibrate(sentences)
+        report.seconds["distinct probe"] = time.perf_counter() - started
+        report.distinct_recomputed = len(rows)
+        scores = distinct.distinctness(sentences, probe=estimate.get("probe"))
+        report.seconds["distinct"] = time.perf_counter() - started - report.seconds["distinct probe"]
+        return scores, estimate
+    before = previous.manifest["distinct"].get("probe")
+    estimate = distinct.calibrate(sentences, (before,) if before else distinct.PROBES)
+    report.seconds["distinct probe"] = time.perf_counter() - started
+    scores, report.distinct_recomputed = distinct.update(
+        previous.distinct,
+        previous.sentences,
+        sentences,
+        kept_rows,
+        exact=not estimate,
+        probe=estimate.get("probe"),
+    )
+    report.seconds["distinct"] = time.perf_counter() - started - report.seconds["distinct probe"]
+    return scores, estimate
+
+
+def _timed(work: Callable[..., Lexical], *args: object) -> tuple[Lexical, float]:
+    """``work(*args)`` and the seconds it took."""
+    started = time.perf_counter()
+    return work(*args), time.perf_counter() - started
 
 
 def _searched_as(previous: Store, encoder: Encoder, plan: dict) -> bool:
@@ -468,7 +594,7 @@ class _Job:
 
 
 def _embedding_jobs(
-    chunks: list[Chunk],
+    chunks: Sequence[Chunk],
     rows: list[int | None],
     encoders: Sequence[Encoder],
     previous: Store | None,

@@ -12,10 +12,12 @@ import faiss
 import numpy as np
 import pytest
 
+from index import chunk_table
 from index.articles import Article, read_seeds
-from index.chunking import chunk_article, indexed_text
+from index.chunking import Chunk, chunk_article, indexed_text
 from index.errors import StoreError
-from index.store import FORMAT_VERSION, Lexical, Store
+from index.first_stage import FirstStage
+from index.store import FORMAT_VERSION, IndexReport, Lexical, Store
 
 SEMI = Article(
     id="semi",
@@ -284,6 +286,14 @@ def overwrite(name: str, content: bytes) -> Callable[[Path], None]:
     return lambda folder: found(folder, name).write_bytes(content)
 
 
+def replace_bytes(name: str, old: bytes, new: bytes) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        path = found(folder, name)
+        path.write_bytes(path.read_bytes().replace(old, new))
+
+    return damage
+
+
 def drop_last_chunk(folder: Path) -> None:
     lines = (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
     (folder / "chunks.jsonl").write_text("".join(lines[:-1]), encoding="utf-8")
@@ -306,6 +316,7 @@ def drop_last_chunk(folder: Path) -> None:
         pytest.param(truncate("chunks.jsonl", 300), id="half-written chunks"),
         pytest.param(drop_last_chunk, id="a chunk missing"),
         pytest.param(overwrite("chunks.jsonl", b'{"unexpected": 1}\n'), id="chunks of another shape"),
+        pytest.param(replace_bytes("chunks.jsonl", b"Qatar", b"Doha!"), id="a chunk changed, its length not"),
         pytest.param(remove("vectors/*/sentences.faiss"), id="no sentence vectors"),
         pytest.param(truncate("vectors/*/sentences.faiss", 100), id="half-written sentence vectors"),
         pytest.param(
@@ -407,3 +418,71 @@ def test_an_encoder_joining_an_index_embeds_every_chunk_with_it_alone(make_embed
     assert "every chunk embedded with other-model" in report.summary()
     _, report = Store.build([SEMI, FINAL], [primary, other], previous=after)
     assert not report.modified and primary.calls == [] and len(other.texts) == 2 * len(after.chunks)
+
+
+FINALE = Article(
+    id="finale",
+    title="Finale",
+    text="L'Argentine bat la France aux tirs au but. Messi soulève enfin le trophée.",
+    language="fr",
+)
+
+
+def test_opening_an_index_parses_one_chunk_an_article_and_reads_rows_from_the_manifest(
+    make_embedder, tmp_path: Path, monkeypatch
+) -> None:
+    built, _ = Store.build(
+        [SEMI, Article(id="empty", title="Empty", text="", language="en"), FINALE, FINAL], make_embedder()
+    )
+    built.save(tmp_path / "index")
+    made: list[int] = []
+
+    def chunk(**fields) -> Chunk:
+        made.append(1)
+        return Chunk(**fields)
+
+    monkeypatch.setattr(chunk_table, "Chunk", chunk)
+    loaded = Store.load(tmp_path / "index")
+    FirstStage(loaded)
+
+    assert len(made) == 3  # the first chunk of each article that has one, to check the manifest's order
+    assert loaded.article_rows() == {
+        "semi": range(0, 3),
+        "empty": range(3, 3),
+        "finale": range(3, 5),
+        "final": range(5, 7),
+    }
+    assert loaded.article_numbers().tolist() == [0, 0, 0, 1, 1, 2, 2]
+    assert loaded.row_languages().tolist() == [chunk.language for chunk in built.chunks]
+    assert loaded.row_languages().tolist() == ["en"] * 3 + ["fr"] * 2 + ["en"] * 2
+
+
+def test_rows_out_of_the_manifests_order_are_read_from_the_chunks(make_embedder) -> None:
+    built, _ = Store.build([SEMI, FINALE], make_embedder())
+    shuffled = Store(built.chunks[3:] + built.chunks[:3], {}, built.manifest, built.distinct)
+
+    assert shuffled.article_rows() is None
+    assert shuffled.article_numbers().tolist() == [0, 0, 1, 1, 1]
+    assert shuffled.row_languages().tolist() == ["fr", "fr", "en", "en", "en"]
+
+
+def test_an_index_from_its_vectors_is_the_index_built_from_its_articles(make_embedder, seed_file) -> None:
+    seed = read_seeds(seed_file).articles[0]
+    built, _ = Store.build([seed, SEMI, FINALE], make_embedder())
+    rows = np.arange(len(built.chunks))
+    embedded = {built.model: (built.vectors(rows), built.vectors(rows, contexts=True))}
+    manifest = {key: value for key, value in built.manifest.items() if key not in ("encoders", "distinct")}
+
+    report = IndexReport()
+    again = Store.from_vectors(built.chunks, embedded, manifest, report=report)
+
+    assert again.manifest == built.manifest
+    assert np.array_equal(again.distinct, built.distinct)
+    for question in ["who consoled Hakimi", "tirs au but"]:
+        assert np.array_equal(
+            again.lexical.passages.scores(question), built.lexical.passages.scores(question)
+        )
+    query = built.vectors([4])
+    assert np.array_equal(again.sentences.search(query, 5)[1], built.sentences.search(query, 5)[1])
+    assert list(report.seconds) == ["vectors", "distinct probe", "distinct", "bm25", "bm25 wait"]
+    assert all(spent >= 0 for spent in report.seconds.values())

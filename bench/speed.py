@@ -4,12 +4,12 @@ Sections (``--only a,b,…``):
 
 - ``a`` one question's latency, p50 and p95: the naive path (``SentenceTransformer.encode`` of the
   question, then an exact FAISS search of the sentence vectors) beside matchbot's encoder alone, its
-  first stage (the five scores, fused) and its whole path with the second stage;
+  first stage (its scores, fused) and its whole path with the second stage;
 - ``b`` questions per second at 1, 16, 64 and 256 concurrent questions through the bot's own answering
   path (``bot.batcher.Batcher`` over ``Retriever.answer_many``), beside the naive path one at a time;
 - ``c`` indexing: texts embedded per second by ``Store.build`` beside ``SentenceTransformer.encode`` of
   the same texts, and re-indexing with nothing changed;
-- ``d`` scale (``bot/bench_scale.py``): exact, IVF and IVF-SQ8 search and the whole first stage on
+- ``d`` scale (``bench.scale``): building, opening and searching exact, IVF and IVF-SQ8 indexes of
   synthetic corpora of ``--sizes`` passages;
 - ``e`` cold start of ``matchbot ask`` (wall time and peak memory of the process) with the ONNX export
   and with the sentence-transformers model.
@@ -143,7 +143,7 @@ def latency(bench: Bench, report: Report) -> None:
             [q], normalize_embeddings=True
         ),
         f"encode: matchbot ({type(lean).__name__})": lambda q: lean.encode([q]),
-        "matchbot first stage (5 scores)": lambda q: first.search(q, 3),
+        "matchbot first stage (scores fused)": lambda q: first.search(q, 3),
     }
     if retriever.pipeline.stages:
         paths["matchbot whole path (second stage)"] = lambda q: retriever.search(q, 3)
@@ -328,7 +328,7 @@ def _cold(prefix: str, args: list[str], env: dict[str, str]) -> tuple[float, int
 
 
 def scale(bench: Bench, report: Report) -> None:
-    from bot.bench_scale import section
+    from bench.scale import section
 
     section(bench, report)
 

@@ -1,6 +1,6 @@
 """What the second stage costs each question, measured side by side in one run.
 
-    python scripts/rerank_cost.py [--questions FILE] [--rounds 3]
+    python -m bench.rerank_cost [--questions FILE] [--rounds 3]
 
 Opens the seed index (building it if needed) with the real models and answers every question of
 ``--questions`` (the seed questions by default) ``--rounds`` times, one at a time, with the first
@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from index.evaluation import read_questions
+from index.library import Library
+from index.pipeline import ModelSettings, load_pipeline
 
-from index.evaluation import read_questions  # noqa: E402
-from index.library import Library  # noqa: E402
-from index.pipeline import ModelSettings, load_pipeline  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]  # the questions, articles and data beside the package
 
 MEMORY = """
 import json, resource, sys
