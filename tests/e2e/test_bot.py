@@ -266,6 +266,7 @@ async def test_the_bot_answers_with_the_stages_its_settings_name(
     embedder: Embedder,
     second_stages: SecondStages,
     seed_library: Any,
+    served: Pipeline,
     switches: dict[str, str],
 ) -> None:
     settings = Config.from_env(switches, read_dotenv=False)
@@ -276,7 +277,7 @@ async def test_the_bot_answers_with_the_stages_its_settings_name(
         reply = await answer_to(standin, await ask(standin, SAMPLE_QUESTION))
     finally:
         await runner.stop()
-    both = Pipeline(embedder, second_stages.load())  # what `matchbot run` answers with by default
+    both = served  # what `matchbot run` answers with by default
     in_use, other_one = (both.first_stage_only(), both) if switches else (both, both.first_stage_only())
     expected = seed_library.retriever.with_pipeline(in_use).search(SAMPLE_QUESTION, 3)
     other = seed_library.retriever.with_pipeline(other_one).search(SAMPLE_QUESTION, 3)
