@@ -185,8 +185,8 @@ def test_a_declined_answer_still_carries_the_nearest_passages(retriever: Retriev
 
 
 @pytest.mark.model
-def test_an_off_topic_question_is_declined_but_still_shows_passages(seed_library) -> None:
-    answer = seed_library.retriever.search("what is the capital of australia", k=3)
+def test_an_off_topic_question_is_declined_but_still_shows_passages(seed_library, served) -> None:
+    answer = seed_library.retriever.with_pipeline(served).search("what is the capital of australia", k=3)
 
     assert not answer.answered
     assert len(answer.passages) == 3
