@@ -166,13 +166,12 @@ class Fusion:
         """How many of the best candidates the stage that adds the score ``stage`` reads."""
         return self.depths.get(stage, 0)
 
-    def threshold(self, stages_in_use: Iterable[str], table: ScoreTable | None = None) -> float:
-        """The calibrated threshold for the later stages in use (their first score names), and, given a
-        question's ranked table, for the kind of pair its best candidate is (``other_language``)."""
+    def threshold(self, stages_in_use: Iterable[str], *, other: bool = False) -> float:
+        """The calibrated threshold for the later stages in use (their first score names), and, when the
+        best candidate is another language's pair (``other_language``), theirs if one is calibrated."""
         key = "+".join(sorted(stages_in_use)) or FIRST_STAGE
-        other = self.thresholds.get(key + OTHER_LANGUAGE)
-        if other is not None and table is not None and other_language(table, self.rank(table)[0]):
-            return other
+        if other and key + OTHER_LANGUAGE in self.thresholds:
+            return self.thresholds[key + OTHER_LANGUAGE]
         if key not in self.thresholds:
             raise MatchbotError(
                 f"No decline threshold is calibrated for {key!r}: set MATCHBOT_THRESHOLD, or run "

@@ -14,7 +14,6 @@ from index.encoder import Encoder
 from index.fusion import Fusion
 from index.language import LanguageDetector
 from index.rerank import Stage
-from index.scores import ScoreTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +47,15 @@ class Pipeline:
     @property
     def threshold(self) -> float:
         """The confidence below which answers are declined: as set, else the fusion's calibrated one
-        for the stages in use."""
-        if self.threshold_setting is not None:
-            return self.threshold_setting
-        return self.fusion.threshold(stage.name for stage in self.stages)
+        for the stages in use (a same-language pair's)."""
+        return self.threshold_for()
 
-    def threshold_for(self, table: ScoreTable) -> float:
-        """The threshold for one question's ranked candidates: as set, else the fusion's for the stages
-        in use and the kind of pair its best candidate is (same language, or another)."""
+    def threshold_for(self, other: bool = False) -> float:
+        """The threshold as set, else the fusion's for the stages in use and the kind of pair an
+        answer's best candidate is (``other``: one the English-only readers did not read)."""
         if self.threshold_setting is not None:
             return self.threshold_setting
-        return self.fusion.threshold((stage.name for stage in self.stages), table)
+        return self.fusion.threshold((stage.name for stage in self.stages), other=other)
 
     def first_stage_only(self) -> Pipeline:
         return replace(self, stages=())

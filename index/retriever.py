@@ -23,7 +23,7 @@ import numpy as np
 from index.chunking import neighbours
 from index.errors import NoArticles, QuestionError
 from index.first_stage import FirstStage
-from index.fusion import Fusion
+from index.fusion import Fusion, other_language
 from index.language import ENGLISH
 from index.lexical import fold
 from index.pipeline import Pipeline
@@ -246,7 +246,10 @@ class Retriever:
     def answer(self, query: Query, question: str, table: ScoreTable) -> Answer:
         """The answer a fully scored table gives ``query``: its passages and whether it is confident."""
         order, scores = self.fusion.rank(table)
-        limit = self.pipeline.threshold_for(table) if query.threshold is None else query.threshold
+        if query.threshold is None:
+            limit = self.pipeline.threshold_for(other_language(table, order))
+        else:
+            limit = query.threshold
         passages = self._passages(table.rows[order], scores, query.k + query.offset)[query.offset :]
         confidence = self.fusion.confidence(table, order, scores)
         return Answer(question, confidence >= limit, confidence, limit, passages)

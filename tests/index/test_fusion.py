@@ -11,7 +11,7 @@ import pytest
 
 from index.articles import Article
 from index.errors import MatchbotError
-from index.fusion import FUSION_FILE, OTHER_LANGUAGE, Fusion, Linear
+from index.fusion import FUSION_FILE, OTHER_LANGUAGE, Fusion, Linear, other_language
 from index.pipeline import Pipeline
 from index.retriever import Retriever
 from index.scores import ScoreTable
@@ -102,7 +102,8 @@ def test_a_question_in_another_language_has_its_own_decline_model_and_threshold(
     english = table(sentence=[0.6, 0.3], use_sentence=[0.5, 0.1])
     french = table(sentence=[np.nan, np.nan], use_sentence=[0.6, 0.1])  # MiniLM does not read French
     for scores, expected_threshold in ((english, 0.5), (french, 0.8)):
-        assert LEARNED.threshold([], scores) == expected_threshold
+        other = other_language(scores, LEARNED.rank(scores)[0])
+        assert LEARNED.threshold([], other=other) == expected_threshold
     order, fused = LEARNED.rank(english)
     assert LEARNED.confidence(english, order, fused) == pytest.approx(1 / (1 + np.exp(-(4.0 * 0.6 - 2.0))))
     order, fused = LEARNED.rank(french)
