@@ -154,7 +154,9 @@ class Fusion:
     def as_mean(self, weights: Mapping[str, float] = MEAN_WEIGHTS) -> Fusion:
         """A weighted mean of ``weights`` with this fusion's stages, depths and thresholds, no decline
         model."""
-        return replace(self, kind="mean", weights=dict(weights), offsets={}, bias=0.0)
+        return replace(
+            self, kind="mean", weights=dict(weights), offsets={}, bias=0.0, decline=None, decline_other=None
+        )
 
     def with_weights(self, weights: Mapping[str, float]) -> Fusion:
         return replace(self, weights=dict(weights))

@@ -335,8 +335,7 @@ def learn(
     for question_set in sets:
         retriever = keep_stages(open_retriever(question_set))
         opened.append((retriever, read_questions(question_set.questions, "dev"), question_set.name))
-    shipped = opened[0][0].fusion
-    base = replace(shipped.as_mean(), decline=None, decline_other=None)
+    base = opened[0][0].fusion.as_mean()
     fusion = base  # the first round's later stages read what the starting mean ranks best
     report: dict[str, object] = {}
     for round_number in (1, 2):  # the second round's later stages read what the first model ranks best
