@@ -97,7 +97,7 @@ class Config:
             rerank_passages=_number(
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
-            multilingual=_multilingual_switch(env),
+            multilingual=_model_switch(env, "MATCHBOT_MULTILINGUAL", ("sp.model", "weights.npz")),
             database_url=_database_url(env),
             feed_interval=60.0
             * _integer(env, "MATCHBOT_FEED_INTERVAL", default=DEFAULT_FEED_MINUTES, low=1, high=1440),
@@ -179,30 +179,17 @@ def _port(env: Mapping[str, str], name: str) -> int | None:
     return _number(env, name, int, low=1, high=65535, what="a port number from 1 to 65535")
 
 
-def _model_switch(env: Mapping[str, str], name: str) -> str:
-    """``on``, ``off``, or a folder holding an ONNX model and its tokenizer."""
+def _model_switch(
+    env: Mapping[str, str], name: str, files: tuple[str, str] = ("model.onnx", "tokenizer.json")
+) -> str:
+    """``on``, ``off``, or a folder holding the model's ``files``."""
     value = env.get(name, "on")
     if value.lower() in {"on", "off"}:
         return value.lower()
     folder = Path(value).expanduser()
-    if not (folder / "model.onnx").is_file() or not (folder / "tokenizer.json").is_file():
+    if not all((folder / file).is_file() for file in files):
         raise ConfigError(
-            f"{name} must be on, off, or a folder holding model.onnx and tokenizer.json; "
-            f"{value!r} is none of these."
-        )
-    return str(folder)
-
-
-def _multilingual_switch(env: Mapping[str, str]) -> str:
-    """``on``, ``off``, or a folder holding the multilingual encoder's sp.model and weights.npz."""
-    value = env.get("MATCHBOT_MULTILINGUAL", "on")
-    if value.lower() in {"on", "off"}:
-        return value.lower()
-    folder = Path(value).expanduser()
-    if not (folder / "sp.model").is_file() or not (folder / "weights.npz").is_file():
-        raise ConfigError(
-            f"MATCHBOT_MULTILINGUAL must be on, off, or a folder holding sp.model and weights.npz; "
-            f"{value!r} is none of these."
+            f"{name} must be on, off, or a folder holding {' and '.join(files)}; {value!r} is none of these."
         )
     return str(folder)
 
