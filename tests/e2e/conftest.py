@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
 import pytest_asyncio
 
 from .shards import ShardedStandIn
@@ -22,3 +23,13 @@ async def sharded() -> AsyncIterator[ShardedStandIn]:
     """A stand-in of a bot with two shards, stopped afterwards."""
     async with running(ShardedStandIn(shard_count=2)) as server:
         yield server
+
+
+@pytest.fixture
+def within_discords_limits(standin: DiscordStandIn) -> Iterator[None]:
+    """After the test: no payload the bot sent breaks a Discord limit or could ping anyone (a module
+    of bot tests lists it in its ``pytestmark``)."""
+    from .test_bot import payload_problems
+
+    yield
+    assert payload_problems(standin.calls) == []

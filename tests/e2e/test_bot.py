@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from index.pipeline import Pipeline
 from .standin import FLAG_EPHEMERAL, DiscordStandIn, Interaction, RecordedCall
 from .wiring import SecondStages, bot_config, copy_seeds, open_bot
 
-pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.model, pytest.mark.timeout(120), pytest.mark.usefixtures("within_discords_limits")]
 
 SEMI_TITLE = "World Cup 2022 Semi-final France 2-0 Morocco"
 SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
@@ -81,24 +81,20 @@ class Runner:
         await self.stop()
         return await self.start()
 
+    async def __aenter__(self) -> Runner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
 
 @pytest_asyncio.fixture
 async def matchbot(
     standin: DiscordStandIn, config: Config, embedder: Embedder, second_stages: SecondStages
 ) -> AsyncIterator[Runner]:
-    runner = Runner(standin, config, embedder, second_stages)
-    await runner.start()
-    try:
+    async with Runner(standin, config, embedder, second_stages) as runner:
         yield runner
-    finally:
-        await runner.stop()
-
-
-@pytest.fixture(autouse=True)
-def within_discords_limits(standin: DiscordStandIn) -> Iterator[None]:
-    """After each test: no payload the bot sent breaks a Discord limit or could ping anyone."""
-    yield
-    assert payload_problems(standin.calls) == []
 
 
 # -- what a user sees ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ fresh path a self-hoster takes, with the real model: an empty folder, a link, a 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -34,13 +34,12 @@ from .test_bot import (
     ephemeral,
     mention_reply,
     moderate,
-    payload_problems,
     shown_text,
 )
 from .test_web import ARTICLE, CANONICAL, RSS, TITLE, command
 from .wiring import SecondStages, bot_config
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("within_discords_limits")]
 
 FANS = "Thousands of Moroccan fans sang in the Doha metro for hours after the final whistle."
 
@@ -62,18 +61,8 @@ async def empty_bot(
     standin: DiscordStandIn, config: Config, fake_embedder, second_stages: SecondStages
 ) -> AsyncIterator[Runner]:
     """The bot over no article, with the model-free embedder (it is never asked to embed a question)."""
-    runner = Runner(standin, config, fake_embedder, second_stages)
-    await runner.start()
-    try:
+    async with Runner(standin, config, fake_embedder, second_stages) as runner:
         yield runner
-    finally:
-        await runner.stop()
-
-
-@pytest.fixture(autouse=True)
-def within_discords_limits(standin: DiscordStandIn) -> Iterator[None]:
-    yield
-    assert payload_problems(standin.calls) == []
 
 
 async def test_with_no_articles_every_way_of_asking_says_so_naming_the_moderators_command(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,10 @@ from bot import i18n, render
 from bot.config import Config
 
 from .standin import DiscordStandIn, RecordedCall
-from .test_bot import Runner, bold_sentences, payload_problems, shown_text
+from .test_bot import Runner, bold_sentences, shown_text
 from .wiring import SecondStages, bot_config, copy_seeds
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("within_discords_limits")]
 
 FRENCH_QUESTION = "Qu'a dit Mbappé à Hakimi après le match ?"
 # Right to left, with Latin names, digits and a would-be ping inside.
@@ -42,18 +42,8 @@ def config(standin: DiscordStandIn, tmp_path: Path) -> Config:
 async def matchbot(
     standin: DiscordStandIn, config: Config, fake_embedder, second_stages: SecondStages
 ) -> AsyncIterator[Runner]:
-    runner = Runner(standin, config, fake_embedder, second_stages)
-    await runner.start()
-    try:
+    async with Runner(standin, config, fake_embedder, second_stages) as runner:
         yield runner
-    finally:
-        await runner.stop()
-
-
-@pytest.fixture(autouse=True)
-def within_discords_limits(standin: DiscordStandIn) -> Iterator[None]:
-    yield
-    assert payload_problems(standin.calls) == []
 
 
 def article_text(config: Config) -> str:

@@ -9,7 +9,7 @@ once; the feeds list says what was added and when; removing a feed can remove wh
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,11 @@ from .test_bot import (
     ephemeral,
     moderate,
     moderation,
-    payload_problems,
     shown_text,
 )
 from .wiring import SEEDS, SecondStages, bot_config, copy_seeds
 
-pytestmark = [pytest.mark.model, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.model, pytest.mark.timeout(120), pytest.mark.usefixtures("within_discords_limits")]
 
 ARTICLE = "/2022/12/15/morocco-fans-casablanca.html"
 CANONICAL = "https://www.matchday-news.example/world-cup/2022/12/15/morocco-fans-casablanca"
@@ -62,18 +61,8 @@ def config(standin: DiscordStandIn, tmp_path: Path, seeds: Path) -> Config:
 async def matchbot(
     standin: DiscordStandIn, config: Config, embedder: Embedder, second_stages: SecondStages
 ) -> AsyncIterator[Runner]:
-    runner = Runner(standin, config, embedder, second_stages)
-    await runner.start()
-    try:
+    async with Runner(standin, config, embedder, second_stages) as runner:
         yield runner
-    finally:
-        await runner.stop()
-
-
-@pytest.fixture(autouse=True)
-def within_discords_limits(standin: DiscordStandIn) -> Iterator[None]:
-    yield
-    assert payload_problems(standin.calls) == []
 
 
 def files(seeds: Path) -> list[str]:
