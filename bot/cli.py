@@ -319,7 +319,11 @@ def _calibrate(
     print(
         f"threshold {found.threshold:.3f}: declines {_percent(found.declined_off_topic)} of off-topic and "
         f"{_percent(found.declined_answerable)} of answerable questions (Youden's J {found.j:.2f});\n"
-        f"  it lies between {found.below!r} and {found.above!r}"
+        + (
+            f"  it lies between {found.below!r} and {found.above!r}"
+            if found.below
+            else f"  it lies below every question's confidence, the lowest {found.above!r}'s"
+        )
     )
     return 0
 

@@ -201,7 +201,7 @@ class Calibration:
     threshold: float
     declined_off_topic: float
     declined_answerable: float
-    below: str  # the questions whose confidences the threshold lies between
+    below: str  # the questions whose confidences the threshold lies between ("": below them all)
     above: str
 
     @property

@@ -273,6 +273,16 @@ def test_calibration_can_keep_wrong_declines_under_a_limit() -> None:
     assert (limited.declined_off_topic, limited.declined_answerable) == (pytest.approx(1 / 3), 0.0)
 
 
+def test_when_any_decline_would_be_wrong_too_often_the_cut_declines_nothing() -> None:
+    questions = [EvalQuestion("right 1", ("x",)), EvalQuestion("off 1"), EvalQuestion("right 2", ("x",))]
+    answers = [confident(q, c) for q, c in zip(questions, [0.2, 0.3, 0.6], strict=True)]
+
+    found = calibrate(questions, answers, max_wrong=0.03)  # declining "right 1" would be 50% wrong
+
+    assert found.threshold < 0.2 and (found.declined_off_topic, found.declined_answerable) == (0.0, 0.0)
+    assert (found.below, found.above) == ("", "right 1")
+
+
 def test_calibration_needs_both_kinds_of_question() -> None:
     answerable = [EvalQuestion("right", ("x",)), EvalQuestion("also right", ("x",))]
     with pytest.raises(MatchbotError, match="both answerable and off-topic"):
