@@ -171,9 +171,10 @@ class Fusion:
     def threshold(self, stages_in_use: Iterable[str], *, other: bool = False) -> float:
         """The calibrated threshold for the later stages in use (their first score names), and, when the
         best candidate is another language's pair (``other_language``), theirs if one is calibrated."""
-        key = "+".join(sorted(stages_in_use)) or FIRST_STAGE
-        if other and key + OTHER_LANGUAGE in self.thresholds:
-            return self.thresholds[key + OTHER_LANGUAGE]
+        stages = list(stages_in_use)
+        if other and threshold_key(stages, other=True) in self.thresholds:
+            return self.thresholds[threshold_key(stages, other=True)]
+        key = threshold_key(stages)
         if key not in self.thresholds:
             raise MatchbotError(
                 f"No decline threshold is calibrated for {key!r}: set MATCHBOT_THRESHOLD, or run "
@@ -225,6 +226,12 @@ class Fusion:
         found = evidence(table, order, scores)
         features = {name: np.array([value]) for name, value in found.items()}
         return float(model.probability(features, 1)[0])
+
+
+def threshold_key(stages_in_use: Iterable[str], *, other: bool = False) -> str:
+    """The thresholds' key for the later stages in use (``cross+late``, ``first`` for none), with
+    ``OTHER_LANGUAGE`` for another language's pairs."""
+    return ("+".join(sorted(stages_in_use)) or FIRST_STAGE) + (OTHER_LANGUAGE if other else "")
 
 
 def other_language(table: ScoreTable, order: np.ndarray) -> bool:

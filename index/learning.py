@@ -33,7 +33,7 @@ import numpy as np
 
 from index.errors import MatchbotError
 from index.evaluation import DEPTH, EvalQuestion, KeptStage, calibrate, is_hit, read_questions
-from index.fusion import FIRST_STAGE, OTHER_LANGUAGE, Fusion, Linear, evidence, other_language
+from index.fusion import Fusion, Linear, evidence, other_language, threshold_key
 from index.retriever import Query, Retriever
 from index.scores import ScoreTable
 
@@ -294,14 +294,14 @@ def thresholds(
     found = {}
     stages = retrievers[0][0].pipeline.stages
     for chosen in _combinations(stages):
-        key = "+".join(sorted(stage.name for stage in chosen)) or FIRST_STAGE
-        groups: dict[str, tuple[list[EvalQuestion], list]] = {key: ([], []), key + OTHER_LANGUAGE: ([], [])}
+        names = [stage.name for stage in chosen]
+        groups: dict[str, tuple[list[EvalQuestion], list]] = {}
         for retriever, asked in retrievers:
             system = retriever.with_pipeline(replace(retriever.pipeline, stages=chosen, fusion=fusion))
             tables = system.rescore(system.first_scores([q.question for q in asked]))
             for question, table in zip(asked, tables, strict=True):
                 other = other_language(table, fusion.rank(table)[0])
-                questions, answers = groups[key + OTHER_LANGUAGE if other else key]
+                questions, answers = groups.setdefault(threshold_key(names, other=other), ([], []))
                 questions.append(question)
                 query = Query(question.question, 1, threshold=0.0)
                 answers.append(system.answer(query, question.question, table))
