@@ -11,12 +11,13 @@
 - ``stages``: the scores each stage of the cascade adds, in order, and ``depths``: how many of the best
   candidates each later stage reads. The candidates a later stage read come first, each group ordered
   by fused score.
-- ``decline``: when present, a second logistic model over the question's evidence (the top candidate's
-  score, and the best and the top candidate's value of each score, ``best:cross_logit`` or
-  ``top:coverage``) gives the probability that the articles answer the question: the answer's
-  confidence. Without it, the confidence is the top candidate's score. ``decline_other``, when present,
-  does the same for questions whose best passage the English-only readers did not read (a question or
-  a passage in another language), from the evidence such a pair has.
+- ``declines``: logistic models over the question's evidence (the top candidate's score, and the best
+  and the top candidate's value of each score, ``best:cross_logit`` or ``top:coverage``), each giving
+  the probability that the articles answer the question: the answer's confidence. They are keyed as
+  the thresholds are: one for each combination of later stages in use (a stage switched off leaves its
+  scores missing, and the others then say more), and each again for questions whose best passage the
+  English-only readers did not read (a question or a passage in another language). Without one, the
+  confidence is the top candidate's score.
 - ``thresholds``: the confidence below which an answer is declined, one for each combination of later
   stages in use (calibrated by ``matchbot eval --calibrate``), and each again with the suffix
   ``@other-language`` for questions whose best passage is a pair the English-only readers do not read
@@ -99,8 +100,7 @@ class Fusion:
     kind: str = "mean"
     offsets: Mapping[str, float] = field(default_factory=dict)  # a logistic fusion's, per score present
     bias: float = 0.0
-    decline: Linear | None = None
-    decline_other: Linear | None = None  # for questions whose best passage is another language's pair
+    declines: Mapping[str, Linear] = field(default_factory=dict)  # keyed as the thresholds
 
     def __hash__(self) -> int:  # settings are compared and collected in tuning
         return hash(json.dumps(self.to_json(), sort_keys=True))
@@ -124,10 +124,7 @@ class Fusion:
                 kind=kind,
                 offsets={str(k): float(v) for k, v in saved.get("offsets", {}).items()},
                 bias=float(saved.get("bias", 0.0)),
-                decline=Linear.from_json(saved["decline"]) if saved.get("decline") else None,
-                decline_other=(
-                    Linear.from_json(saved["decline_other"]) if saved.get("decline_other") else None
-                ),
+                declines={str(k): Linear.from_json(v) for k, v in saved.get("declines", {}).items()},
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             problem = f"The fusion file {path} cannot be read ({exc}): reinstall matchbot."
@@ -142,10 +139,8 @@ class Fusion:
             "depths": dict(self.depths),
             "thresholds": dict(self.thresholds),
         }
-        if self.decline is not None:
-            saved["decline"] = self.decline.to_json()
-        if self.decline_other is not None:
-            saved["decline_other"] = self.decline_other.to_json()
+        if self.declines:
+            saved["declines"] = {key: model.to_json() for key, model in self.declines.items()}
         return saved
 
     def save(self, path: Path = FUSION_FILE) -> None:
@@ -154,9 +149,7 @@ class Fusion:
     def as_mean(self, weights: Mapping[str, float] = MEAN_WEIGHTS) -> Fusion:
         """A weighted mean of ``weights`` with this fusion's stages, depths and thresholds, no decline
         model."""
-        return replace(
-            self, kind="mean", weights=dict(weights), offsets={}, bias=0.0, decline=None, decline_other=None
-        )
+        return replace(self, kind="mean", weights=dict(weights), offsets={}, bias=0.0, declines={})
 
     def with_weights(self, weights: Mapping[str, float]) -> Fusion:
         return replace(self, weights=dict(weights))
@@ -213,14 +206,17 @@ class Fusion:
         order = np.lexsort((-scores, -self.reached(table)))  # the last key sorts first
         return order, np.minimum.accumulate(scores[order]) if len(order) else scores[order]
 
-    def confidence(self, table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> float:
-        """How sure the answer is that the articles answer the question: the decline model's probability
-        over the question's evidence, else the top candidate's score."""
+    def confidence(
+        self, table: ScoreTable, order: np.ndarray, scores: np.ndarray, stages_in_use: Iterable[str]
+    ) -> float:
+        """How sure the answer is that the articles answer the question: the probability the decline
+        model for the later stages in use (and the kind of pair the best candidate is) gives over the
+        question's evidence, else the top candidate's score."""
         if not len(order):
             return 0.0
-        model = self.decline
-        if self.decline_other is not None and other_language(table, order):
-            model = self.decline_other
+        stages = list(stages_in_use)
+        key = threshold_key(stages, other=other_language(table, order))
+        model = self.declines.get(key) or self.declines.get(threshold_key(stages))
         if model is None:
             return float(scores[0])
         found = evidence(table, order, scores)
@@ -235,8 +231,11 @@ def threshold_key(stages_in_use: Iterable[str], *, other: bool = False) -> str:
 
 
 def other_language(table: ScoreTable, order: np.ndarray) -> bool:
-    """Whether the best candidate is a pair the primary (English) encoder did not read."""
-    return bool(len(order)) and "sentence" in table and bool(np.isnan(table.column("sentence")[order[0]]))
+    """Whether the best candidate is a pair the primary (English) encoder did not read: a passage in
+    another language, or a question in one (its table has no such column at all)."""
+    if not len(order):
+        return False
+    return "sentence" not in table or bool(np.isnan(table.column("sentence")[order[0]]))
 
 
 def evidence(table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> dict[str, float]:

@@ -13,7 +13,9 @@ candidate may lack, an offset when it has it):
   best, the second round's those the first model ranks best, so the result depends on the questions
   alone, not on the fusion file it replaces;
 - the decline: the probability that the articles answer the question at all, from the question's
-  evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions.
+  evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions, one for each
+  combination of later stages (a self-hoster may switch either off: its scores are then missing, and
+  what the others say without them means something else) and kind of pair.
 
 Each combination of later stages then gets its threshold, the cut that declines the most off-topic
 tuning questions while declining at most 3% of the answerable ones (``index.evaluation.calibrate``). The
@@ -266,49 +268,78 @@ def fit_linear(
     )
 
 
-def fit_decline(examples: Sequence[Example], fusion: Fusion, *, other: bool = False) -> Linear:
-    """The decline model: answerable against off-topic questions, from each one's evidence; for the
-    questions whose best passage is a same-language English pair, or, ``other``, for the rest."""
-    rows, labels = [], []
-    for example in examples:
-        order, scores = fusion.rank(example.table)
-        if other_language(example.table, order) != other:
-            continue
-        found = evidence(example.table, order, scores)
-        rows.append([found.get(name, np.nan) for name in DECLINE])
-        labels.append(not example.question.off_topic)
-    table = np.array(rows, dtype=float)
-    labels_array = np.array(labels)
-    share = labels_array.mean()
-    weights = np.where(labels_array, 0.5 / share, 0.5 / (1 - share))  # both kinds weigh alike
-    matrix = np.hstack([np.nan_to_num(table, nan=0.0), (~np.isnan(table)).astype(float)])
-    return fit_linear(matrix, labels_array, weights, DECLINE, 1.0)
+@dataclass
+class Combination:
+    """The tuning questions answered with one combination of later stages: each one's scored table."""
+
+    names: tuple[str, ...]  # the later stages in use, in cascade order (none: the first stage alone)
+    system: Retriever  # the retriever that answers with them
+    questions: list[EvalQuestion]
+    tables: list[ScoreTable]
 
 
-def thresholds(
+def score_combinations(
     retrievers: Sequence[tuple[Retriever, Sequence[EvalQuestion]]], fusion: Fusion
-) -> dict[str, float]:
-    """For each combination of later stages, and within it for same-language English pairs and for the
-    others apart (``index.fusion.OTHER_LANGUAGE``), the cut that declines the most off-topic tuning
-    questions while declining at most ``MAX_WRONG`` of the answerable ones."""
-    found = {}
-    stages = retrievers[0][0].pipeline.stages
-    for chosen in _combinations(stages):
-        names = [stage.name for stage in chosen]
-        groups: dict[str, tuple[list[EvalQuestion], list]] = {}
+) -> list[Combination]:
+    """Every tuning question answered with every combination of later stages (each stage switched
+    off as a self-hoster may), ranked by ``fusion``: the tables the decline model learns from and the
+    thresholds are calibrated on."""
+    found = []
+    for chosen in _combinations(retrievers[0][0].pipeline.stages):
         for retriever, asked in retrievers:
             system = retriever.with_pipeline(replace(retriever.pipeline, stages=chosen, fusion=fusion))
             tables = system.rescore(system.first_scores([q.question for q in asked]))
-            for question, table in zip(asked, tables, strict=True):
-                other = other_language(table, fusion.rank(table)[0])
-                questions, answers = groups.setdefault(threshold_key(names, other=other), ([], []))
-                questions.append(question)
-                query = Query(question.question, 1, threshold=0.0)
-                answers.append(system.answer(query, question.question, table))
-        for name, (questions, answers) in groups.items():
-            if any(q.off_topic for q in questions) and any(not q.off_topic for q in questions):
-                found[name] = calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
+            found.append(Combination(tuple(s.name for s in chosen), system, list(asked), tables))
     return found
+
+
+def fit_declines(combinations: Sequence[Combination], fusion: Fusion) -> dict[str, Linear]:
+    """The decline models, keyed as the thresholds (``index.fusion.threshold_key``): for each
+    combination of later stages, and within it for same-language English pairs and for the others
+    apart, answerable against off-topic questions from each one's evidence."""
+    groups: dict[str, tuple[list[list[float]], list[bool]]] = {}
+    for combination in combinations:
+        for question, table in zip(combination.questions, combination.tables, strict=True):
+            order, scores = fusion.rank(table)
+            key = threshold_key(combination.names, other=other_language(table, order))
+            rows, labels = groups.setdefault(key, ([], []))
+            found = evidence(table, order, scores)
+            rows.append([found.get(name, np.nan) for name in DECLINE])
+            labels.append(not question.off_topic)
+    return {
+        key: fit_decline(np.array(rows, dtype=float), np.array(labels))
+        for key, (rows, labels) in groups.items()
+        if any(labels) and not all(labels)
+    }
+
+
+def fit_decline(evidence_rows: np.ndarray, answerable: np.ndarray) -> Linear:
+    """One decline model: the probability that a question is answerable, from its evidence (a row of
+    ``DECLINE`` values, NaN where missing), answerable and off-topic questions weighing alike."""
+    share = answerable.mean()
+    weights = np.where(answerable, 0.5 / share, 0.5 / (1 - share))
+    matrix = np.hstack([np.nan_to_num(evidence_rows, nan=0.0), (~np.isnan(evidence_rows)).astype(float)])
+    return fit_linear(matrix, answerable, weights, DECLINE, 1.0)
+
+
+def thresholds(combinations: Sequence[Combination], fusion: Fusion) -> dict[str, float]:
+    """For each combination of later stages, and within it for same-language English pairs and for the
+    others apart (``index.fusion.OTHER_LANGUAGE``), the cut that declines the most off-topic tuning
+    questions while declining at most ``MAX_WRONG`` of the answerable ones."""
+    groups: dict[str, tuple[list[EvalQuestion], list]] = {}
+    for combination in combinations:
+        system = combination.system.with_pipeline(combination.system.pipeline.with_fusion(fusion))
+        for question, table in zip(combination.questions, combination.tables, strict=True):
+            other = other_language(table, fusion.rank(table)[0])
+            questions, answers = groups.setdefault(threshold_key(combination.names, other=other), ([], []))
+            questions.append(question)
+            asked = Query(question.question, 1, threshold=0.0)  # every answer, with its confidence
+            answers.append(system.answer(asked, question.question, table))
+    return {
+        name: calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
+        for name, (questions, answers) in groups.items()
+        if any(q.off_topic for q in questions) and any(not q.off_topic for q in questions)
+    }
 
 
 def _combinations(stages: Sequence[object]) -> list[tuple]:
@@ -350,16 +381,10 @@ def learn(
         say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
         fusion, cross_validated = fit_ranking(examples, base)
         report[f"round {round_number} k-fold MRR@10"] = cross_validated
+    say("scoring every combination of later stages")
+    combinations = score_combinations([(r, q) for r, q, _ in opened], fusion)
     say("fitting the decline")
-    fusion = replace(
-        fusion,
-        decline=fit_decline(examples, fusion),
-        decline_other=fit_decline(examples, fusion, other=True),
-    )
+    fusion = replace(fusion, declines=fit_declines(combinations, fusion))
     say("calibrating the thresholds")
-    fusion = replace(
-        fusion,
-        thresholds=thresholds([(r, q) for r, q, _ in opened], fusion),
-        produced_by=command,
-    )
+    fusion = replace(fusion, thresholds=thresholds(combinations, fusion), produced_by=command)
     return fusion, report

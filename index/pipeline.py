@@ -55,7 +55,12 @@ class Pipeline:
         answer's best candidate is (``other``: one the English-only readers did not read)."""
         if self.threshold_setting is not None:
             return self.threshold_setting
-        return self.fusion.threshold((stage.name for stage in self.stages), other=other)
+        return self.fusion.threshold(self.stage_names, other=other)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The later stages in use, by name."""
+        return tuple(stage.name for stage in self.stages)
 
     def first_stage_only(self) -> Pipeline:
         return replace(self, stages=())

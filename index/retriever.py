@@ -251,7 +251,7 @@ class Retriever:
         else:
             limit = query.threshold
         passages = self._passages(table.rows[order], scores, query.k + query.offset)[query.offset :]
-        confidence = self.fusion.confidence(table, order, scores)
+        confidence = self.fusion.confidence(table, order, scores, self.pipeline.stage_names)
         return Answer(question, confidence >= limit, confidence, limit, passages)
 
     def _passages(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> list[Passage]:

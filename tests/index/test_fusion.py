@@ -86,8 +86,11 @@ LEARNED = Fusion(
     offsets={"late": -1.0},
     bias=-1.0,
     thresholds={"first": 0.5, "first" + OTHER_LANGUAGE: 0.8},
-    decline=Linear({"best:sentence": 4.0}, bias=-2.0),
-    decline_other=Linear({"best:use_sentence": 10.0}, bias=-5.0),
+    declines={
+        "first": Linear({"best:sentence": 4.0}, bias=-2.0),
+        "first" + OTHER_LANGUAGE: Linear({"best:use_sentence": 10.0}, bias=-5.0),
+        "late": Linear({"best:sentence": 1.0, "best:late": 2.0}, bias=-1.0),
+    },
 )
 
 
@@ -101,14 +104,35 @@ def test_a_logistic_fusion_adds_what_each_score_present_says_and_nothing_for_a_m
 def test_a_question_in_another_language_has_its_own_decline_model_and_threshold() -> None:
     english = table(sentence=[0.6, 0.3], use_sentence=[0.5, 0.1])
     french = table(sentence=[np.nan, np.nan], use_sentence=[0.6, 0.1])  # MiniLM does not read French
-    for scores, expected_threshold in ((english, 0.5), (french, 0.8)):
+    asked_in_french = table(use_sentence=[0.6, 0.1])  # nor a question in French: no column at all
+    for scores, expected_threshold in ((english, 0.5), (french, 0.8), (asked_in_french, 0.8)):
         other = other_language(scores, LEARNED.rank(scores)[0])
         assert LEARNED.threshold([], other=other) == expected_threshold
     order, fused = LEARNED.rank(english)
-    assert LEARNED.confidence(english, order, fused) == pytest.approx(1 / (1 + np.exp(-(4.0 * 0.6 - 2.0))))
+    assert LEARNED.confidence(english, order, fused, []) == pytest.approx(
+        1 / (1 + np.exp(-(4.0 * 0.6 - 2.0)))
+    )
     order, fused = LEARNED.rank(french)
-    assert LEARNED.confidence(french, order, fused) == pytest.approx(1 / (1 + np.exp(-(10.0 * 0.6 - 5.0))))
+    assert LEARNED.confidence(french, order, fused, []) == pytest.approx(
+        1 / (1 + np.exp(-(10.0 * 0.6 - 5.0)))
+    )
     assert LEARNED.threshold([]) == 0.5  # without a question, the same-language one
+
+
+def test_each_combination_of_later_stages_has_its_own_decline_model() -> None:
+    """With late interaction in use its model weighs its score; with it switched off, the first
+    stage's model decides from what is left; a pair kind with no model of its own takes the
+    same-language one of its stages."""
+    scores = table(sentence=[0.6, 0.3], use_sentence=[0.5, 0.1])
+    scores.add("late", [0.8], at=np.array([0]))
+    order, fused = LEARNED.rank(scores)
+    with_late = LEARNED.confidence(scores, order, fused, ["late"])
+    assert with_late == pytest.approx(1 / (1 + np.exp(-(0.6 + 2.0 * 0.8 - 1.0))))
+    assert LEARNED.confidence(scores, order, fused, []) == pytest.approx(1 / (1 + np.exp(-(4.0 * 0.6 - 2.0))))
+    french = table(sentence=[np.nan, np.nan], use_sentence=[0.6, 0.1])
+    order, fused = LEARNED.rank(french)
+    bias_alone = 1 / (1 + np.exp(1.0))  # "late"'s model, none of whose evidence a French pair has
+    assert LEARNED.confidence(french, order, fused, ["late"]) == pytest.approx(bias_alone)
 
 
 def test_the_shipped_fusion_file_reads_and_writes_back_the_same(tmp_path: Path) -> None:
@@ -118,6 +142,7 @@ def test_the_shipped_fusion_file_reads_and_writes_back_the_same(tmp_path: Path) 
     stages = {"first", "late", "cross", "cross+late"}
     assert shipped.produced_by
     assert set(shipped.thresholds) == stages | {f"{k}{OTHER_LANGUAGE}" for k in stages}
+    assert set(shipped.declines) == set(shipped.thresholds)  # a decline model for each threshold
     assert FUSION_FILE.read_text(encoding="utf-8") == (tmp_path / "fusion.json").read_text(encoding="utf-8")
 
 

@@ -78,10 +78,13 @@ def test_with_the_second_stage_off_the_ranking_is_the_first_stages(
 
 
 @pytest.mark.model
-def test_without_late_interaction_off_topic_questions_are_still_declined(seed_library, served) -> None:
-    """(Without the cross-encoder they are not: its best logit is the decline model's strongest evidence;
-    README, "Declines".)"""
-    stages = load_second_stage(late="off")
+@pytest.mark.parametrize("switched_off", ["late", "cross"])
+def test_with_either_later_stage_switched_off_off_topic_questions_are_still_declined(
+    seed_library, served, switched_off: str
+) -> None:
+    """Each combination of later stages has a decline model of its own, learned without the scores of
+    a stage switched off (README, "Declines")."""
+    stages = load_second_stage(**{switched_off: "off"})
     retriever = seed_library.retriever.with_pipeline(replace(served, stages=stages))
     assert not retriever.search("how do i bake bread").answered
     assert not retriever.search("what is the capital of australia").answered
