@@ -476,10 +476,12 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
 def _export_model(args: argparse.Namespace, config: Config) -> int:
     from index.export import export_model
     from index.onnx_embedder import export_folder
+    from index.use_encoder import load_multilingual
 
     folder = export_folder(config.model)
     difference = export_model(config.model, folder)
     print(f"Exported the model to {folder} (largest difference from sentence-transformers: {difference:.1g})")
+    load_multilingual(config.models.multilingual)  # read once, so later starts read it from its cache
     return 0
 
 
