@@ -77,8 +77,6 @@ VOCABULARY_FILE = "vocab.index.json"
 PARAMETERS_FILE = "params.index.json"
 METHODS = ("lucene", "robertson", "atire")
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-
 
 def fold(text: str) -> str:
     """Case-fold and strip accents: ``"Mbappé's"`` → ``"mbappe's"``."""
@@ -182,6 +180,7 @@ class LexicalIndex:
                 tokens[row] = terms
         import bm25s  # building only: answering reads the saved postings without it
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # its import sets DEBUG: every build logs
         bm25 = bm25s.BM25()
         if texts:
             bm25.index(tokens, show_progress=False)
