@@ -15,7 +15,7 @@ LANGUAGES := fr es pt de ar
 CATALOGUES := $(LANGUAGES:%=$(LOCALES)/%/LC_MESSAGES/matchbot.mo)
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: setup demo index test lint catalogue bench bench-seed bench-squad bench-kill bench-load bench-rerank bench-multilingual bench-scale clean
+.PHONY: setup demo index test lint catalogue bench bench-seed bench-squad bench-kill bench-load bench-rerank bench-multilingual bench-scale bench-ready clean
 
 setup: $(STAMP) $(CATALOGUES)
 
@@ -64,6 +64,9 @@ bench-rerank: $(STAMP)  ## what the second stage adds per question (p50, p95) an
 
 bench-multilingual: $(STAMP)  ## what the multilingual encoder adds: indexing, index size, memory, p50 per question
 	$(BIN)/python -m bench.multilingual_cost
+
+bench-ready: $(STAMP) $(CATALOGUES)  ## matchbot run against the local Discord stand-in: start to READY, READY to the first answer
+	$(BIN)/python -m bench.ready --no-warm
 
 bench-scale: $(STAMP)  ## build, open and search synthetic indexes of 10k and 100k passages, both corpora (no model)
 	nice -n 10 $(BIN)/python -m bench.scale

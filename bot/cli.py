@@ -7,13 +7,12 @@ Every failure a user can fix is printed as one line on stderr with exit status 1
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import logging
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -414,7 +413,7 @@ def _feeds_remove(args: argparse.Namespace, config: Config) -> int:
             await store.unfollow_feed(server, pick_feed(await store.feeds(server), args.url).url)
             return []
 
-        removed = asyncio.run(_with_store(config, forget))
+        removed = _run_async(_with_store(config, forget))
     kept = "" if args.articles else "; the articles it added are kept"
     print(f"no longer following {args.url}{kept}")
     for article_id in removed:
@@ -439,7 +438,7 @@ def _feeds_list(args: argparse.Namespace, config: Config) -> int:
                 lines.append(f"  {what}  {entry.title}" + (f" → {detail}" if detail else ""))
         return lines or ["No feeds are followed: add one with `matchbot feeds add URL --keywords …`."]
 
-    print("\n".join(asyncio.run(_with_store(config, listing))))
+    print("\n".join(_run_async(_with_store(config, listing))))
     return 0
 
 
@@ -476,10 +475,12 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
 def _export_model(args: argparse.Namespace, config: Config) -> int:
     from index.export import export_model
     from index.onnx_embedder import export_folder
+    from index.use_encoder import load_multilingual
 
     folder = export_folder(config.model)
     difference = export_model(config.model, folder)
     print(f"Exported the model to {folder} (largest difference from sentence-transformers: {difference:.1g})")
+    load_multilingual(config.models.multilingual)  # read once, so later starts read it from its cache
     return 0
 
 
@@ -503,6 +504,12 @@ def _open_library(config: Config, *, rebuild: bool = False) -> tuple[Library, In
     return library, report
 
 
+def _run_async(work: Coroutine[Any, Any, Any]) -> Any:
+    import asyncio  # only the commands that use the settings database need it
+
+    return asyncio.run(work)
+
+
 async def _with_store(config: Config, work: Callable[[SettingsStore], Any]) -> Any:
     """Run ``work`` with the settings store (PostgreSQL at DATABASE_URL, else SQLite), closed after."""
     from bot.settings import open_settings
@@ -517,6 +524,8 @@ async def _with_store(config: Config, work: Callable[[SettingsStore], Any]) -> A
 def _with_registry(config: Config, work: Callable[[ArticleRegistry], Any]) -> Any:
     """Run ``work`` with the article registry over the settings store and the library, so that what
     it adds or removes reaches the bot processes sharing the database, as their own changes do."""
+    import asyncio
+
     from bot.registry import ArticleRegistry
 
     async def run(store: SettingsStore) -> Any:
@@ -527,7 +536,7 @@ def _with_registry(config: Config, work: Callable[[ArticleRegistry], Any]) -> An
             await registry.catch_up()
         return await work(registry)
 
-    return asyncio.run(_with_store(config, run))
+    return _run_async(_with_store(config, run))
 
 
 def _with_feeds(config: Config, work: Callable[[FeedPoller], Any]) -> Any:
@@ -582,13 +591,13 @@ def _questions(args: argparse.Namespace) -> list[str]:
 @contextmanager
 def _progress_bar(label: str, *, minimum: int = PROGRESS_FROM) -> Iterator[Progress]:
     """A progress callback that shows a tqdm bar once there is at least ``minimum`` work."""
-    from tqdm import tqdm
-
-    bar: tqdm | None = None
+    bar: Any = None
 
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None and total >= minimum:
+            from tqdm import tqdm  # imported only when there is a bar to show
+
             bar = tqdm(total=total, desc=label, unit="item", file=sys.stderr, leave=False)
         if bar is not None:
             bar.update(done - bar.n)

@@ -133,8 +133,10 @@ class MatchBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.lag.start()
-        # The detector's models load in a thread while the index opens (before members can ask).
-        self._warming = asyncio.ensure_future(asyncio.to_thread(i18n.warm, self.languages))
+        # Every model's first call is made in a thread while the index opens (before members can ask).
+        self._warming = asyncio.ensure_future(
+            asyncio.to_thread(warm_up, self.languages, self.library.pipeline)
+        )
         await self.add_commands()
         if self.config.syncs_commands:
             await self.sync_commands()
@@ -156,6 +158,11 @@ class MatchBot(commands.Bot):
             else command.to_dict(self.tree)
             for command in self.tree.get_commands(guild=guild)
         ]
+
+    async def warmed(self) -> None:
+        """Return once the start-up warm-up (begun by ``setup_hook``, in a thread) is over."""
+        if self._warming is not None:
+            await asyncio.shield(self._warming)
 
     async def close(self) -> None:
         self.lag.stop()
@@ -366,9 +373,11 @@ async def build(
     metrics: Metrics | None = None,
     *,
     settings: SettingsStore | None = None,
+    languages: LanguageDetector | None = None,
 ) -> MatchBot:
     """Wire a MatchBot from ``config``: its Library (not opened yet, answering with ``pipeline``),
-    settings store and registry."""
+    settings store and registry; ``languages`` tells the replies' language (default: the pipeline's
+    detector)."""
     library = config.library(pipeline)
     if settings is None:
         settings = await open_settings(config)
@@ -381,7 +390,7 @@ async def build(
         registry=registry,
         metrics=metrics,
         fetcher=Fetcher(config.fetch),
-        languages=pipeline.languages,  # one detector for the answers and the replies' language
+        languages=languages or pipeline.languages,  # one detector for the answers and the replies' language
     )
 
 
@@ -402,10 +411,13 @@ async def serve(config: Config, *, pipeline: Pipeline | None = None) -> None:
     except BaseException:
         _restore_signals(loop)
         raise
+    # lingua's models take about 2 s to load, holding the GIL: begun now, beside the models' loading
+    languages = pipeline.languages if pipeline is not None and pipeline.languages else LanguageDetector()
+    detecting = asyncio.ensure_future(asyncio.to_thread(i18n.warm, languages))
     try:
         if pipeline is None:
-            pipeline = await asyncio.to_thread(load_pipeline, config.models)
-        bot = await build(config, pipeline, metrics, settings=settings)
+            pipeline = await asyncio.to_thread(load_pipeline, config.models, languages=languages)
+        bot = await build(config, pipeline, metrics, settings=settings, languages=languages)
         if config.metrics_port:
             metrics.serve(config.metrics_port, health=bot.health)
             log.info("Serving Prometheus metrics and /healthz on port %d.", config.metrics_port)
@@ -447,6 +459,7 @@ async def serve(config: Config, *, pipeline: Pipeline | None = None) -> None:
             "or DISCORD_API_BASE / DISCORD_GATEWAY_URL."
         ) from exc
     finally:
+        detecting.cancel()  # nothing waits for it any more; the thread ends by itself
         _restore_signals(loop)
         metrics.stop_serving()
         await settings.close()  # after the bot: its follower and feed poller have stopped
@@ -461,6 +474,7 @@ def _restore_signals(loop: asyncio.AbstractEventLoop) -> None:
 async def _open_and_connect(bot: MatchBot) -> None:
     report = await bot.registry.open()
     log.info("Index ready: %s", report.summary())
+    await bot.warmed()  # connected only once the first question is answered as quickly as the next
     bot.follow_registry()
     await bot.connect()
 
@@ -488,6 +502,26 @@ def run(config: Config, *, pipeline: Pipeline | None = None) -> None:
     if config.database_url:
         hide_database_password(config.database_url)
     asyncio.run(serve(config, pipeline=pipeline))
+
+
+def warm_up(languages: LanguageDetector, pipeline: Pipeline) -> None:
+    """Make the first call of every model now (the language detector's about 2 s, the encoders' and
+    the later stages'), so that the first member's question does not wait for them. Blocking: the bot
+    runs it in a thread as it starts. A model that fails here is logged and left to fail (or not) at
+    the first question, which reports it as any question's failure."""
+    started = time.perf_counter()
+    try:
+        took = pipeline.warm()
+        began = time.perf_counter()
+        i18n.warm(languages)
+        took["language detector"] = time.perf_counter() - began
+    except Exception:
+        log.warning(
+            "Warming the models up failed; the first question will load what is missing.", exc_info=True
+        )
+        return
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in took.items())
+    log.info("Models warmed up in %.1f s (%s).", time.perf_counter() - started, parts)
 
 
 def _seconds(latency: float) -> float | None:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from dotenv import load_dotenv
 
+from index.addresses import FetchPolicy
 from index.errors import MatchbotError
-from index.web import FetchPolicy
 
 if TYPE_CHECKING:
     from index.library import Library

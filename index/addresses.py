@@ -1,4 +1,5 @@
-"""Which IP addresses a fetch may connect to: the globally reachable ones, judged by what they are.
+"""Which IP addresses a fetch may connect to: the globally reachable ones, judged by what they are; and
+the policy a fetch follows (``FetchPolicy``: its limits and the private networks it may reach).
 
 An address is public when Python's ``ipaddress`` calls it global (IANA's special-purpose registries),
 it is not multicast, and it is none of the registry's later entries that Python 3.11 predates (and
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_REDIRECTS = 5
 
 # Not globally reachable per IANA's registries, yet global to Python 3.11's ipaddress.
 _LATER_SPECIAL = tuple(
@@ -72,3 +75,18 @@ def allowed(address: IPAddress, private: Iterable[IPNetwork] = ()) -> bool:
         address.ipv4_mapped is not None or address.sixtofour is not None or address in _NAT64
     )
     return (transparent or reachable(address)) and all(map(reachable, carried))
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """What a fetch may do: its size and time limits, and the private networks it may reach."""
+
+    max_bytes: int = 5_000_000
+    timeout: float = 20.0  # seconds for the whole fetch: robots.txt, redirects and the body
+    max_redirects: int = MAX_REDIRECTS
+    allow_private: tuple[IPNetwork, ...] = ()
+
+    def allows(self, address: IPAddress) -> bool:
+        """Whether ``address`` may be connected to: a public one (and every IPv4 address it carries),
+        or one in ``allow_private`` (see ``index.addresses``)."""
+        return allowed(address, self.allow_private)

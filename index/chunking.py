@@ -24,9 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pysbd
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from index.articles import Article
+from index.lexical import bm25s_stopwords
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
 CHUNKER_VERSION = 7
@@ -79,6 +79,7 @@ _TWO = {  # ... or two people, named before
 _NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-öø-ÿ][\w'’-]*"
 _RUN_OF_NAMES = re.compile(rf"(?<![\w@]){_NAME_WORD}(?:[ \t]+{_NAME_WORD})*")
 _POSSESSIVE = re.compile(r"['’]s?$")
+STOPWORDS_EN_PLUS = bm25s_stopwords().STOPWORDS_EN_PLUS
 _FUNCTION_WORDS = {word.casefold() for word in STOPWORDS_EN_PLUS} | {
     "le",
     "la",

@@ -43,10 +43,10 @@ NAMES = {
 # on the dev questions (README, "Members ask in their own language").
 QUESTION_CONFIDENCE = 0.3
 _WORD = re.compile(r"[^\W\d_]+")
-_WARM_UP = (
-    "Who scored the second goal? Qui a marqué le second but ? ¿Quién marcó? Wer hat getroffen? Quem marcou"
-    " o gol? Chi ha segnato? Wie scoorde er? Golü kim attı? Kto strzelił bramkę?"
-)
+# Read by ``warm``: a short text in letters every Latin-script language here shares. lingua reads a text
+# under 120 characters with its models of every n-gram length (a longer one with its trigrams alone), so
+# this loads every model a question can need, for each of the languages.
+_WARM_UP = "who scored the second goal"
 _SCRIPTS = (  # (first code point, last, language), for scripts one language here writes
     (0x0600, 0x06FF, "ar"),
     (0x0750, 0x077F, "ar"),
@@ -92,8 +92,8 @@ class LanguageDetector:
         return code if code == ENGLISH or best.value >= QUESTION_CONFIDENCE else ENGLISH
 
     def warm(self) -> None:
-        """Load lingua's models now (the bot does, in the background, as it starts): a sentence in each
-        Latin-script language it tells apart loads every model a question can need."""
+        """Load lingua's models now (the bot does, in the background, as it starts): a short question
+        in letters they all share loads every model a question can need, in each language."""
         self.question_language(_WARM_UP)
 
     def _detector(self) -> object:

@@ -7,22 +7,33 @@ Each text is cut into terms by its language's ``Analyzer``: Snowball's stemmer f
 and Thai, written without spaces, by pairs of characters. A question is cut by the analyzer of every
 language the texts are in, so a French question meets a French article by its French words and an
 English one by the names and words the two share.
+
+bm25s builds and saves the postings (each term's score in each text); answering reads them back and
+scores with ``Postings``, which does what bm25s's ``load`` and ``get_scores`` do for the method used
+here (lucene), so a question's path never imports bm25s (nor the scipy it pulls in). Texts are cut into
+terms the way ``bm25s.tokenize`` cuts them, and the stop words are bm25s's own lists.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import logging
 import re
+import sys
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import bm25s
 import numpy as np
 import Stemmer
+
+if TYPE_CHECKING:
+    import bm25s
 
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _RUN = re.compile(r"[^\W\d_]+")
@@ -58,8 +69,13 @@ UNSPACED = {"ja", "th", "zh"}  # written without spaces between words: terms are
 MIN_CORRECTED = 5
 CORRECTION_CUTOFF = 0.8
 WORDS = "words.json"  # beside bm25s's own files in a saved LexicalIndex: the text count and their words
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+# bm25s.tokenize's defaults, as the postings were built with them
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# bm25s's saved files, and the scoring method whose postings need nothing more (the default)
+POSTINGS_FILES = {name: f"{name}.csc.index.npy" for name in ("data", "indices", "indptr")}
+VOCABULARY_FILE = "vocab.index.json"
+PARAMETERS_FILE = "params.index.json"
+METHODS = ("lucene", "robertson", "atire")
 
 
 def fold(text: str) -> str:
@@ -76,19 +92,75 @@ class Analyzer:
     def __init__(self, language: str = ENGLISH) -> None:
         self.language = language
         self._stemmer = Stemmer.Stemmer(SNOWBALL[language]) if language in SNOWBALL else None
-        self._stopwords: str | list[str] = "en" if language == ENGLISH else _stopwords(language)
+        words = bm25s_stopwords().STOPWORDS_EN if language == ENGLISH else _stopwords(language)
+        self._stopwords = frozenset(words)
 
     def terms(self, folded: Sequence[str]) -> list[list[str]]:
-        """The terms of each (folded) text."""
+        """The terms of each (folded) text: as ``bm25s.tokenize`` gives them (lower-cased words of two
+        characters or more, stop words left out, each stemmed), or pairs of characters."""
         if self.language in UNSPACED:
             return [_character_pairs(text, self._stopwords) for text in folded]
-        return bm25s.tokenize(
-            list(folded),
-            stopwords=self._stopwords,
-            stemmer=self._stemmer,
-            return_ids=False,
-            show_progress=False,
-        )
+        found = []
+        for text in folded:
+            words = [word for word in TOKEN.findall(text.lower()) if word not in self._stopwords]
+            found.append(self._stemmer.stemWords(words) if self._stemmer is not None and words else words)
+        return found
+
+
+class Postings:
+    """BM25 postings as bm25s saves them: each term's score in each text holding it (a CSC matrix)."""
+
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        scores: dict[str, Any],
+        size: int,
+        dtype: str = "float32",
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.data, self.indices, self.indptr = scores["data"], scores["indices"], scores["indptr"]
+        self.size = size
+        self.dtype = np.dtype(dtype)
+        self.parameters = parameters  # as read from a saved index, to write them back
+
+    @classmethod
+    def of(cls, bm25: bm25s.BM25, size: int) -> Postings:
+        """The postings of an index bm25s just built."""
+        if not size:
+            return cls({}, {name: np.zeros(1 if name == "indptr" else 0) for name in POSTINGS_FILES}, 0)
+        return cls(bm25.vocab_dict, bm25.scores, size, bm25.dtype)
+
+    @classmethod
+    def load(cls, folder: Path) -> Postings:
+        """What ``bm25s.BM25.save`` wrote in ``folder``; OSError or ValueError when it cannot be read."""
+        parameters = json.loads((folder / PARAMETERS_FILE).read_text(encoding="utf-8"))
+        if parameters.get("method", "lucene") not in METHODS:
+            raise ValueError(f"BM25 method {parameters.get('method')!r}")
+        vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        scores = {name: np.load(folder / file, allow_pickle=False) for name, file in POSTINGS_FILES.items()}
+        dtype = parameters.get("dtype", "float32")
+        return cls(vocabulary, scores, int(parameters["num_docs"]), dtype, parameters)
+
+    def save(self, folder: Path) -> None:
+        """Write loaded postings back as they were read (bm25s's files)."""
+        for name, file in POSTINGS_FILES.items():
+            np.save(folder / file, getattr(self, name), allow_pickle=False)
+        vocabulary = json.dumps(self.vocabulary, ensure_ascii=False)
+        (folder / VOCABULARY_FILE).write_text(vocabulary, encoding="utf-8")
+        (folder / PARAMETERS_FILE).write_text(json.dumps(self.parameters, indent=4), encoding="utf-8")
+
+    def ids(self, terms: Iterable[str]) -> list[int]:
+        return [self.vocabulary[term] for term in terms if term in self.vocabulary]
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """Each text's BM25 score for ``terms``: the terms' postings added in order, in the postings'
+        dtype, as bm25s's ``get_scores`` adds them (the same figures, to the last bit)."""
+        ids = np.asarray(self.ids(terms), dtype=np.int64)
+        scores = np.zeros(self.size, dtype=self.dtype)
+        for start, end in zip(self.indptr[ids], self.indptr[ids + 1], strict=True):
+            np.add.at(scores, self.indices[start:end], self.data[start:end])
+        return scores
 
 
 class LexicalIndex:
@@ -106,22 +178,27 @@ class LexicalIndex:
             rows = [row for row, own in enumerate(languages) if own == language]
             for row, terms in zip(rows, Analyzer(language).terms([folded[row] for row in rows]), strict=True):
                 tokens[row] = terms
+        import bm25s  # building only: answering reads the saved postings without it
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # its import sets DEBUG: every build logs
         bm25 = bm25s.BM25()
         if texts:
             bm25.index(tokens, show_progress=False)
+        self._bm25: bm25s.BM25 | None = bm25  # kept to be saved
         words = (word for text in folded for word in _WORD.findall(text))
-        self._attach(bm25, len(texts), sorted(set(languages)) or [ENGLISH], words, proper_nouns(texts))
+        postings = Postings.of(bm25, len(texts))
+        self._attach(postings, sorted(set(languages)) or [ENGLISH], words, proper_nouns(texts))
 
     def _attach(
-        self, bm25: bm25s.BM25, size: int, languages: list[str], words: Iterable[str], names: Iterable[str]
+        self, postings: Postings, languages: list[str], words: Iterable[str], names: Iterable[str]
     ) -> None:
-        """Take ``bm25`` (indexed over ``size`` texts, or empty), the texts' languages, their folded words
-        and their proper nouns."""
-        self._bm25 = bm25
-        self._size = size
+        """Take the postings (over ``postings.size`` texts, maybe none), the texts' languages, their folded
+        words and their proper nouns."""
+        self._postings = postings
+        self._size = postings.size
         self.languages = languages
         self._analyzers = [Analyzer(language) for language in languages]
-        self._vocabulary = set(bm25.vocab_dict) if size else set()
+        self._vocabulary = set(postings.vocabulary)
         self._words = _by_letter(words)
         self.names = frozenset(names)  # folded: a question's words that tell nothing of its language
 
@@ -129,7 +206,10 @@ class LexicalIndex:
         """Write the postings, the languages and the corpus's words (for ``correct``) to ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         if self._size:
-            self._bm25.save(str(folder), show_progress=False)
+            if self._bm25 is None:  # loaded, not built: write the postings back as they were read
+                self._postings.save(folder)
+            else:
+                self._bm25.save(str(folder), show_progress=False)
         words = sorted(word for known in self._words.values() for word in known)
         saved = {
             "texts": self._size,
@@ -148,8 +228,11 @@ class LexicalIndex:
         if any(not language.isalpha() for language in languages):
             raise ValueError(f"unknown languages {languages}")
         index = object.__new__(cls)
-        bm25 = bm25s.BM25.load(str(folder), show_progress=False) if size else bm25s.BM25()
-        index._attach(bm25, size, languages, saved["words"], saved.get("names", ()))
+        index._bm25 = None
+        postings = Postings.load(folder) if size else Postings.of(None, 0)  # type: ignore[arg-type]
+        if postings.size != size:
+            raise ValueError(f"{folder} holds postings of {postings.size} texts, not {size}")
+        index._attach(postings, languages, saved["words"], saved.get("names", ()))
         return index
 
     def __len__(self) -> int:
@@ -190,11 +273,11 @@ class LexicalIndex:
         terms = self.terms(query)
         if not terms:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        postings = self._bm25.scores
-        ids = np.asarray(self._bm25.get_tokens_ids(terms), dtype=np.int64)
-        starts, ends = postings["indptr"][ids], postings["indptr"][ids + 1]
-        rows = np.concatenate([postings["indices"][a:b] for a, b in zip(starts, ends, strict=True)])
-        weights = np.concatenate([postings["data"][a:b] for a, b in zip(starts, ends, strict=True)])
+        postings = self._postings
+        ids = np.asarray(postings.ids(terms), dtype=np.int64)
+        starts, ends = postings.indptr[ids], postings.indptr[ids + 1]
+        rows = np.concatenate([postings.indices[a:b] for a, b in zip(starts, ends, strict=True)])
+        weights = np.concatenate([postings.data[a:b] for a, b in zip(starts, ends, strict=True)])
         # summed per text by counting, not by sorting the postings: common terms' run to 100,000s of rows
         totals = np.bincount(rows, weights=weights, minlength=self._size)
         found = np.flatnonzero(np.bincount(rows, minlength=self._size))
@@ -205,7 +288,7 @@ class LexicalIndex:
         terms = self.terms(query)
         if not terms:
             return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+        return np.asarray(self._postings.scores(terms), dtype=np.float32)
 
 
 def proper_nouns(texts: Iterable[str]) -> set[str]:
@@ -223,9 +306,7 @@ def proper_nouns(texts: Iterable[str]) -> set[str]:
 def _stopwords(language: str) -> list[str]:
     """A language's stop words, folded: bm25s's list where it has one, else stopwordsiso's."""
     if language in BM25S_STOPWORDS:
-        import bm25s.stopwords
-
-        words = getattr(bm25s.stopwords, BM25S_STOPWORDS[language])
+        words = getattr(bm25s_stopwords(), BM25S_STOPWORDS[language])
     else:
         import stopwordsiso
 
@@ -233,9 +314,29 @@ def _stopwords(language: str) -> list[str]:
     return sorted({fold(word) for word in words})
 
 
-def _character_pairs(text: str, stopwords: str | list[str]) -> list[str]:
+def bm25s_stopwords() -> ModuleType:
+    """bm25s's stop-word lists (``bm25s.stopwords``, data only), read without importing the bm25s package,
+    whose ``__init__`` loads scipy."""
+    loaded = sys.modules.get("bm25s.stopwords") or sys.modules.get(_STOPWORDS_MODULE)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec("bm25s")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("bm25s is not installed", name="bm25s")
+    path = Path(next(iter(spec.submodule_search_locations))) / "stopwords.py"
+    found = importlib.util.spec_from_file_location(_STOPWORDS_MODULE, path)
+    assert found is not None and found.loader is not None
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
+    sys.modules[_STOPWORDS_MODULE] = module
+    return module
+
+
+_STOPWORDS_MODULE = "index._bm25s_stopwords"
+
+
+def _character_pairs(text: str, ignored: frozenset[str]) -> list[str]:
     """Each run of letters as overlapping pairs of characters (a lone character stays as it is)."""
-    ignored = set(stopwords) if isinstance(stopwords, list) else set()
     pairs = []
     for run in _RUN.findall(text):
         if run in ignored:

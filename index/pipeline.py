@@ -8,12 +8,13 @@ threshold applied. A ``Pipeline`` is handed to the ``Library`` that answers with
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 from index.encoder import Encoder
 from index.fusion import Fusion
 from index.language import LanguageDetector
-from index.rerank import Stage
+from index.rerank import WARM_QUESTION, Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,24 @@ class Pipeline:
         """The later stages in use, by name."""
         return tuple(stage.name for stage in self.stages)
 
+    def warm(self) -> dict[str, float]:
+        """Make every model's first call now, on made-up text, so that the first question does not pay
+        for it: each encoder encodes a question, each later stage reads a pair (``Stage.warm``). The
+        language detector is warmed apart (``LanguageDetector.warm``). Blocking; changes no answer.
+        Returns the seconds each took, by name."""
+        took = {}
+        for encoder in self.encoders:
+            started = time.perf_counter()
+            encoder.encode([WARM_QUESTION])
+            took[encoder.name] = time.perf_counter() - started
+        for stage in self.stages:
+            warm = getattr(stage, "warm", None)  # a stage made elsewhere (a test's) may have none
+            if warm is not None:
+                started = time.perf_counter()
+                warm()
+                took[stage.name] = time.perf_counter() - started
+        return took
+
     def first_stage_only(self) -> Pipeline:
         return replace(self, stages=())
 
@@ -70,10 +89,15 @@ class Pipeline:
 
 
 def load_pipeline(
-    settings: ModelSettings, *, encoder: Encoder | None = None, stages: tuple[Stage, ...] | None = None
+    settings: ModelSettings,
+    *,
+    encoder: Encoder | None = None,
+    stages: tuple[Stage, ...] | None = None,
+    languages: LanguageDetector | None = None,
 ) -> Pipeline:
-    """Load every model the settings name (but ``encoder`` or ``stages`` when the caller already has
-    them). Blocking (seconds); problems are ModelErrors naming the setting to fix."""
+    """Load every model the settings name (but ``encoder``, ``stages`` or the language detector when
+    the caller already has them). Blocking (seconds); problems are ModelErrors naming the setting to
+    fix."""
     from index.onnx_embedder import load_embedder
     from index.rerank import load_second_stage
     from index.use_encoder import load_multilingual
@@ -91,5 +115,5 @@ def load_pipeline(
         fusion=fusion,
         threshold_setting=settings.threshold,
         other_encoders=(multilingual,) if multilingual is not None else (),
-        languages=LanguageDetector() if multilingual is not None else None,
+        languages=(languages or LanguageDetector()) if multilingual is not None else None,
     )

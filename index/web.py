@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from index.addresses import IPAddress, IPNetwork, allowed
+from index.addresses import FetchPolicy, IPAddress
 from index.articles import title_from_name
 from index.content_coding import ACCEPT_ENCODING, BoundedDecoder, DamagedCoding, UnreadableCoding
 from index.errors import DuplicateArticleError, WebError
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 Resolver = Callable[[str, int], list[str]]
 
 ROBOTS_AGENT = "matchbot"  # the name robots.txt rules address
-MAX_REDIRECTS = 5
 ROBOTS_MAX_BYTES = 500_000
 ROBOTS_KEPT = 3600.0  # seconds a host's robots.txt is trusted before it is read again
 MIN_ARTICLE_WORDS = 50  # words of running text below which a page holds no article
@@ -88,21 +87,6 @@ FEED = Accept(
     "link to the feed itself (its address often ends in .rss, .xml or /feed)",
 )
 ANYTHING = Accept("a file", frozenset(), "")
-
-
-@dataclass(frozen=True, slots=True)
-class FetchPolicy:
-    """What a fetch may do: its size and time limits, and the private networks it may reach."""
-
-    max_bytes: int = 5_000_000
-    timeout: float = 20.0  # seconds for the whole fetch: robots.txt, redirects and the body
-    max_redirects: int = MAX_REDIRECTS
-    allow_private: tuple[IPNetwork, ...] = ()
-
-    def allows(self, address: IPAddress) -> bool:
-        """Whether ``address`` may be connected to: a public one (and every IPv4 address it carries),
-        or one in ``allow_private`` (see ``index.addresses``)."""
-        return allowed(address, self.allow_private)
 
 
 @dataclass(frozen=True, slots=True)
