@@ -22,11 +22,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.rerank_cost import interleaved
 from index.evaluation import read_questions
 from index.library import Library
 from index.pipeline import ModelSettings, load_pipeline
@@ -92,14 +92,7 @@ def main() -> int:
             systems[f"{setting}, whole path"] = library.retriever
             systems[f"{setting}, first stage"] = library.retriever.first_stage_only()
         questions = [q.question for path in args.questions for q in read_questions(path)]
-        for system in systems.values():  # warm up: sessions, caches
-            system.search_many(questions[:20])
-        times: dict[str, list[float]] = {name: [] for name in systems}
-        for question in questions:
-            for name, system in systems.items():
-                start = time.perf_counter()
-                system.search(question)
-                times[name].append(time.perf_counter() - start)
+        times = interleaved(systems, questions)
         print(f"{len(questions)} questions, one at a time, interleaved:")
         print(f"  {'MATCHBOT_MULTILINGUAL':22} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10}")
         for name, spent in times.items():

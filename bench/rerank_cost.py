@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 from index.evaluation import read_questions
 from index.library import Library
 from index.pipeline import ModelSettings, load_pipeline
+from index.retriever import Retriever
 
 REPO = Path(__file__).resolve().parents[1]  # the questions, articles and data beside the package
 
@@ -42,6 +44,21 @@ library.retriever.search("What did Mbappe say to Hakimi after the match?")
 rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
 print(json.dumps({{"rss": rss, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
 """
+
+
+def interleaved(systems: Mapping[str, Retriever], questions: Sequence[str], *, rounds: int = 1) -> dict:
+    """Each system's seconds per question, every question asked of each system in turn (so that a busy
+    machine slows them alike), ``rounds`` times, after a warm-up (sessions, caches of passage tokens)."""
+    for system in systems.values():
+        system.search_many(list(questions[:20]))
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(rounds):
+        for question in questions:
+            for name, system in systems.items():
+                start = time.perf_counter()
+                system.search(question)
+                times[name].append(time.perf_counter() - start)
+    return times
 
 
 def main() -> int:
@@ -65,15 +82,7 @@ def main() -> int:
     late_only = tuple(stage for stage in pipeline.stages if stage.name == "late")
     systems["late interaction only"] = both.with_pipeline(replace(pipeline, stages=late_only))
     questions = [q.question for q in read_questions(args.questions)]
-    for system in systems.values():  # warm up: sessions, caches of passage tokens
-        system.search_many(questions[:20])
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(args.rounds):
-        for question in questions:
-            for name, system in systems.items():
-                start = time.perf_counter()
-                system.search(question)
-                times[name].append(time.perf_counter() - start)
+    times = interleaved(systems, questions, rounds=args.rounds)
 
     print(f"{len(questions)} questions × {args.rounds} rounds, one at a time, interleaved")
     base = np.median(times["first stage"]) * 1000
