@@ -293,24 +293,35 @@ def score_combinations(
     return found
 
 
-def fit_declines(combinations: Sequence[Combination], fusion: Fusion) -> dict[str, Linear]:
-    """The decline models, keyed as the thresholds (``index.fusion.threshold_key``): for each
-    combination of later stages, and within it for same-language English pairs and for the others
-    apart, answerable against off-topic questions from each one's evidence."""
-    groups: dict[str, tuple[list[list[float]], list[bool]]] = {}
+def by_key(
+    combinations: Sequence[Combination], fusion: Fusion
+) -> dict[str, list[tuple[Combination, EvalQuestion, ScoreTable]]]:
+    """Every combination's tuning questions grouped by their thresholds' key
+    (``index.fusion.threshold_key``): the later stages in use, and whether the best candidate, as
+    ``fusion`` ranks them, is a same-language English pair or another."""
+    groups: dict[str, list[tuple[Combination, EvalQuestion, ScoreTable]]] = {}
     for combination in combinations:
         for question, table in zip(combination.questions, combination.tables, strict=True):
+            key = threshold_key(combination.names, other=other_language(table, fusion.rank(table)[0]))
+            groups.setdefault(key, []).append((combination, question, table))
+    return groups
+
+
+def fit_declines(combinations: Sequence[Combination], fusion: Fusion) -> dict[str, Linear]:
+    """The decline models, one for each key of ``by_key`` that has both answerable and off-topic
+    questions: answerable against off-topic, from each one's evidence."""
+    found = {}
+    for key, members in by_key(combinations, fusion).items():
+        answerable = np.array([not question.off_topic for _, question, _ in members])
+        if answerable.all() or not answerable.any():
+            continue
+        rows = []
+        for _, _, table in members:
             order, scores = fusion.rank(table)
-            key = threshold_key(combination.names, other=other_language(table, order))
-            rows, labels = groups.setdefault(key, ([], []))
-            found = evidence(table, order, scores)
-            rows.append([found.get(name, np.nan) for name in DECLINE])
-            labels.append(not question.off_topic)
-    return {
-        key: fit_decline(np.array(rows, dtype=float), np.array(labels))
-        for key, (rows, labels) in groups.items()
-        if any(labels) and not all(labels)
-    }
+            shown = evidence(table, order, scores)
+            rows.append([shown.get(name, np.nan) for name in DECLINE])
+        found[key] = fit_decline(np.array(rows, dtype=float), answerable)
+    return found
 
 
 def fit_decline(evidence_rows: np.ndarray, answerable: np.ndarray) -> Linear:
@@ -323,23 +334,21 @@ def fit_decline(evidence_rows: np.ndarray, answerable: np.ndarray) -> Linear:
 
 
 def thresholds(combinations: Sequence[Combination], fusion: Fusion) -> dict[str, float]:
-    """For each combination of later stages, and within it for same-language English pairs and for the
-    others apart (``index.fusion.OTHER_LANGUAGE``), the cut that declines the most off-topic tuning
-    questions while declining at most ``MAX_WRONG`` of the answerable ones."""
-    groups: dict[str, tuple[list[EvalQuestion], list]] = {}
-    for combination in combinations:
-        system = combination.system.with_pipeline(combination.system.pipeline.with_fusion(fusion))
-        for question, table in zip(combination.questions, combination.tables, strict=True):
-            other = other_language(table, fusion.rank(table)[0])
-            questions, answers = groups.setdefault(threshold_key(combination.names, other=other), ([], []))
-            questions.append(question)
-            asked = Query(question.question, 1, threshold=0.0)  # every answer, with its confidence
-            answers.append(system.answer(asked, question.question, table))
-    return {
-        name: calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
-        for name, (questions, answers) in groups.items()
-        if any(q.off_topic for q in questions) and any(not q.off_topic for q in questions)
-    }
+    """For each key of ``by_key`` (the later stages in use, and the kind of pair), the cut that
+    declines the most off-topic tuning questions while declining at most ``MAX_WRONG`` of the
+    answerable ones."""
+    systems = {id(c): c.system.with_pipeline(c.system.pipeline.with_fusion(fusion)) for c in combinations}
+    found = {}
+    for key, members in by_key(combinations, fusion).items():
+        questions = [question for _, question, _ in members]
+        if all(q.off_topic for q in questions) or not any(q.off_topic for q in questions):
+            continue
+        answers = [  # every answer, with its confidence
+            systems[id(combination)].answer(Query(q.question, 1, threshold=0.0), q.question, table)
+            for combination, q, table in members
+        ]
+        found[key] = calibrate(questions, answers, max_wrong=MAX_WRONG).threshold
+    return found
 
 
 def _combinations(stages: Sequence[object]) -> list[tuple]:
