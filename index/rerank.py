@@ -13,7 +13,9 @@ so far, ``index.fusion`` decides how many), it returns named scores for them: ``
 Every text is read in a model call of its own. Both models are quantised dynamically (int8 scales taken
 from each call's whole input), so a passage read in one call with others would score differently (by up
 to 0.11 on the seed questions): one call per text keeps a passage's score the same whoever else asked
-at that moment, and the same in ``matchbot eval`` as in the bot.
+at that moment, and the same in ``matchbot eval`` as in the bot. The calls are made two at a time
+(``OnnxModel.run_each``): a short pair leaves a core idle, and each call's output is the one it gives
+alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Protocol
 
@@ -59,7 +62,11 @@ class CrossEncoder:
 
     def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
         """One logit per passage, each pair read in a call of its own (see the module docstring)."""
-        logits = [self.model.run(self.model.tokenize([(question, passage)])) for passage in passages]
+        return self.score_pairs([(question, passage) for passage in passages])
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """One logit per (question, passage) pair, each read in a call of its own."""
+        logits = self.model.run_each(pairs)
         return np.array([float(np.asarray(logit).reshape(-1)[0]) for logit in logits], dtype=np.float32)
 
 
@@ -82,7 +89,8 @@ class LateInteraction:
 
     def passage_tokens(self, passages: Sequence[str]) -> list[np.ndarray]:
         """Each passage's unit token vectors, each passage encoded in a call of its own."""
-        return [self._encode([f"{PASSAGE_MARKER} {passage}"])[0] for passage in passages]
+        texts = [f"{PASSAGE_MARKER} {passage}" for passage in passages]
+        return [self._unit(hidden[0]) for hidden in self.model.run_each(texts)]
 
     @staticmethod
     def maxsim(question: np.ndarray, passages: Sequence[np.ndarray]) -> np.ndarray:
@@ -94,11 +102,13 @@ class LateInteraction:
             return []
         inputs = self.model.tokenize(texts)
         hidden = np.asarray(self.model.run(inputs), dtype=np.float32)
-        vectors = []
-        for row, mask in zip(hidden, inputs["attention_mask"], strict=True):
-            tokens = row[mask.astype(bool)]
-            vectors.append(tokens / np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-8))
-        return vectors
+        masks = inputs["attention_mask"].astype(bool)
+        return [self._unit(row[mask]) for row, mask in zip(hidden, masks, strict=True)]
+
+    @staticmethod
+    def _unit(tokens: np.ndarray) -> np.ndarray:
+        tokens = np.asarray(tokens, dtype=np.float32)
+        return tokens / np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-8)
 
 
 class Stage(Protocol):
@@ -188,11 +198,15 @@ class CrossEncoderStage:
     def score_many(
         self, questions: Sequence[str], passages: Sequence[Sequence[Chunk]]
     ) -> list[dict[str, np.ndarray]]:
-        found = []
-        for question, chunks in zip(questions, passages, strict=True):
-            logits = self.model.score(question, [self.text(chunk) for chunk in chunks])
-            found.append({self.name: _sigmoid(logits), "cross_logit": logits.astype(np.float64)})
-        return found
+        pairs = [
+            (question, self.text(chunk))
+            for question, chunks in zip(questions, passages, strict=True)
+            for chunk in chunks
+        ]
+        logits = self.model.score_pairs(pairs)
+        ends = np.cumsum([0, *(len(chunks) for chunks in passages)])
+        parts = [logits[start:end] for start, end in pairwise(ends)]
+        return [{self.name: _sigmoid(part), "cross_logit": part.astype(np.float64)} for part in parts]
 
 
 def model_folder(value: str, packaged: str, setting: str) -> Path | None:
