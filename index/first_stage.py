@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.chunking import indexed_text, neighbours
 from index.encoder import Encoder
 from index.scores import ScoreTable
 from index.store import Store, unit_rows
@@ -93,7 +92,7 @@ class FirstStage:
         self._distinct = store.distinct[:, 0]
         self._language_of_row = store.row_languages()
         self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
-        self._terms: dict[int, frozenset[str]] = {}  # per row: its and its neighbours' terms, synonyms too
+        self._terms = store.lexical.terms  # each row's terms, synonyms too
 
     @property
     def names(self) -> frozenset[str]:
@@ -145,20 +144,19 @@ class FirstStage:
         return table
 
     def _coverage(self, question: str, rows: np.ndarray) -> np.ndarray:
-        """The share of the question's terms each row (with its neighbours) holds."""
-        wanted = set(self._lexical.analyse(question))
+        """The share of the question's terms each row holds, or the row before or after it in the same
+        article does (the index's term sets: each chunk's terms with its synonyms)."""
+        wanted = list(dict.fromkeys(self._lexical.analyse(question)))
         if not wanted:
             return np.zeros(len(rows), dtype=np.float32)
-        return np.array([len(wanted & self._terms_of(int(row))) / len(wanted) for row in rows], np.float32)
-
-    def _terms_of(self, row: int) -> frozenset[str]:
-        found = self._terms.get(row)
-        if found is None:
-            chunks = self.store.chunks
-            near = [r for r in (*neighbours(chunks, row), row) if r is not None]
-            text = " ".join(indexed_text(chunks[r]) for r in near)
-            found = self._terms[row] = frozenset(self._lexical.analyse(expand(text)))
-        return found
+        article = self._article_of_row
+        held = self._terms.holding(wanted, rows)
+        for step in (-1, 1):
+            near = rows + step
+            inside = (near >= 0) & (near < len(article))
+            inside[inside] = article[near[inside]] == article[rows[inside]]
+            held[inside] |= self._terms.holding(wanted, near[inside])
+        return (held.sum(axis=1) / len(wanted)).astype(np.float32)
 
     def _held_by(self, row: int) -> frozenset[str]:
         found = self._held.get(row)

@@ -163,6 +163,63 @@ class Postings:
         return scores
 
 
+class TermSets:
+    """Each text's set of terms, as term numbers in a CSR matrix (texts × terms), saved with the index:
+    which of a question's terms a few hundred texts hold is then a lookup, not an analysis of each text
+    at question time."""
+
+    def __init__(self, vocabulary: dict[str, int], indptr: np.ndarray, indices: np.ndarray) -> None:
+        self.vocabulary = vocabulary
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.indices = np.asarray(indices, dtype=np.int32)
+
+    @classmethod
+    def build(cls, texts_terms: Iterable[Iterable[str]]) -> TermSets:
+        vocabulary: dict[str, int] = {}
+        indptr, indices = [0], []
+        for terms in texts_terms:
+            own = {vocabulary.setdefault(term, len(vocabulary)) for term in terms}
+            indices.extend(sorted(own))
+            indptr.append(len(indices))
+        return cls(vocabulary, np.array(indptr), np.array(indices))
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def holding(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """Which of ``terms`` (distinct) each of ``rows`` holds: booleans, ``(len(rows), len(terms))``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        held = np.zeros((len(rows), len(terms)), dtype=bool)
+        column = {self.vocabulary[term]: n for n, term in enumerate(terms) if term in self.vocabulary}
+        if not column or not len(rows):
+            return held
+        starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        found = self.indices[np.repeat(starts, lengths) + offsets]
+        hit = np.isin(found, np.fromiter(column, dtype=np.int32, count=len(column)))
+        held[owner[hit], [column[int(term)] for term in found[hit]]] = True
+        return held
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "indptr.npy", self.indptr, allow_pickle=False)
+        np.save(folder / "indices.npy", self.indices, allow_pickle=False)
+        (folder / "terms.json").write_text(json.dumps(list(self.vocabulary), ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TermSets:
+        """What ``save`` wrote; OSError or ValueError when a file is missing or does not fit."""
+        terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        indptr = np.load(folder / "indptr.npy", allow_pickle=False)
+        indices = np.load(folder / "indices.npy", allow_pickle=False)
+        if indptr.ndim != 1 or not len(indptr) or indptr[-1] != len(indices):
+            raise ValueError(f"{folder} holds term sets that do not fit together")
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(terms)):
+            raise ValueError(f"{folder} holds term numbers outside its terms")
+        return cls({term: n for n, term in enumerate(terms)}, indptr, indices)
+
+
 class LexicalIndex:
     """BM25 over a fixed list of texts, each in its language; ``scores`` gives one score per text.
 

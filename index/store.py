@@ -41,7 +41,8 @@ from index.chunking import CHUNKER_VERSION, Chunk, chunk_article, context_text, 
 from index.embedding_cache import embed_new_texts
 from index.encoder import Encoder
 from index.errors import OlderIndex, StoreError, disk_problem
-from index.lexical import LexicalIndex
+from index.lexical import LexicalIndex, TermSets
+from index.vocabulary import expand
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ SENTENCES = "sentences.faiss"
 CONTEXTS = "contexts.faiss"
 DISTINCT = "distinct.npy"
 LEXICAL = "bm25"
+TERMS = "terms"  # in LEXICAL: each chunk's terms, synonyms added
 Progress = Callable[[int, int], None]
 _ENTRY_KEYS = {"hash", "title", "source", "chunks"}  # what each article's manifest entry must hold
 
@@ -100,10 +102,12 @@ class Vectors:
 @dataclass(frozen=True, slots=True)
 class Lexical:
     """BM25 over each chunk's indexed text, and over each article's title and text (articles in order of
-    first appearance)."""
+    first appearance); and each chunk's terms with its football words' synonyms (``terms``), from which
+    the first stage's ``coverage`` is read."""
 
     passages: LexicalIndex
     articles: LexicalIndex
+    terms: TermSets
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> Lexical:
@@ -112,18 +116,32 @@ class Lexical:
         for chunk in chunks:
             articles.setdefault(chunk.article, [chunk.title]).append(chunk.text)
             languages.setdefault(chunk.article, chunk.language)
+        texts = [indexed_text(chunk) for chunk in chunks]
+        passages = LexicalIndex(texts, [chunk.language for chunk in chunks])
         return cls(
-            LexicalIndex([indexed_text(chunk) for chunk in chunks], [chunk.language for chunk in chunks]),
+            passages,
             LexicalIndex([" ".join(parts) for parts in articles.values()], list(languages.values())),
+            TermSets.build(passages.analyse(expand(text)) for text in texts),
         )
 
     def save(self, folder: Path) -> None:
         self.passages.save(folder / "passages")
         self.articles.save(folder / "articles")
+        self.terms.save(folder / TERMS)
+
+    @classmethod
+    def saved_in(cls, folder: Path) -> bool:
+        """Whether ``folder`` holds a saved Lexical (an index saved before ``terms`` existed holds only
+        BM25's two folders: it is built again from the chunks)."""
+        return (folder / TERMS).is_dir()
 
     @classmethod
     def load(cls, folder: Path) -> Lexical:
-        return cls(LexicalIndex.load(folder / "passages"), LexicalIndex.load(folder / "articles"))
+        return cls(
+            LexicalIndex.load(folder / "passages"),
+            LexicalIndex.load(folder / "articles"),
+            TermSets.load(folder / TERMS),
+        )
 
 
 class Store:
@@ -474,7 +492,7 @@ class Store:
                 ann.configure(found.contexts, entry["search"]["contexts"])
                 vectors[name] = found
             scores = np.load(folder / DISTINCT, allow_pickle=False)
-            lexical = Lexical.load(folder / LEXICAL) if (folder / LEXICAL).is_dir() else None
+            lexical = Lexical.load(folder / LEXICAL) if Lexical.saved_in(folder / LEXICAL) else None
         except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
         if scores.ndim != 2 or scores.shape[1] != 2 or scores.dtype != np.float32:
@@ -482,7 +500,7 @@ class Store:
         counts = [len(chunks), len(scores), manifest.get("chunks")]
         counts += [index.ntotal for found in vectors.values() for index in (found.sentences, found.contexts)]
         if lexical is not None:
-            counts.append(len(lexical.passages))
+            counts += [len(lexical.passages), len(lexical.terms)]
         if len(set(counts)) != 1:
             raise _corrupt(folder, f"its files disagree on the chunk count ({', '.join(map(str, counts))})")
         if manifest.get("dimension") != entries[manifest["model"]]["dimension"]:

@@ -12,7 +12,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from index.lexical import Analyzer, LexicalIndex, fold
+from index.lexical import Analyzer, LexicalIndex, TermSets, fold
 from tests.index.test_ann import reports
 
 TEXTS = {
@@ -81,3 +81,21 @@ def test_a_saved_index_is_opened_and_asked_without_importing_bm25s_or_scipy(tmp_
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True, timeout=120
     )
     assert result.stdout.strip().endswith("[]"), result.stdout
+
+
+def test_term_sets_tell_which_of_a_questions_terms_each_text_holds(tmp_path: Path) -> None:
+    sets = TermSets.build([["mbapp", "hakimi", "hug"], [], ["hakimi", "hakimi", "tunnel"]])
+    sets.save(tmp_path / "terms")
+    loaded = TermSets.load(tmp_path / "terms")
+
+    for found in (sets, loaded):
+        held = found.holding(["hakimi", "tunnel", "unknown"], np.array([2, 0, 1, 2]))
+        assert held.tolist() == [
+            [True, True, False],
+            [True, False, False],
+            [False, False, False],
+            [True, True, False],
+        ]
+        assert found.holding(["unknown"], np.array([0, 1])).tolist() == [[False], [False]]
+        assert found.holding(["hug"], np.array([], dtype=np.int64)).shape == (0, 1)
+    assert len(loaded) == 3

@@ -14,10 +14,11 @@ import pytest
 
 from index import chunk_table
 from index.articles import Article, read_seeds
-from index.chunking import Chunk, chunk_article, indexed_text
+from index.chunking import Chunk, chunk_article, indexed_text, neighbours
 from index.errors import StoreError
 from index.first_stage import FirstStage
 from index.store import FORMAT_VERSION, IndexReport, Lexical, Store
+from index.vocabulary import expand
 
 SEMI = Article(
     id="semi",
@@ -180,6 +181,38 @@ def test_bm25_is_saved_with_the_index_and_scores_as_one_built_from_the_chunks(
     )
 
 
+def test_coverage_read_from_the_saved_term_sets_is_the_sentence_read_with_its_neighbours(
+    store: Store, tmp_path: Path
+) -> None:
+    store.save(tmp_path / "index")
+    first = FirstStage(Store.load(tmp_path / "index"))
+    analyse = first.store.lexical.passages.analyse
+
+    def share(question: str, rows: list[int]) -> float:  # the rows' text read whole, synonyms added
+        held = set(analyse(expand(" ".join(indexed_text(store.chunks[r]) for r in rows))))
+        return len(set(analyse(question)) & held) / len(set(analyse(question)))
+
+    helped = 0
+    for question in ["who was the manager of morocco", "Mbappe consoled Hakimi in the tunnel", "penalties"]:
+        table = first.score(first.prepare(question), store.vectors([0])[0])
+        for row, coverage in zip(table.rows.tolist(), table.column("coverage").tolist(), strict=True):
+            near = [r for r in (*neighbours(store.chunks, row), row) if r is not None]
+            assert coverage == pytest.approx(share(question, near))
+            helped += share(question, near) > share(question, [row])
+    assert helped  # a neighbour's words counted for some row
+
+
+def test_an_index_saved_before_term_sets_opens_and_builds_them(store: Store, tmp_path: Path) -> None:
+    store.save(tmp_path / "index")
+    shutil.rmtree(tmp_path / "index" / "bm25" / "terms")  # as an index saved by an earlier matchbot
+
+    loaded = Store.load(tmp_path / "index")
+
+    built = Lexical.build(store.chunks).terms
+    assert np.array_equal(loaded.lexical.terms.indptr, built.indptr)
+    assert np.array_equal(loaded.lexical.terms.indices, built.indices)
+
+
 def test_an_index_saved_without_bm25_still_opens_and_builds_it(store: Store, tmp_path: Path) -> None:
     store.save(tmp_path / "index")
     shutil.rmtree(tmp_path / "index" / "bm25")  # as an index saved by an earlier matchbot
@@ -326,6 +359,9 @@ def drop_last_chunk(folder: Path) -> None:
         pytest.param(truncate("bm25/passages/vocab.index.json", 10), id="half-written BM25 vocabulary"),
         pytest.param(overwrite("bm25/articles/data.csc.index.npy", b"garbage"), id="garbage BM25 postings"),
         pytest.param(overwrite("bm25/passages/words.json", b'{"texts": 2, "words": []}'), id="BM25 of 2"),
+        pytest.param(remove("bm25/terms/indices.npy"), id="no term sets"),
+        pytest.param(overwrite("bm25/terms/terms.json", b"[]"), id="term sets without their terms"),
+        pytest.param(overwrite("bm25/terms/indptr.npy", b"garbage"), id="garbage term sets"),
     ],
 )
 def test_a_corrupt_or_half_written_index_is_one_line_saying_to_rebuild(
