@@ -361,7 +361,7 @@ class Library:
             log.warning("%s", warning)
         if stoppable:
             self._check_stopping()
-        if report.modified or previous is None:
+        if report.modified or report.upgraded or previous is None:
             store.save(self.index_dir)
         self._retriever = Retriever(store, self.pipeline)
         return report

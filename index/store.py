@@ -75,6 +75,9 @@ class IndexReport:
     # and their nprobe measured), ``distinct probe`` (choosing distinct's neighbour search), ``distinct``,
     # ``bm25`` (on its own thread, beside the others) and ``bm25 wait`` (what it added after them)
     seconds: dict[str, float] = field(default_factory=dict)
+    # the previous index was saved by an earlier matchbot, without a part today's saves (BM25's term
+    # sets): the same index, to be saved again once so that later starts need not build the part
+    upgraded: bool = False
 
     @property
     def modified(self) -> bool:
@@ -327,6 +330,7 @@ class Store:
             entries = {e.name: previous.manifest["encoders"][e.name] for e in encoders}  # type: ignore[union-attr]
             manifest |= {"encoders": entries, "distinct": previous.manifest["distinct"]}  # type: ignore[union-attr]
             vectors = {e.name: previous._vectors[e.name] for e in encoders}  # type: ignore[union-attr]
+            report.upgraded = previous._lexical is None  # type: ignore[union-attr]
             return cls(chunks, vectors, manifest, previous.distinct, previous._lexical), report  # type: ignore[union-attr]
 
         jobs = _embedding_jobs(chunks, rows, encoders, previous, kept_vectors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import faiss
@@ -557,3 +558,17 @@ def test_articles_with_nothing_quotable_decline_rather_than_say_none_were_added(
 
     assert not library.empty and [info.chunks for info in library.articles()] == [0]
     assert (answer.answered, answer.passages) == (False, [])
+
+
+def test_an_index_saved_before_term_sets_gets_them_at_its_next_opening(
+    library: Library, seeds: Path, fake_embedder
+) -> None:
+    terms = library.index_dir / "bm25" / "terms"
+    shutil.rmtree(terms)  # as an index saved by an earlier matchbot, which built them at every start
+    before = sentences_of(library.retriever.store, "semi")
+
+    reopened = Library(seeds, library.index_dir.parent, Pipeline(fake_embedder))
+    reopened.open()
+
+    assert terms.is_dir() and not fake_embedder.calls  # saved again, nothing embedded again
+    assert sentences_of(Store.load(library.index_dir), "semi") == before
