@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,17 +20,12 @@ import numpy as np
 
 from index.embedding import BUNDLED_MODEL_NAME, Embedder, Progress, bundled_model_path, languages_of
 from index.errors import ModelError
-from index.onnx import MODEL_FILE, TOKENIZER_FILE, OnnxModel
+from index.onnx import MODEL_FILE, TOKENIZER_FILE, OnnxModel, exports_folder
 
 SOURCE_FILE = "source.json"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length: longer texts are cut, as the reference cuts them
 BATCH = 8  # length-sorted batches this small pad least; measured fastest on two cores
 EXPORT_HINT = "run `matchbot export-model` (make setup does) to answer without loading torch"
-
-
-def exports_folder() -> Path:
-    """Where exported models live: inside the virtual environment, shared by every data folder."""
-    return Path(sys.prefix) / "share" / "matchbot" / "models"
 
 
 def model_source(model: str | os.PathLike[str] | None) -> tuple[str, Path]:
