@@ -9,10 +9,17 @@ Questions are short and full of names ("mbappe hakimi tunnel"), which say nothin
 ``question_language`` leaves out the words it is told are names (the articles' proper nouns) and
 digits, and calls a question English unless another language is clearly more likely: a question taken
 for English is read by every model, one taken for another language loses the English-only ones.
+
+lingua reads a short text with its models of every n-gram length, about 2 s to load; its low-accuracy
+mode, trigrams alone, loads in 0.1 s. A question the trigrams are sure is English, and that holds one of
+English's own small words (a stop word of English that is none of the other Latin-script languages'), is
+English without the full models; any other goes to them: a cold ``matchbot ask`` of most English
+questions never loads them (README, "Speed").
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -42,6 +49,10 @@ NAMES = {
 # Below this confidence (lingua's, 0–1) for its best language, a question is taken for English. Chosen
 # on the dev questions (README, "Members ask in their own language").
 QUESTION_CONFIDENCE = 0.3
+# At or above this confidence of lingua's trigrams alone that a question is English, it is, without the
+# full models, when it also holds one of English's own small words. Chosen on the dev questions, where it
+# changes no question's language (README, "How it works").
+QUICK_ENGLISH = 0.8
 _WORD = re.compile(r"[^\W\d_]+")
 # Read by ``warm``: a short text in letters every Latin-script language here shares. lingua reads a text
 # under 120 characters with its models of every n-gram length (a longer one with its trigrams alone), so
@@ -66,6 +77,7 @@ class LanguageDetector:
 
     def __init__(self) -> None:
         self._lingua: object | None = None
+        self._quick: object | None = None  # lingua's trigrams alone
         self._lock = threading.Lock()
 
     def article_language(self, text: str) -> str:
@@ -86,7 +98,12 @@ class LanguageDetector:
         words = [word for word in _WORD.findall(question.casefold()) if _fold(word) not in ignored]
         if not words:
             return ENGLISH
-        values = self._detector().compute_language_confidence_values(" ".join(words))  # type: ignore[attr-defined]
+        text = " ".join(words)
+        if not _english_words().isdisjoint(words) and (
+            self._detector(quick=True).compute_language_confidence(text, _english()) >= QUICK_ENGLISH  # type: ignore[attr-defined]
+        ):
+            return ENGLISH
+        values = self._detector().compute_language_confidence_values(text)  # type: ignore[attr-defined]
         best = values[0]
         code = _code(best.language)
         return code if code == ENGLISH or best.value >= QUESTION_CONFIDENCE else ENGLISH
@@ -94,16 +111,44 @@ class LanguageDetector:
     def warm(self) -> None:
         """Load lingua's models now (the bot does, in the background, as it starts): a short question
         in letters they all share loads every model a question can need, in each language."""
-        self.question_language(_WARM_UP)
+        self._detector(quick=True).compute_language_confidence_values(_WARM_UP)  # type: ignore[attr-defined]
+        self._detector().compute_language_confidence_values(_WARM_UP)  # type: ignore[attr-defined]
 
-    def _detector(self) -> object:
+    def _detector(self, *, quick: bool = False) -> object:
         with self._lock:
-            if self._lingua is None:
-                from lingua import Language, LanguageDetectorBuilder
+            if quick and self._quick is None:
+                self._quick = _build(quick=True)
+            if not quick and self._lingua is None:
+                self._lingua = _build(quick=False)
+            return self._quick if quick else self._lingua
 
-                languages = [Language.from_iso_code_639_1(_iso(code)) for code in LATIN]
-                self._lingua = LanguageDetectorBuilder.from_languages(*languages).build()
-            return self._lingua
+
+def _build(*, quick: bool) -> object:
+    """lingua's detector among the Latin-script languages: with its trigrams alone when ``quick``."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    builder = LanguageDetectorBuilder.from_languages(*(Language.from_iso_code_639_1(_iso(c)) for c in LATIN))
+    return (builder.with_low_accuracy_mode() if quick else builder).build()
+
+
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """English's stop words (bm25s's list) that are none of the other Latin-script languages' here:
+    "the", "did", "after", but not "was" (German) or "me" (French, Spanish)."""
+    from index.lexical import bm25s_stopwords
+
+    lists = bm25s_stopwords()
+    others = set().union(*(getattr(lists, f"STOPWORDS_{name}") for name in _OTHER_STOPWORDS))
+    return frozenset(set(lists.STOPWORDS_EN_PLUS) - others)
+
+
+_OTHER_STOPWORDS = ("DUTCH", "FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "SPANISH", "TURKISH")
+
+
+def _english() -> object:
+    from lingua import Language
+
+    return Language.ENGLISH
 
 
 def _by_script(text: str) -> str | None:

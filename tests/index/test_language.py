@@ -1,0 +1,75 @@
+"""A question's language, asked of lingua's trigrams first and of its full models only when needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index import language
+from index.language import LanguageDetector
+from index.lexical import proper_nouns
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DATA = REPOSITORY / "tests" / "data"
+ARTICLES = [*sorted((REPOSITORY / "seeds").glob("*.txt")), *sorted((DATA / "multilingual").glob("*.txt"))]
+QUESTION_FILES = [
+    DATA / "seed_questions.jsonl",
+    *sorted((DATA / "multilingual").glob("*.jsonl")),
+]
+
+
+def dev_questions() -> list[str]:
+    return [
+        row["question"]
+        for path in QUESTION_FILES
+        for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if row.get("split") == "dev"
+    ]
+
+
+class FullModelsOnly(LanguageDetector):
+    """The detector as it was before the trigrams were asked first: every question to the full models."""
+
+    def question_language(self, question: str, names=()) -> str:  # type: ignore[no-untyped-def]
+        quick, language.QUICK_ENGLISH = language.QUICK_ENGLISH, 2.0  # no confidence reaches it
+        try:
+            return super().question_language(question, names)
+        finally:
+            language.QUICK_ENGLISH = quick
+
+
+def test_an_english_question_is_told_without_loading_the_full_models() -> None:
+    detector = LanguageDetector()
+
+    assert detector.question_language("What did Mbappe say to Hakimi after the match?") == "en"
+    assert detector._lingua is None  # the 2 s a cold `matchbot ask` no longer spends
+
+    assert detector.question_language("qui a marqué le premier but") == "fr"
+    assert detector._lingua is not None
+
+
+def test_asking_the_trigrams_first_changes_no_dev_questions_language() -> None:
+    """The cut was chosen on these questions: at it, the trigrams alone are only trusted where the full
+    models agree."""
+    questions = dev_questions()
+    assert len(questions) > 300
+    names = proper_nouns([path.read_text(encoding="utf-8") for path in ARTICLES])  # as the retriever does
+    first, full = LanguageDetector(), FullModelsOnly()
+
+    changed = [q for q in questions if first.question_language(q, names) != full.question_language(q, names)]
+
+    assert changed == []
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("qu'a dit regragui après le match", "fr"),
+        ("¿quién marcó el segundo gol?", "es"),
+        ("was hat espn getwittert", "de"),  # English to the trigrams alone (0.999), but no English word
+    ],
+)
+def test_a_short_question_in_another_language_still_goes_to_the_full_models(question, expected) -> None:
+    assert LanguageDetector().question_language(question) == expected
