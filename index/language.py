@@ -11,10 +11,10 @@ digits, and calls a question English unless another language is clearly more lik
 for English is read by every model, one taken for another language loses the English-only ones.
 
 lingua reads a short text with its models of every n-gram length, about 2 s to load; its low-accuracy
-mode, trigrams alone, loads in 0.1 s. A question the trigrams are sure is English, and that holds one of
-English's own small words (a stop word of English that is none of the other Latin-script languages'), is
-English without the full models; any other goes to them: a cold ``matchbot ask`` of most English
-questions never loads them (README, "Speed").
+mode, trigrams alone, loads in 0.1 s. A question the trigrams are sure is English, and that holds none of
+the other Latin-script languages' small words (their stop words that are not English's: "hat", "le", "que"),
+is English without the full models; any other goes to them: a cold ``matchbot ask`` of most English
+questions never loads them (README, "How it works").
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ NAMES = {
 # on the dev questions (README, "Members ask in their own language").
 QUESTION_CONFIDENCE = 0.3
 # At or above this confidence of lingua's trigrams alone that a question is English, it is, without the
-# full models, when it also holds one of English's own small words. Chosen on the dev questions, where it
+# full models, unless it holds another language's small word. Chosen on the dev questions, where it
 # changes no question's language (README, "How it works").
 QUICK_ENGLISH = 0.8
 _WORD = re.compile(r"[^\W\d_]+")
@@ -99,7 +99,7 @@ class LanguageDetector:
         if not words:
             return ENGLISH
         text = " ".join(words)
-        if not _english_words().isdisjoint(words) and (
+        if _foreign_words().isdisjoint(words) and (
             self._detector(quick=True).compute_language_confidence(text, _english()) >= QUICK_ENGLISH  # type: ignore[attr-defined]
         ):
             return ENGLISH
@@ -132,14 +132,14 @@ def _build(*, quick: bool) -> object:
 
 
 @functools.cache
-def _english_words() -> frozenset[str]:
-    """English's stop words (bm25s's list) that are none of the other Latin-script languages' here:
-    "the", "did", "after", but not "was" (German) or "me" (French, Spanish)."""
+def _foreign_words() -> frozenset[str]:
+    """The other Latin-script languages' stop words (bm25s's lists) that are not English's: "hat", "le",
+    "que", but not "was" (German and English) or "me"."""
     from index.lexical import bm25s_stopwords
 
     lists = bm25s_stopwords()
     others = set().union(*(getattr(lists, f"STOPWORDS_{name}") for name in _OTHER_STOPWORDS))
-    return frozenset(set(lists.STOPWORDS_EN_PLUS) - others)
+    return frozenset(others - set(lists.STOPWORDS_EN_PLUS))
 
 
 _OTHER_STOPWORDS = ("DUTCH", "FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "SPANISH", "TURKISH")

@@ -68,7 +68,7 @@ def test_asking_the_trigrams_first_changes_no_dev_questions_language() -> None:
     [
         ("qu'a dit regragui après le match", "fr"),
         ("¿quién marcó el segundo gol?", "es"),
-        ("was hat espn getwittert", "de"),  # English to the trigrams alone (0.999), but no English word
+        ("was hat espn getwittert", "de"),  # English to the trigrams alone (0.999), but "hat" is German
     ],
 )
 def test_a_short_question_in_another_language_still_goes_to_the_full_models(question, expected) -> None:
