@@ -475,12 +475,14 @@ def _bench(args: argparse.Namespace, config: Config) -> int:
 def _export_model(args: argparse.Namespace, config: Config) -> int:
     from index.export import export_model
     from index.onnx_embedder import export_folder
-    from index.use_encoder import load_multilingual
+    from index.pipeline import load_pipeline
 
     folder = export_folder(config.model)
     difference = export_model(config.model, folder)
     print(f"Exported the model to {folder} (largest difference from sentence-transformers: {difference:.1g})")
-    load_multilingual(config.models.multilingual)  # read once, so later starts read it from its cache
+    # every model opened once, so that later starts read the multilingual encoder from its cache and
+    # open each ONNX model from its saved optimised graph
+    load_pipeline(config.models)
     return 0
 
 
