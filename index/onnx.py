@@ -12,7 +12,7 @@ Opening a session optimises the model's graph (fusing its operators), most of th
 optimised graph is saved once in ``exports_folder()/sessions/``, named by the model file, onnxruntime's
 version, the session's settings and the processor (an optimised graph may use the processor's own
 kernels), and later starts open that copy without optimising again: the same outputs bit for bit, in
-about a quarter of the time (README, "Speed").
+about a quarter of the time (README, "How it works").
 """
 
 from __future__ import annotations
