@@ -13,6 +13,7 @@ scores no longer depend on the call's other inputs, and differ between processor
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,15 @@ def _without_unused(nodes: list, used: set[str], outputs: set[str]) -> list:
             return kept
         nodes = kept
         used = {name for node in nodes for name in node.input}
+
+
+def dequantize_folder(source: Path, target: Path) -> Path:
+    """``target`` made a model folder holding the fp32 copy of the model in the folder ``source`` and its
+    tokenizer, as a model setting can name it; a folder that already holds one is kept as it is."""
+    from index.onnx import MODEL_FILE, TOKENIZER_FILE
+
+    if not (target / MODEL_FILE).is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        dequantize(source / MODEL_FILE, target / MODEL_FILE)
+        shutil.copy(source / TOKENIZER_FILE, target / TOKENIZER_FILE)
+    return target

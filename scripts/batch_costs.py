@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Config
-from index.dequantize import dequantize
-from index.onnx import MODEL_FILE, TOKENIZER_FILE, OnnxModel, packaged_model
+from index.dequantize import dequantize_folder
+from index.onnx import OnnxModel, packaged_model
 from index.onnx_embedder import load_embedder
 from index.pipeline import load_pipeline
 from index.rerank import CROSS_ENCODER, CROSS_SETTING, PAIR_TOKENS, CrossEncoderStage
@@ -75,9 +74,7 @@ def main() -> None:
         pairs += [(question, CrossEncoderStage.text(retriever.store.chunks[row])) for row in ranked[:5]]
     with tempfile.TemporaryDirectory() as folder:
         shipped = packaged_model(CROSS_ENCODER, CROSS_SETTING)
-        fp32_folder = Path(folder)
-        dequantize(shipped / MODEL_FILE, fp32_folder / MODEL_FILE)
-        shutil.copy(shipped / TOKENIZER_FILE, fp32_folder)
+        fp32_folder = dequantize_folder(shipped, Path(folder))
         models = {
             "int8": OnnxModel.load(shipped, max_length=PAIR_TOKENS, setting=CROSS_SETTING),
             "fp32": OnnxModel.load(fp32_folder, max_length=PAIR_TOKENS, setting=CROSS_SETTING),

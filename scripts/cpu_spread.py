@@ -88,18 +88,14 @@ def figures(records: list[dict], system: str, split: str | None) -> dict[str, tu
 def fp32_models(folder: Path) -> dict[str, str]:
     """Both second-stage models dequantised to fp32 in ``folder``, as the settings that select them."""
     sys.path.insert(0, str(REPO))
-    from index.dequantize import dequantize
-    from index.onnx import TOKENIZER_FILE, packaged_model
+    from index.dequantize import dequantize_folder
+    from index.onnx import packaged_model
     from index.rerank import CROSS_ENCODER, CROSS_SETTING, LATE_INTERACTION, LATE_SETTING
 
-    settings = {}
-    for name, setting in ((CROSS_ENCODER, CROSS_SETTING), (LATE_INTERACTION, LATE_SETTING)):
-        source, target = packaged_model(name, setting), folder / name
-        if not (target / "model.onnx").is_file():
-            dequantize(source / "model.onnx", target / "model.onnx")
-            shutil.copy(source / TOKENIZER_FILE, target / TOKENIZER_FILE)
-        settings[setting] = str(target)
-    return settings
+    return {
+        setting: str(dequantize_folder(packaged_model(name, setting), folder / name))
+        for name, setting in ((CROSS_ENCODER, CROSS_SETTING), (LATE_INTERACTION, LATE_SETTING))
+    }
 
 
 def main() -> int:
