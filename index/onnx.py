@@ -18,6 +18,7 @@ about a quarter of the time (README, "How it works").
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -228,6 +229,7 @@ def optimised_graph(onnxruntime: object, model: Path, options: object) -> Path |
     return exports_folder() / SESSIONS / f"{folder.name}-{place}-{key}.onnx"
 
 
+@functools.cache
 def _processor() -> str:
     """What names this processor's kernels: its instruction set flags where Linux lists them."""
     description = f"{platform.machine()}|{platform.processor()}"
