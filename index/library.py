@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from index import late_tokens
 from index.articles import (
     BULK_SUFFIX,
     TEXT_SUFFIXES,
@@ -47,6 +48,7 @@ from index.errors import (
     disk_problem,
 )
 from index.pipeline import Pipeline
+from index.rerank import LateInteractionStage
 from index.retriever import Retriever
 from index.store import IndexReport, Store
 
@@ -364,7 +366,16 @@ class Library:
         if report.modified or report.upgraded or previous is None:
             store.save(self.index_dir)
         self._retriever = Retriever(store, self.pipeline)
+        self._keep_late_tokens(store, self._watching(None) if stoppable else None)
         return report
+
+    def _keep_late_tokens(self, store: Store, progress: Progress | None) -> None:
+        """Hand the late-interaction stage its passages' token vectors, saved beside the index
+        (``index.late_tokens``), encoding those not saved yet."""
+        for stage in self.pipeline.stages:
+            if isinstance(stage, LateInteractionStage):
+                texts = [stage.text(chunk) for chunk in store.chunks if chunk.language in stage.languages]
+                late_tokens.bring_up_to_date(self.index_dir.parent, stage, texts, progress)
 
     def _settle(self) -> None:
         """Bring the index back in line with the folder after a change was undone, even while stopping

@@ -152,7 +152,7 @@ class OnnxModel:
 def open_session(onnxruntime: object, model: Path, options: object) -> object:
     """An onnxruntime session of ``model``: from its saved optimised graph when there is one, else
     optimised now and saved for the next start where the folder can be written."""
-    saved = optimised_graph(onnxruntime, model, options)
+    saved = optimised_graph(model, options)
     open_ = onnxruntime.InferenceSession  # type: ignore[attr-defined]
     providers = ["CPUExecutionProvider"]
     if saved is None:
@@ -206,27 +206,35 @@ def _source_gone(graph: Path, source: Path) -> bool:
         return time.time() - graph.stat().st_mtime > 60
 
 
-def optimised_graph(onnxruntime: object, model: Path, options: object) -> Path | None:
+def optimised_graph(model: Path, options: object) -> Path | None:
     """Where the optimised graph of ``model`` is saved: named by the model's folder, its file's size and
     time, onnxruntime's version, the session's settings and the processor. None when it cannot be read."""
+    key = fingerprint(model, str(options.graph_optimization_level))  # type: ignore[attr-defined]
+    if key is None:
+        return None
+    folder = model.resolve().parent
+    place = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+    return exports_folder() / SESSIONS / f"{folder.name}-{place}-{key}.onnx"
+
+
+def fingerprint(model: Path, *extra: str) -> str | None:
+    """A key naming what a model file gives on this machine: the file's size and time, onnxruntime's
+    version, the sessions' settings, the processor (int8 kernels differ between processors) and
+    ``extra``. None when the file cannot be read."""
+    import onnxruntime
+
     try:
         stat = model.stat()
     except OSError:
         return None
-    folder = model.resolve().parent
-    place = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
-    key = hashlib.sha256(
-        "|".join(
-            [
-                f"{stat.st_size}:{stat.st_mtime_ns}",
-                str(onnxruntime.__version__),  # type: ignore[attr-defined]
-                repr(sorted(SESSION_CONFIG.items())),
-                str(options.graph_optimization_level),  # type: ignore[attr-defined]
-                _processor(),
-            ]
-        ).encode()
-    ).hexdigest()[:16]
-    return exports_folder() / SESSIONS / f"{folder.name}-{place}-{key}.onnx"
+    parts = [
+        f"{stat.st_size}:{stat.st_mtime_ns}",
+        str(onnxruntime.__version__),
+        repr(sorted(SESSION_CONFIG.items())),
+        *extra,
+        _processor(),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 @functools.cache

@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from index.chunking import Chunk, indexed_text
-from index.onnx import OnnxModel, check_folder, packaged_model, unusable
+from index.onnx import MODEL_FILE, OnnxModel, check_folder, fingerprint, packaged_model, unusable
 
 WARM_QUESTION = "Who scored the first goal of the match?"  # what a stage's warm-up reads
 WARM_PASSAGE = "The striker scored the first goal after five minutes."
@@ -130,8 +130,9 @@ class Stage(Protocol):
 
 
 class LateInteractionStage:
-    """Scores passages by MaxSim with the question. Passage token vectors are cached by text (they do not
-    depend on the question), so each passage is encoded once per process."""
+    """Scores passages by MaxSim with the question. Passage token vectors do not depend on the question:
+    those of an index's passages are saved with it (``index.late_tokens``, handed over by ``remember``),
+    and any other passage's are cached by text once encoded."""
 
     name = "late"
     languages = frozenset({"en"})  # answerai-colbert-small-v1 was trained on English
@@ -141,6 +142,21 @@ class LateInteractionStage:
         self._tokens: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._saved: dict[str, np.ndarray] = {}  # by text: the saved vectors of an index's passages
+        folder = model.model.folder
+        # What names this model's passage vectors on this machine (None: they are not saved)
+        self.key = fingerprint(
+            folder / MODEL_FILE, str(folder.resolve()), PASSAGE_MARKER, str(PASSAGE_TOKENS)
+        )
+
+    def passage_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token vectors, as ``score_many`` would make them (for ``index.late_tokens``)."""
+        return self.model.passage_tokens(texts)
+
+    def remember(self, vectors: dict[str, np.ndarray]) -> None:
+        """Use these token vectors (by passage text: an index's passages) instead of encoding those
+        passages; they replace the ones remembered before."""
+        self._saved = dict(vectors)
 
     @staticmethod
     def text(chunk: Chunk) -> str:
@@ -164,12 +180,15 @@ class LateInteractionStage:
         ]
 
     def _passage_tokens(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        saved = self._saved
+        known = {text: saved[text] for text in texts if text in saved}
+        cached = [text for text in texts if text not in known]
         with self._lock:
-            known = {text: self._tokens[text] for text in texts if text in self._tokens}
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
+            known |= {text: self._tokens[text] for text in cached if text in self._tokens}
+        missing = [text for text in dict.fromkeys(cached) if text not in known]
         known.update(zip(missing, self.model.passage_tokens(missing), strict=True))
         with self._lock:
-            for text in texts:
+            for text in cached:
                 self._tokens[text] = known[text]
                 self._tokens.move_to_end(text)
             while len(self._tokens) > self._cache_size:
