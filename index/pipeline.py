@@ -9,6 +9,7 @@ threshold applied. A ``Pipeline`` is handed to the ``Library`` that answers with
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from index.encoder import Encoder
@@ -106,11 +107,25 @@ def load_pipeline(
     if settings.rerank_passages is not None:
         passages = settings.rerank_passages
         fusion = fusion.with_depth("cross", passages).with_depth("late", max(fusion.depth("late"), passages))
-    if stages is None:
-        stages = load_second_stage(settings.rerank, settings.late_interaction)
-    multilingual = load_multilingual(settings.multilingual)
+    # The models open side by side: onnxruntime builds its sessions without holding the GIL, so they
+    # open while the multilingual encoder is read (about 0.4 s instead of 0.7 s on two cores, README
+    # "Speed").
+    with ThreadPoolExecutor(3, thread_name_prefix="load") as pool:
+        loading_stages = (
+            None
+            if stages is not None
+            else pool.submit(load_second_stage, settings.rerank, settings.late_interaction)
+        )
+        loading_multilingual = pool.submit(load_multilingual, settings.multilingual)
+        if encoder is None:
+            encoder = load_embedder(settings.model)
+        # in a fixed order (the encoder, the later stages, the multilingual encoder), so that of two
+        # broken settings the same one is named each time
+        if loading_stages is not None:
+            stages = loading_stages.result()
+        multilingual = loading_multilingual.result()
     return Pipeline(
-        encoder=encoder if encoder is not None else load_embedder(settings.model),
+        encoder=encoder,
         stages=stages,
         fusion=fusion,
         threshold_setting=settings.threshold,

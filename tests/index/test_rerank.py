@@ -17,7 +17,7 @@ from index.chunking import chunk_article
 from index.errors import ModelError
 from index.evaluation import is_hit, read_questions
 from index.onnx import MODEL_FILE, TOKENIZER_FILE, packaged_model
-from index.pipeline import Pipeline
+from index.pipeline import ModelSettings, Pipeline, load_pipeline
 from index.rerank import CROSS_ENCODER, CrossEncoderStage, LateInteractionStage, load_second_stage
 from index.retriever import Retriever
 
@@ -147,6 +147,15 @@ def test_an_unusable_model_folder_is_one_line_naming_the_setting(
             load_second_stage(cross, late)
         message = str(caught.value)
         assert says in message and setting in message and "\n" not in message
+
+
+@pytest.mark.model
+def test_of_two_broken_settings_the_same_one_is_named_each_time(tmp_path: Path, embedder) -> None:
+    # load_pipeline opens the models side by side; which one fails first must not decide the message
+    settings = ModelSettings(rerank=str(tmp_path / "no-cross"), multilingual=str(tmp_path / "no-use"))
+    for _ in range(3):
+        with pytest.raises(ModelError, match="MATCHBOT_RERANK"):
+            load_pipeline(settings, encoder=embedder)
 
 
 @pytest.mark.model
