@@ -592,11 +592,15 @@ def _questions(args: argparse.Namespace) -> list[str]:
 
 @contextmanager
 def _progress_bar(label: str, *, minimum: int = PROGRESS_FROM) -> Iterator[Progress]:
-    """A progress callback that shows a tqdm bar once there is at least ``minimum`` work."""
+    """A progress callback that shows a tqdm bar once there is at least ``minimum`` work; a new total is
+    a new phase of the work (the late-interaction vectors after the sentence vectors), with a new bar."""
     bar: Any = None
 
     def update(done: int, total: int) -> None:
         nonlocal bar
+        if bar is not None and total != bar.total:
+            bar.close()
+            bar = None
         if bar is None and total >= minimum:
             from tqdm import tqdm  # imported only when there is a bar to show
 

@@ -366,7 +366,7 @@ class Library:
         if report.modified or report.upgraded or previous is None:
             store.save(self.index_dir)
         self._retriever = Retriever(store, self.pipeline)
-        self._keep_late_tokens(store, self._watching(None) if stoppable else None)
+        self._keep_late_tokens(store, watched)  # a second phase of progress, with its own total
         return report
 
     def _keep_late_tokens(self, store: Store, progress: Progress | None) -> None:

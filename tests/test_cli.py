@@ -1009,3 +1009,15 @@ def test_a_fresh_library_answers_from_its_first_link(tmp_path: Path, news_site) 
     answer = json.loads(asked.stdout)
     assert answer["answered"] and answer["passages"][0]["article"] == CASABLANCA_ID
     assert "300,000 people" in answer["passages"][0]["text"]
+
+
+def test_a_second_phase_of_indexing_gets_a_bar_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    # the sentence vectors, then the late-interaction vectors: each phase counts to its own total
+    from bot.cli import _progress_bar
+
+    with _progress_bar("embedding", minimum=1) as progress:
+        progress(2, 3)
+        progress(3, 3)
+        progress(1, 2)
+    shown = capsys.readouterr().err
+    assert "0/3" in shown and "0/2" in shown  # the second phase's bar, not the first's run backwards
