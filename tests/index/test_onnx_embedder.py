@@ -21,6 +21,7 @@ from index.retriever import Retriever
 
 pytestmark = pytest.mark.model
 REPOSITORY = Path(__file__).resolve().parents[2]
+SEED_QUESTIONS = REPOSITORY / "tests" / "data" / "seed_questions.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,15 @@ def test_answering_with_the_export_never_imports_torch(seed_library: Library, tm
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["passages"], done.stdout
     assert "HEAVY []" in done.stderr
+
+
+def test_a_questions_vector_does_not_depend_on_what_it_is_encoded_with(
+    lean: OnnxEmbedder, seed_library: Library
+) -> None:
+    # questions go 32 to a batch, sentences 8: each text's vector must be the one it gets alone
+    questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text("utf-8").splitlines()][:80]
+    sentences = [indexed_text(chunk) for chunk in seed_library.retriever.store.chunks]
+    texts = questions + sentences
+    alone = lean.encode(texts, batch_size=1)
+    assert np.array_equal(lean.encode(texts), alone)
+    assert np.array_equal(lean.encode(questions), alone[: len(questions)])
