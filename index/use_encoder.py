@@ -10,7 +10,9 @@ Reading the model takes about a second (the SentencePiece model is parsed in pur
 decompressed), so the loaded model is kept, once read, as a pickle beside the ONNX export
 (``<venv>/share/matchbot/models/use-multilingual-v3/``), named by a key of the model's files and of the
 package's code: later starts read it back in about a tenth of the time, and get the very same arrays
-and vocabulary. Where that folder cannot be written, the model is read from its files each time.
+and vocabulary. Its token embedding table (65 MB) is kept beside the pickle as a ``.npy`` file and read
+memory-mapped, so a process holds only the rows its texts use. Where that folder cannot be written, the
+model is read from its files each time.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ SETTING = "MATCHBOT_MULTILINGUAL"
 FILES = ("sp.model", "weights.npz")
 BATCH = 64  # texts per call: the backend packs their tokens into micro-batches of its own
 CACHE_PREFIX = "backend-"
+MAPPED = "table"  # the backend's token embedding table (65 MB of uint8), cached apart and memory-mapped
 # The package's files whose code shapes what is cached: a changed one names another cache.
 PACKAGE_FILES = ("pure_tokenizer.py", "tokenizer.py", "backends/numpy.py")
 
@@ -110,6 +113,7 @@ def _read_backend(folder: Path, threads: int) -> object:
         try:
             with cache.open("rb") as file:
                 state = pickle.load(file)
+            state[MAPPED] = _mapped_table(cache)
         except FileNotFoundError:
             pass
         except Exception as exc:  # a truncated or unreadable cache is read again from the model
@@ -146,22 +150,41 @@ def _cache_file(folder: Path) -> Path | None:
     return exports_folder() / NAME / f"{CACHE_PREFIX}{digest.hexdigest()[:16]}.pickle"
 
 
+def _mapped_table(cache: Path) -> np.ndarray:
+    """The cached embedding table, memory-mapped: a question reads only its tokens' rows."""
+    table = np.load(_table_file(cache), mmap_mode="r", allow_pickle=False)
+    if table.ndim != 2 or table.shape[1] != DIMENSION or table.dtype != np.uint8:
+        raise ValueError(f"the cached table has shape {table.shape} and type {table.dtype}")
+    return table
+
+
+def _table_file(cache: Path) -> Path:
+    return cache.with_suffix(".table.npy")
+
+
 def _write_cache(cache: Path, state: dict[str, object]) -> None:
-    """Write the cache aside and rename it into place, removing older ones; a folder that cannot be
-    written leaves no cache (the model is then read from its files at each start)."""
+    """Write the cache aside and rename it into place, the table first (the pickle's presence says the
+    cache is whole), removing older ones; a folder that cannot be written leaves no cache (the model is
+    then read from its files at each start)."""
+    table = cache.with_name(f".{cache.name}.{os.getpid()}.table.npy")
     staging = cache.with_name(f".{cache.name}.{os.getpid()}.writing")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(table, np.asarray(state[MAPPED]), allow_pickle=False)
+        os.replace(table, _table_file(cache))
         with staging.open("wb") as file:
-            pickle.dump(state, file, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(
+                {k: v for k, v in state.items() if k != MAPPED}, file, protocol=pickle.HIGHEST_PROTOCOL
+            )
         os.replace(staging, cache)
     except OSError as exc:
         log.debug("Cannot cache the multilingual encoder in %s (%s)", cache.parent, exc)
-        with contextlib.suppress(OSError):
-            staging.unlink(missing_ok=True)
+        for left in (staging, table):
+            with contextlib.suppress(OSError):
+                left.unlink(missing_ok=True)
         return
-    for older in cache.parent.glob(f"{CACHE_PREFIX}*.pickle"):
-        if older != cache:
+    for older in cache.parent.glob(f"{CACHE_PREFIX}*"):
+        if older not in (cache, _table_file(cache)):
             older.unlink(missing_ok=True)
 
 

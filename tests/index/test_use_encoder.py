@@ -54,3 +54,20 @@ def test_a_folder_that_cannot_be_written_leaves_no_cache_and_no_error(
 
     assert UseEncoder.load().encode(TEXTS).shape == (3, use_encoder.DIMENSION)
     assert not list(tmp_path.glob("**/*.pickle"))
+
+
+@pytest.mark.model
+def test_the_embedding_table_is_read_memory_mapped_and_a_damaged_one_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(onnx_embedder, "exports_folder", lambda: tmp_path)
+    reference = UseEncoder.load().encode(TEXTS)
+    mapped = UseEncoder.load()
+    assert isinstance(mapped._backend.table, np.memmap)  # type: ignore[attr-defined]  # rows read on use
+    assert np.array_equal(mapped.encode(TEXTS), reference)
+
+    [cache] = caches(tmp_path)
+    table = cache.with_suffix(".table.npy")
+    table.write_bytes(table.read_bytes()[:5000])
+    assert np.array_equal(UseEncoder.load().encode(TEXTS), reference)
+    assert table.stat().st_size > 5000  # written again
