@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -113,13 +114,16 @@ class SavedTokens:
 
 
 def bring_up_to_date(
-    data_dir: Path, model: TokenModel, texts: Sequence[str], progress: Progress | None = None
+    data_dir: Path, model: TokenModel, passages: Iterable[str], progress: Progress | None = None
 ) -> int:
-    """Give ``model`` the token vectors of ``texts`` (the index's passages as it reads them), from its
-    saved generation, encoding and saving those it lacks (``progress`` is told after each batch).
+    """Give ``model`` the token vectors of ``passages`` (the index's passages as it reads them), from
+    its saved generation, encoding and saving those it lacks (``progress`` is told after each batch).
     Returns how many were encoded (0 when every one was saved, or when there are more than
-    ``SAVED_UP_TO``)."""
-    if not texts or len(texts) > SAVED_UP_TO or model.key is None:
+    ``SAVED_UP_TO``: no more than one passage over that is read from ``passages``)."""
+    if model.key is None:
+        return 0
+    texts = list(itertools.islice(passages, SAVED_UP_TO + 1))
+    if not texts or len(texts) > SAVED_UP_TO:
         return 0
     folder = data_dir / FOLDER / model.key
     saved = SavedTokens.load(folder)

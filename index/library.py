@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from index import late_tokens
 from index.articles import (
     BULK_SUFFIX,
@@ -371,10 +373,14 @@ class Library:
 
     def _keep_late_tokens(self, store: Store, progress: Progress | None) -> None:
         """Hand the late-interaction stage its passages' token vectors, saved beside the index
-        (``index.late_tokens``), encoding those not saved yet."""
+        (``index.late_tokens``), encoding those not saved yet. The rows it reads are found from the
+        manifest's languages, and their texts made as they are read, so a large index (more passages
+        than are saved) has only the first few of its chunks parsed, not all of them."""
         for stage in self.pipeline.stages:
             if isinstance(stage, LateInteractionStage):
-                texts = [stage.text(chunk) for chunk in store.chunks if chunk.language in stage.languages]
+                chunks = store.chunks
+                rows = np.flatnonzero([language in stage.languages for language in store.row_languages()])
+                texts = (stage.text(chunks[int(row)]) for row in rows)
                 late_tokens.bring_up_to_date(self.index_dir.parent, stage, texts, progress)
 
     def _settle(self) -> None:

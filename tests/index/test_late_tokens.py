@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from index import late_tokens
+from index.chunk_table import ChunkTable
 from index.evaluation import read_questions
 from index.library import Library
 from index.pipeline import Pipeline
@@ -106,6 +107,21 @@ def test_above_the_limit_nothing_is_encoded_ahead(tmp_path: Path, monkeypatch: p
     assert not (tmp_path / late_tokens.FOLDER).exists()
 
 
+def test_above_the_limit_no_more_than_one_passage_over_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(late_tokens, "SAVED_UP_TO", 2)
+    drawn = []
+
+    def passages():  # a large index's texts, made as they are read
+        for number in range(1000):
+            drawn.append(number)
+            yield f"e {number}"
+
+    assert late_tokens.bring_up_to_date(tmp_path, HashedTokens(), passages()) == 0
+    assert len(drawn) == 3
+
+
 # -- with the real models ---------------------------------------------------------------------------
 
 
@@ -151,3 +167,18 @@ def test_a_fresh_start_reads_the_saved_vectors_and_answers_the_same(
 
 def _with_late(pipeline: Pipeline, stage: LateInteractionStage) -> Pipeline:
     return replace(pipeline, stages=(stage, *pipeline.stages[1:]))
+
+
+@pytest.mark.model
+def test_opening_an_index_too_large_to_save_does_not_parse_every_chunk(
+    served: Pipeline, seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the chunk table parses a chunk when it is read: an index of a million passages opens in seconds
+    # only because its chunks are not all parsed at the start
+    Library(seeds, tmp_path / "data", served).open()
+    monkeypatch.setattr(late_tokens, "SAVED_UP_TO", 2)
+    reopened = Library(seeds, tmp_path / "data", served)
+    reopened.open()
+    chunks = reopened.retriever.store.chunks
+    assert isinstance(chunks, ChunkTable) and len(chunks) > 3
+    assert sum(chunk is not None for chunk in chunks._parsed) <= 3
