@@ -53,6 +53,7 @@ class Config:
     late_interaction: str = "on"  # and its late-interaction model, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
     multilingual: str = "on"  # the multilingual encoder (16 languages): on, off, or a model folder
+    word_translation: bool = False  # a question's words looked up in the articles' other languages
     database_url: str | None = field(default=None, repr=False)  # PostgreSQL; None means SQLite
     shard_count: int | None = None  # None: one gateway connection, no sharding
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
@@ -98,6 +99,7 @@ class Config:
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
             multilingual=_model_switch(env, "MATCHBOT_MULTILINGUAL", ("sp.model", "weights.npz")),
+            word_translation=_on_off(env, "MATCHBOT_WORD_TRANSLATION", default=False),
             database_url=_database_url(env),
             feed_interval=60.0
             * _integer(env, "MATCHBOT_FEED_INTERVAL", default=DEFAULT_FEED_MINUTES, low=1, high=1440),
@@ -128,6 +130,7 @@ class Config:
             rerank_passages=self.rerank_passages,
             threshold=self.threshold,
             multilingual=self.multilingual,
+            word_translation=self.word_translation,
         )
 
     def library(self, pipeline: Pipeline) -> Library:
@@ -192,6 +195,13 @@ def _model_switch(
             f"{name} must be on, off, or a folder holding {' and '.join(files)}; {value!r} is none of these."
         )
     return str(folder)
+
+
+def _on_off(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "on" if default else "off").lower()
+    if value not in {"on", "off"}:
+        raise ConfigError(f"{name} must be on or off, not {env[name]!r}.")
+    return value == "on"
 
 
 def _networks(env: Mapping[str, str], name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -20,7 +20,9 @@ sentence cosine and by context cosine. Each gets these scores, each comparable a
   a place, a club, a coach, a number), 0 when it holds none; missing when the question asks for none of
   them.
 
-BM25 reads the question with the synonyms of its football words added.
+BM25 reads the question with the synonyms of its football words added, and, when word translation is
+on (``index.translation``), its words' translations into the articles' other languages; so does
+``coverage``.
 
 An encoder reads only its languages (MiniLM English; the multilingual encoder sixteen): its cosines are
 missing, not zero, for a question or a passage in another language.
@@ -36,6 +38,7 @@ import numpy as np
 from index.encoder import Encoder
 from index.scores import ScoreTable
 from index.store import Store, unit_rows
+from index.translation import WordTranslator
 from index.vocabulary import asked_types, expand, held_types
 
 CANDIDATES = 200
@@ -93,6 +96,7 @@ class FirstStage:
         self._language_of_row = store.row_languages()
         self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
         self._terms = store.lexical.terms  # each row's terms, synonyms too
+        self.translators: dict[str, WordTranslator] = {}  # by encoder: kept by every retriever over it
 
     @property
     def names(self) -> frozenset[str]:
@@ -104,10 +108,16 @@ class FirstStage:
         return self._lexical.correct(question)
 
     def score(
-        self, question: str, vectors: Mapping[str, np.ndarray] | np.ndarray, language: str = "en"
+        self,
+        question: str,
+        vectors: Mapping[str, np.ndarray] | np.ndarray,
+        language: str = "en",
+        *,
+        translated: str = "",
     ) -> ScoreTable:
         """The candidates for a prepared ``question`` in ``language``, with its vector by each encoder
-        that reads that language (a lone vector: the primary encoder's), and their scores."""
+        that reads that language (a lone vector: the primary encoder's), and their scores; BM25 and
+        ``coverage`` also read the words of ``translated``."""
         if isinstance(vectors, np.ndarray):
             vectors = {self.readers[0].name: vectors}
         asked = [reader for reader in self.readers if reader.name in vectors and reader.reads(language)]
@@ -117,7 +127,8 @@ class FirstStage:
             return ScoreTable(np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in names}, language)
         queries = {r.name: unit_rows(np.asarray(vectors[r.name]).reshape(1, -1)) for r in asked}
         depth = min(n, CANDIDATES)
-        candidates, lexical_of = self._lexical_candidates(expand(question), depth)
+        words = f"{question} {translated}" if translated else question
+        candidates, lexical_of = self._lexical_candidates(expand(words), depth)
         for reader in asked:
             for contexts in (False, True):
                 index = self.store.index(reader.name, contexts=contexts)
@@ -127,9 +138,9 @@ class FirstStage:
         rows = np.fromiter(sorted(candidates), dtype=np.int64)
         scores = {
             "lexical": lexical_of(rows),
-            "article_lexical": self._article_bm25(question, self._article_of_row[rows]),
+            "article_lexical": self._article_bm25(words, self._article_of_row[rows]),
             "distinct": self._distinct[rows],
-            "coverage": self._coverage(question, rows),
+            "coverage": self._coverage(words, rows),
         }
         table = ScoreTable(rows, {name: np.asarray(v, np.float32) for name, v in scores.items()}, language)
         kinds = asked_types(question)

@@ -1,0 +1,60 @@
+"""What looking a question's words up in the articles' other languages costs, side by side in one run.
+
+    python -m bench.word_translation [--questions FILE] [--rounds 3]
+
+The questions (those in other languages about the seed by default) are answered one at a time by the
+whole path with ``MATCHBOT_WORD_TRANSLATION`` off and on, interleaved question by question so that a
+busy machine slows both alike, after the translator has encoded the articles' words (timed apart: it
+happens once, on the first question that needs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from bench.rerank_cost import interleaved
+from index.evaluation import read_questions
+from index.library import Library
+from index.pipeline import ModelSettings, load_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--questions", type=Path, default=REPO / "tests/data/multilingual/seed_questions.jsonl"
+    )
+    parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
+    parser.add_argument("--data", type=Path, default=REPO / "data")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    pipeline = load_pipeline(ModelSettings())
+    library = Library(args.seeds, args.data, pipeline)
+    library.reindex()
+    off = library.retriever
+    on = off.with_pipeline(replace(pipeline, translate_words=True))
+    questions = [q.question for q in read_questions(args.questions)]
+    off.search_many(questions[:20])  # the language detector's models, the sessions
+    started = time.perf_counter()
+    on.search(questions[0])  # and the articles' words, encoded on the first question that needs them
+    print(f"the first question with the articles' words encoded: {time.perf_counter() - started:.3f} s")
+    times = interleaved({"off": off, "on": on}, questions, rounds=args.rounds)
+    print(f"{len(questions)} questions x {args.rounds}, one at a time, interleaved:")
+    print(f"  {'MATCHBOT_WORD_TRANSLATION':26} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10}")
+    base = np.median(times["off"]) * 1000
+    for name, spent in times.items():
+        p50, p95 = np.median(spent) * 1000, np.percentile(spent, 95) * 1000
+        print(f"  {name:26} {p50:8.1f} {p95:8.1f} {p50 - base:+10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
