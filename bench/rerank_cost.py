@@ -61,17 +61,23 @@ def interleaved(systems: Mapping[str, Retriever], questions: Sequence[str], *, r
     return times
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=Path, default=REPO / "tests/data/seed_questions.jsonl")
+def answering_bench(description: str, questions: Path) -> tuple[argparse.Namespace, Library]:
+    """The options of a bench that answers questions (``--questions``, ``--seeds``, ``--data``,
+    ``--rounds``), and the articles' index brought up to date with the default models."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--questions", type=Path, default=questions)
     parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
     parser.add_argument("--data", type=Path, default=REPO / "data")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-
-    pipeline = load_pipeline(ModelSettings())
-    library = Library(args.seeds, args.data, pipeline)
+    library = Library(args.seeds, args.data, load_pipeline(ModelSettings()))
     library.reindex()
+    return args, library
+
+
+def main() -> int:
+    args, library = answering_bench(__doc__.splitlines()[0], REPO / "tests/data/seed_questions.jsonl")
+    pipeline = library.pipeline
     both = library.retriever
     first = both.first_stage_only()
     systems = {"first stage": first}

@@ -10,35 +10,21 @@ happens once, on the first question that needs it).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from bench.rerank_cost import interleaved
+from bench.rerank_cost import REPO, answering_bench, interleaved
 from index.evaluation import read_questions
-from index.library import Library
-from index.pipeline import ModelSettings, load_pipeline
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--questions", type=Path, default=REPO / "tests/data/multilingual/seed_questions.jsonl"
+    args, library = answering_bench(
+        __doc__.splitlines()[0], REPO / "tests/data/multilingual/seed_questions.jsonl"
     )
-    parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
-    parser.add_argument("--data", type=Path, default=REPO / "data")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
-    pipeline = load_pipeline(ModelSettings())
-    library = Library(args.seeds, args.data, pipeline)
-    library.reindex()
+    pipeline = library.pipeline
     off = library.retriever
     on = off.with_pipeline(replace(pipeline, translate_words=True))
     questions = [q.question for q in read_questions(args.questions)]
