@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from index import translation
 from index.retriever import Retriever
 from index.translation import MIN_COSINE, WordTranslator
 
@@ -115,3 +116,30 @@ def test_english_questions_about_english_articles_are_answered_as_without_transl
     assert [a.to_json() for a in on.search_many(questions)] == [
         a.to_json() for a in off.search_many(questions)
     ]
+
+
+def test_a_large_index_is_read_in_a_sample_of_passages_and_keeps_its_most_frequent_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(translation, "MAX_ROWS", 3)
+    monkeypatch.setattr(translation, "MAX_WORDS", 1)
+    store = articles(*[("en", "He was sad.") for _ in range(9)], ("en", "The values."))
+    read: list[int] = []
+    chunks = store.chunks
+    store.chunks = ReadCounter(chunks, read)
+    space = WordSpace()
+    assert WordTranslator(store, space).translate_many(["triste valeurs"], ["fr"]) == ["sad"]
+    assert read == [0, 4, 9]  # the first, the middle and the last passage
+    assert space.calls[-1] == ["sad"]  # "values" is rarer: not kept
+
+
+class ReadCounter(list):
+    """A list of chunks that notes which were read."""
+
+    def __init__(self, chunks: list, read: list[int]) -> None:
+        super().__init__(chunks)
+        self.read = read
+
+    def __getitem__(self, row: int) -> object:
+        self.read.append(row)
+        return super().__getitem__(row)
