@@ -53,7 +53,7 @@ class Config:
     late_interaction: str = "on"  # and its late-interaction model, likewise
     rerank_passages: int | None = None  # passages the cross-encoder reads; None means the tuned default
     multilingual: str = "on"  # the multilingual encoder (16 languages): on, off, or a model folder
-    word_translation: bool = False  # a question's words looked up in the articles' other languages
+    word_lookup: bool = True  # a question's words looked up among the articles' words (index.word_lookup)
     database_url: str | None = field(default=None, repr=False)  # PostgreSQL; None means SQLite
     shard_count: int | None = None  # None: one gateway connection, no sharding
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs (all when None)
@@ -99,7 +99,7 @@ class Config:
                 env, "MATCHBOT_RERANK_PASSAGES", int, low=1, high=20, what="a whole number from 1 to 20"
             ),
             multilingual=_model_switch(env, "MATCHBOT_MULTILINGUAL", ("sp.model", "weights.npz")),
-            word_translation=_on_off(env, "MATCHBOT_WORD_TRANSLATION", default=False),
+            word_lookup=_on_off(env, "MATCHBOT_WORD_LOOKUP", default=True),
             database_url=_database_url(env),
             feed_interval=60.0
             * _integer(env, "MATCHBOT_FEED_INTERVAL", default=DEFAULT_FEED_MINUTES, low=1, high=1440),
@@ -130,7 +130,7 @@ class Config:
             rerank_passages=self.rerank_passages,
             threshold=self.threshold,
             multilingual=self.multilingual,
-            word_translation=self.word_translation,
+            word_lookup=self.word_lookup,
         )
 
     def library(self, pipeline: Pipeline) -> Library:

@@ -20,9 +20,9 @@ sentence cosine and by context cosine. Each gets these scores, each comparable a
   a place, a club, a coach, a number), 0 when it holds none; missing when the question asks for none of
   them.
 
-BM25 reads the question with the synonyms of its football words added, and, when word translation is
-on (``index.translation``), its words' translations into the articles' other languages; so does
-``coverage``.
+BM25 reads the question with the synonyms of its football words added, and with the articles' words
+its own words were looked up as (``index.word_lookup``: their translations into the articles' other
+languages, and the articles' words nearest a word they do not hold); so does ``coverage``.
 
 An encoder reads only its languages (MiniLM English; the multilingual encoder sixteen): its cosines are
 missing, not zero, for a question or a passage in another language.
@@ -38,8 +38,8 @@ import numpy as np
 from index.encoder import Encoder
 from index.scores import ScoreTable
 from index.store import Store, unit_rows
-from index.translation import WordTranslator
 from index.vocabulary import asked_types, expand, held_types
+from index.word_lookup import WordLookup
 
 CANDIDATES = 200
 # Above this many passages BM25 is read from the question's terms' postings alone (LexicalIndex.matches)
@@ -96,12 +96,16 @@ class FirstStage:
         self._language_of_row = store.row_languages()
         self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
         self._terms = store.lexical.terms  # each row's terms, synonyms too
-        self.translators: dict[str, WordTranslator] = {}  # by encoder: kept by every retriever over it
+        self.lookups: dict[str, WordLookup] = {}  # by encoder: kept by every retriever over it
 
     @property
     def names(self) -> frozenset[str]:
         """The articles' proper nouns, folded: words that tell nothing of a question's language."""
         return self._lexical.names
+
+    def knows(self, word: str) -> bool:
+        """Whether the articles hold ``word`` (folded), in any language."""
+        return self._lexical.holds(word)
 
     def prepare(self, question: str) -> str:
         """The question as it is searched: accents and case folded, misspelt words corrected."""
@@ -113,11 +117,11 @@ class FirstStage:
         vectors: Mapping[str, np.ndarray] | np.ndarray,
         language: str = "en",
         *,
-        translated: str = "",
+        looked_up: str = "",
     ) -> ScoreTable:
         """The candidates for a prepared ``question`` in ``language``, with its vector by each encoder
         that reads that language (a lone vector: the primary encoder's), and their scores; BM25 and
-        ``coverage`` also read the words of ``translated``."""
+        ``coverage`` also read the words of ``looked_up``."""
         if isinstance(vectors, np.ndarray):
             vectors = {self.readers[0].name: vectors}
         asked = [reader for reader in self.readers if reader.name in vectors and reader.reads(language)]
@@ -127,7 +131,7 @@ class FirstStage:
             return ScoreTable(np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in names}, language)
         queries = {r.name: unit_rows(np.asarray(vectors[r.name]).reshape(1, -1)) for r in asked}
         depth = min(n, CANDIDATES)
-        words = f"{question} {translated}" if translated else question
+        words = f"{question} {looked_up}" if looked_up else question
         candidates, lexical_of = self._lexical_candidates(expand(words), depth)
         for reader in asked:
             for contexts in (False, True):

@@ -295,6 +295,10 @@ class LexicalIndex:
     def __len__(self) -> int:
         return self._size
 
+    def holds(self, word: str) -> bool:
+        """Whether a text holds ``word`` (folded)."""
+        return bool(word) and word in self._words.get(word[0], ())
+
     def correct(self, query: str) -> str:
         """The query, folded, with each unknown word of 5+ letters replaced by the closest corpus word.
 

@@ -28,7 +28,7 @@ class ModelSettings:
     rerank_passages: int | None = None  # passages the cross-encoder reads; None: the fusion's
     threshold: float | None = None  # None: the fusion's calibrated threshold for the stages in use
     multilingual: str = "on"  # the multilingual encoder: on, off, or a model folder
-    word_translation: bool = False  # BM25 and coverage also read a question's words translated
+    word_lookup: bool = True  # BM25 and coverage also read the articles' words a question's look like
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class Pipeline:
     threshold_setting: float | None = None  # the server's own bar, when a self-hoster set one
     other_encoders: tuple[Encoder, ...] = ()  # whose vectors the index holds as well, for more scores
     languages: LanguageDetector | None = None  # tells a question's language; None: every one is English
-    translate_words: bool = False  # look a question's words up in the articles' other languages
+    look_up_words: bool = True  # look a question's words up among the articles' (index.word_lookup)
 
     @property
     def encoders(self) -> tuple[Encoder, ...]:
@@ -133,5 +133,5 @@ def load_pipeline(
         threshold_setting=settings.threshold,
         other_encoders=(multilingual,) if multilingual is not None else (),
         languages=(languages or LanguageDetector()) if multilingual is not None else None,
-        translate_words=settings.word_translation,
+        look_up_words=settings.word_lookup,
     )

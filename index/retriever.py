@@ -29,7 +29,7 @@ from index.lexical import fold
 from index.pipeline import Pipeline
 from index.scores import ScoreTable
 from index.store import Store
-from index.translation import translator
+from index.word_lookup import word_lookup
 
 MAX_QUESTION_CHARS = 1000
 DUPLICATE_OVERLAP = 0.8
@@ -138,7 +138,7 @@ class Retriever:
         same = first_stage is not None and [r.name for r in first_stage.readers] == _names(store, pipeline)
         self.first_stage = first_stage if same else FirstStage(store, pipeline.encoders)
         self._words: dict[int, set[str]] = {}  # each row's folded words, for collapsing duplicates
-        self._translator = translator(self.first_stage, pipeline) if pipeline.translate_words else None
+        self._lookup = word_lookup(self.first_stage, pipeline) if pipeline.look_up_words else None
 
     @property
     def threshold(self) -> float:
@@ -198,8 +198,8 @@ class Retriever:
     def first_scores(self, questions: Sequence[str]) -> list[ScoreTable]:
         """Each (checked) question's candidates with the first stage's scores: a table for it in its
         language, its prepared text as ``table.question``. Each encoder encodes, in one batch, the
-        questions in a language it reads; with word translation on, the words of every question are
-        looked up in one batch too (``index.translation``)."""
+        questions in a language it reads; the words of every question are looked up among the
+        articles' in one batch too (``index.word_lookup``)."""
         languages = [self.question_language(question) for question in questions]
         prepared = [self.prepare(question) for question in questions]
         vectors: list[dict[str, np.ndarray]] = [{} for _ in questions]
@@ -210,14 +210,14 @@ class Retriever:
                 found = encoders[reader.name].encode([prepared[n] for n in asked])
                 for n, vector in zip(asked, found, strict=True):
                     vectors[n][reader.name] = vector
-        translated = (
-            self._translator.translate_many(questions, languages)
-            if self._translator is not None
+        looked_up = (
+            self._lookup.look_up_many(questions, languages)
+            if self._lookup is not None
             else ["" for _ in questions]
         )
         tables = []
-        for question, found, language, extra in zip(prepared, vectors, languages, translated, strict=True):
-            table = self.first_stage.score(question, found, language, translated=extra)
+        for question, found, language, extra in zip(prepared, vectors, languages, looked_up, strict=True):
+            table = self.first_stage.score(question, found, language, looked_up=extra)
             table.question = question
             tables.append(table)
         return tables

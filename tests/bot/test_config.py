@@ -67,9 +67,9 @@ def test_the_second_stage_is_on_unless_switched_off_or_pointed_at_a_model_folder
     assert Config.from_env({"MATCHBOT_RERANK": str(tmp_path)}).rerank == str(tmp_path)
 
 
-def test_word_translation_is_off_unless_switched_on_and_reaches_the_pipeline() -> None:
-    assert not Config.from_env({}).models.word_translation
-    assert Config.from_env({"MATCHBOT_WORD_TRANSLATION": "ON"}).models.word_translation
+def test_word_lookup_is_on_unless_switched_off_and_reaches_the_pipeline() -> None:
+    assert Config.from_env({}).models.word_lookup
+    assert not Config.from_env({"MATCHBOT_WORD_LOOKUP": "OFF"}).models.word_lookup
 
 
 def test_the_search_kind_is_auto_unless_forced() -> None:
@@ -101,7 +101,7 @@ def test_command_line_folders_win_over_the_environment() -> None:
         ("MATCHBOT_FETCH_ALLOW_PRIVATE", "127.0.0.1, localhost", "addresses or networks"),
         ("MATCHBOT_FETCH_ALLOW_PRIVATE", "yes", "addresses or networks"),
         ("MATCHBOT_ANN", "hnsw", "auto, exact, ivf or ivf-sq8"),
-        ("MATCHBOT_WORD_TRANSLATION", "yes", "on or off"),
+        ("MATCHBOT_WORD_LOOKUP", "yes", "on or off"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(name: str, value: str, says: str) -> None:

@@ -1,11 +1,11 @@
-"""What looking a question's words up in the articles' other languages costs, side by side in one run.
+"""What looking a question's words up among the articles' words costs, side by side in one run.
 
-    python -m bench.word_translation [--questions FILE] [--rounds 3]
+    python -m bench.word_lookup [--questions FILE] [--rounds 3]
 
 The questions (those in other languages about the seed by default) are answered one at a time by the
-whole path with ``MATCHBOT_WORD_TRANSLATION`` off and on, interleaved question by question so that a
-busy machine slows both alike, after the translator has encoded the articles' words (timed apart: it
-happens once, on the first question that needs it).
+whole path with ``MATCHBOT_WORD_LOOKUP`` off and on, interleaved question by question so that a busy
+machine slows both alike, after the articles' words are encoded (timed apart: it happens once, on the
+first question that needs them).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def main() -> int:
         __doc__.splitlines()[0], REPO / "tests/data/multilingual/seed_questions.jsonl"
     )
     pipeline = library.pipeline
-    off = library.retriever
-    on = off.with_pipeline(replace(pipeline, translate_words=True))
+    on = library.retriever
+    off = on.with_pipeline(replace(pipeline, look_up_words=False))
     questions = [q.question for q in read_questions(args.questions)]
     off.search_many(questions[:20])  # the language detector's models, the sessions
     started = time.perf_counter()
@@ -34,7 +34,7 @@ def main() -> int:
     print(f"the first question with the articles' words encoded: {time.perf_counter() - started:.3f} s")
     times = interleaved({"off": off, "on": on}, questions, rounds=args.rounds)
     print(f"{len(questions)} questions x {args.rounds}, one at a time, interleaved:")
-    print(f"  {'MATCHBOT_WORD_TRANSLATION':26} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10}")
+    print(f"  {'MATCHBOT_WORD_LOOKUP':26} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10}")
     base = np.median(times["off"]) * 1000
     for name, spent in times.items():
         p50, p95 = np.median(spent) * 1000, np.percentile(spent, 95) * 1000

@@ -1,17 +1,19 @@
-"""Word translation between a question and the articles, by the multilingual encoder.
+"""A question's words looked up among the articles' words, by the multilingual encoder.
 
 A French question about an English report shares its names with it ("regragui", "hakimi") but not its
-words. The multilingual encoder places a single word near its translations, as it places sentences
-(its cosine between "valeurs" and "values" is 0.94, between "triste" and "sad" 0.93), so each word of a
-question is looked up among the words of the articles in other languages, and those close enough are
-added to the question where BM25 and ``coverage`` read it. This is cross-lingual query translation with
-a bilingual word space (as in Vulić and Moens, SIGIR 2015), with the encoder matchbot already runs; the
-cosine a translation needs (``MIN_COSINE``) and how many a word may have (``PER_WORD``) were chosen on
-the tuning questions (README, "Other languages").
+words; an English question may use a word the articles never write ("gutted" for "sad"). The
+multilingual encoder places a single word near its translations and near words of like meaning, as it
+places sentences (its cosine between "valeurs" and "values" is 0.94, between "triste" and "sad" 0.93),
+so a question's words are looked up among the articles' words, and those close enough are added to
+what BM25 and ``coverage`` read:
 
-It is used when ``MATCHBOT_WORD_TRANSLATION`` is on (off by default: the shipped fusion was learned
-without it, README "Other languages"). Only the articles' words in a language other than the
-question's are candidates, so a question asked of articles in its own language reads as it did. Each
+- every word of a question is looked up among the words of the articles in the other languages: this is
+  cross-lingual query translation with a bilingual word space (as in Vulić and Moens, SIGIR 2015);
+- a word the articles do not hold at all is looked up among the words of the articles in its own
+  language, so a member's word finds the reporter's.
+
+The cosine a word needs (``MIN_COSINE``) and how many one word may find (``PER_WORD``) were chosen on the
+tuning questions (README, "Answer quality"). ``MATCHBOT_WORD_LOOKUP=off`` turns the lookup off. Each
 language's words are encoded once, on the first question that needs them (the seed's 229 English words
 take about 40 ms; 10,000 words about 2 s), at most ``MAX_WORDS`` of each language, the most frequent
 first.
@@ -22,7 +24,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,35 +46,50 @@ MAX_ROWS = 50_000
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
-class WordTranslator:
-    """Finds, for each word of a question, the words of the articles in other languages that mean the
-    same. Blocking (encoding); thread-safe."""
+class WordLookup:
+    """Finds, for each word of a question, the articles' words that mean the same: in the other
+    languages for every word, in its own language for a word the articles do not hold. Blocking
+    (encoding); thread-safe."""
 
-    def __init__(self, store: Store, encoder: Encoder, languages: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        encoder: Encoder,
+        languages: frozenset[str] | None = None,
+        *,
+        known: Callable[[str], bool] = lambda _: True,
+    ) -> None:
         self._store = store
         self._encoder = encoder
         self._reads = languages  # the encoder's languages (None: all)
+        self._known = known  # whether the articles hold a word (folded), in any language
         self._lock = threading.Lock()
         self._row_languages = store.row_languages()
-        self._languages = sorted({str(language) for language in self._row_languages})
+        self._languages = sorted(
+            {str(own) for own in self._row_languages if languages is None or own in languages}
+        )
         self._vocabulary: dict[str, tuple[list[str], np.ndarray]] = {}
         self._stopwords: dict[str, frozenset[str]] = {}
 
-    def translate_many(self, questions: Sequence[str], languages: Sequence[str]) -> list[str]:
-        """For each question in its language, the translations of its words, joined by spaces ("" for
-        none). The words of every question are encoded in one call."""
-        wanted = [
-            self._question_words(question, language) if self._others(language) else []
-            for question, language in zip(questions, languages, strict=True)
-        ]
-        distinct = list(dict.fromkeys(word for words in wanted for word in words))
+    def look_up_many(self, questions: Sequence[str], languages: Sequence[str]) -> list[str]:
+        """For each question in its language, the articles' words found for its words, joined by spaces
+        ("" for none). The words of every question are encoded in one call."""
+        asked = []  # per question: (the articles' language, the question's words looked up there)
+        for question, language in zip(questions, languages, strict=True):
+            words = self._question_words(question, language) if self._reads_language(language) else []
+            unknown = [word for word in words if not self._known(fold(word))]
+            asked.append(
+                [(other, words) for other in self._languages if other != language and words]
+                + [(language, unknown)] * (language in self._languages and bool(unknown))
+            )
+        distinct = list(dict.fromkeys(word for pairs in asked for _, words in pairs for word in words))
         if not distinct:
             return ["" for _ in questions]
         vectors = dict(zip(distinct, self._encoder.encode(distinct), strict=True))
         found = []
-        for words, language in zip(wanted, languages, strict=True):
+        for pairs in asked:
             extra: list[str] = []
-            for other in self._others(language) if words else ():
+            for other, words in pairs:
                 targets, matrix = self._words(other)
                 cosines = np.stack([vectors[word] for word in words]) @ matrix.T
                 for word, row in zip(words, cosines, strict=True):
@@ -83,15 +100,8 @@ class WordTranslator:
             found.append(" ".join(dict.fromkeys(extra)))
         return found
 
-    def _others(self, language: str) -> list[str]:
-        """The articles' languages, other than ``language``, when the encoder reads them all."""
-        if self._reads is not None and language not in self._reads:
-            return []
-        return [
-            other
-            for other in self._languages
-            if other != language and (self._reads is None or other in self._reads)
-        ]
+    def _reads_language(self, language: str) -> bool:
+        return self._reads is None or language in self._reads
 
     def _question_words(self, question: str, language: str) -> list[str]:
         stop = self._stop(language)
@@ -119,16 +129,19 @@ class WordTranslator:
             return self._vocabulary[language]
 
 
-def translator(first_stage: FirstStage, pipeline: Pipeline) -> WordTranslator | None:
-    """The word translator of ``first_stage``'s index by ``pipeline``'s multilingual encoder (the first
+def word_lookup(first_stage: FirstStage, pipeline: Pipeline) -> WordLookup | None:
+    """The word lookup of ``first_stage``'s index by ``pipeline``'s multilingual encoder (the first
     other encoder reading several languages whose vectors the index holds), made once per index and
     encoder; None when there is no such encoder."""
     for encoder in pipeline.other_encoders:
         languages = getattr(encoder, "languages", None)
         if encoder.name in first_stage.store.encoders and (languages is None or len(languages) > 1):
-            if encoder.name not in first_stage.translators:
-                first_stage.translators[encoder.name] = WordTranslator(
-                    first_stage.store, encoder, frozenset(languages) if languages else None
+            if encoder.name not in first_stage.lookups:
+                first_stage.lookups[encoder.name] = WordLookup(
+                    first_stage.store,
+                    encoder,
+                    frozenset(languages) if languages else None,
+                    known=first_stage.knows,
                 )
-            return first_stage.translators[encoder.name]
+            return first_stage.lookups[encoder.name]
     return None
