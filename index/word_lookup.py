@@ -1,7 +1,7 @@
 """A question's words looked up among the articles' words, by the multilingual encoder.
 
 A French question about an English report shares its names with it ("regragui", "hakimi") but not its
-words; an English question may use a word the articles never write ("gutted" for "sad"). The
+words; an English question may use a word the articles never write ("upset" for "sad"). The
 multilingual encoder places a single word near its translations and near words of like meaning, as it
 places sentences (its cosine between "valeurs" and "values" is 0.94, between "triste" and "sad" 0.93),
 so a question's words are looked up among the articles' words, and those close enough are added to
