@@ -95,6 +95,11 @@ class Analyzer:
         words = bm25s_stopwords().STOPWORDS_EN if language == ENGLISH else _stopwords(language)
         self._stopwords = frozenset(words)
 
+    @property
+    def stop_words(self) -> frozenset[str]:
+        """The language's stop words, folded."""
+        return self._stopwords
+
     def terms(self, folded: Sequence[str]) -> list[list[str]]:
         """The terms of each (folded) text: as ``bm25s.tokenize`` gives them (lower-cased words of two
         characters or more, stop words left out, each stemmed), or pairs of characters."""

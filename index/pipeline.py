@@ -28,7 +28,7 @@ class ModelSettings:
     rerank_passages: int | None = None  # passages the cross-encoder reads; None: the fusion's
     threshold: float | None = None  # None: the fusion's calibrated threshold for the stages in use
     multilingual: str = "on"  # the multilingual encoder: on, off, or a model folder
-    word_lookup: bool = True  # BM25 and coverage also read the articles' words a question's look like
+    word_lookup: bool = True  # BM25 and coverage also read the articles' words nearest a question's
 
 
 @dataclass(frozen=True, slots=True)

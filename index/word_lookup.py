@@ -109,7 +109,7 @@ class WordLookup:
 
     def _stop(self, language: str) -> frozenset[str]:
         if language not in self._stopwords:
-            self._stopwords[language] = frozenset(Analyzer(language)._stopwords)
+            self._stopwords[language] = Analyzer(language).stop_words
         return self._stopwords[language]
 
     def _words(self, language: str) -> tuple[list[str], np.ndarray]:
