@@ -93,7 +93,7 @@ class FirstStage:
         self._article_lexical = store.lexical.articles
         self._article_of_row = store.article_numbers()
         self._distinct = store.distinct[:, 0]
-        self._language_of_row = store.row_languages()
+        self.language_of_row = store.row_languages()  # each row's language (its article's)
         self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
         self._terms = store.lexical.terms  # each row's terms, synonyms too
         self.lookups: dict[str, WordLookup] = {}  # by encoder: kept by every retriever over it
@@ -151,7 +151,7 @@ class FirstStage:
         if kinds:
             table.add("answer_type", [float(bool(kinds & self._held_by(int(row)))) for row in rows])
         for reader in asked:
-            readable = np.flatnonzero([reader.reads(own) for own in self._language_of_row[rows]])
+            readable = np.flatnonzero([reader.reads(own) for own in self.language_of_row[rows]])
             query = queries[reader.name][0]
             for column, contexts in ((reader.sentence, False), (reader.context, True)):
                 found = self.store.vectors(rows[readable], contexts=contexts, encoder=reader.name) @ query

@@ -58,16 +58,18 @@ class WordLookup:
         languages: frozenset[str] | None = None,
         *,
         known: Callable[[str], bool] = lambda _: True,
+        row_languages: np.ndarray | None = None,
     ) -> None:
         self._store = store
         self._encoder = encoder
         self._reads = languages  # the encoder's languages (None: all)
         self._known = known  # whether the articles hold a word (folded), in any language
         self._lock = threading.Lock()
-        self._row_languages = store.row_languages()
-        self._languages = sorted(
-            {str(own) for own in self._row_languages if languages is None or own in languages}
-        )
+        # each row's language, as the first stage already holds it (else read from the store)
+        self._row_languages = store.row_languages() if row_languages is None else row_languages
+        self._languages = [
+            str(own) for own in np.unique(self._row_languages) if self._reads_language(str(own))
+        ]
         self._vocabulary: dict[str, tuple[list[str], np.ndarray]] = {}
         self._stopwords: dict[str, frozenset[str]] = {}
 
@@ -142,6 +144,7 @@ def word_lookup(first_stage: FirstStage, pipeline: Pipeline) -> WordLookup | Non
                     encoder,
                     frozenset(languages) if languages else None,
                     known=first_stage.knows,
+                    row_languages=first_stage.language_of_row,
                 )
             return first_stage.lookups[encoder.name]
     return None
