@@ -29,6 +29,7 @@ from index.lexical import fold
 from index.pipeline import Pipeline
 from index.scores import ScoreTable
 from index.store import Store
+from index.vocabulary import plain
 from index.word_lookup import word_lookup
 
 MAX_QUESTION_CHARS = 1000
@@ -240,7 +241,7 @@ class Retriever:
                 tops.append(order[:depth])
             asked = [n for n, top in enumerate(tops) if len(top)]
             read = [[chunks[row] for row in tables[n].rows[tops[n]]] for n in asked]
-            found = stage.score_many([tables[n].question for n in asked], read) if asked else []
+            found = stage.score_many([plain(tables[n].question) for n in asked], read) if asked else []
             for n, columns in zip(asked, found, strict=True):
                 for name, values in columns.items():
                     tables[n].add(name, values, at=tops[n])

@@ -48,6 +48,35 @@ _PHRASE = re.compile(
     r"\b(" + "|".join(sorted((re.escape(w) for w in _GROUPS), key=len, reverse=True)) + r")\b"
 )
 
+# Members' words for the game, and the plain words reporters use, which the English-only readers of the
+# later stages (trained on plain English) read instead (``plain``): "who is the atlas lions gaffer"
+# is read as "who is the morocco coach".
+PLAIN: dict[str, str] = {
+    "gaffer": "coach",
+    "boss": "coach",
+    "atlas lions": "morocco",
+    "les bleus": "france",
+    "kyky": "mbappe",
+    "regs": "regragui",
+    "insta": "instagram",
+    "mate": "friend",
+    "mates": "friends",
+    "pal": "friend",
+    "pals": "friends",
+    "bro": "friend",
+    "buddy": "friend",
+    "lads": "players",
+    "gutted": "sad",
+    "semis": "semi-finals",
+    "last four": "semi-finals",
+    "showpiece": "final",
+    "tops": "shirts",
+    "scoreline": "score",
+    "holders": "defending champions",
+    "his majesty": "the king",
+}
+_PLAIN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, PLAIN), key=len, reverse=True)) + r")\b")
+
 # What a question asks for, by its words (folded), in the languages the bot reads well.
 ASKED: dict[str, re.Pattern[str]] = {
     "score": re.compile(
@@ -113,6 +142,11 @@ def expand(question: str) -> str:
     used = {match[1] for match in _PHRASE.finditer(folded)}
     extra = [word for word in dict.fromkeys(w for u in used for w in _GROUPS[u]) if word not in used]
     return f"{folded} {' '.join(extra)}" if extra else folded
+
+
+def plain(question: str) -> str:
+    """``question`` (folded) with members' words for the game replaced by the reporters' (``PLAIN``)."""
+    return _PLAIN.sub(lambda match: PLAIN[match[1]], question)
 
 
 def asked_types(question: str) -> frozenset[str]:

@@ -66,6 +66,27 @@ def test_on_the_seed_it_puts_the_answer_first(seed_library, served, question: st
 
 
 @pytest.mark.model
+def test_the_later_stages_read_a_members_words_for_the_game_as_the_reporters_write_them(
+    seed_library, served
+) -> None:
+    """The cross-encoder was trained on plain English: it reads "did the boss think they could go
+    further" as "did the coach think…" (``index.vocabulary.plain``), and the quotation that answers comes
+    first with a confident logit."""
+    question = "did the boss think they could go further"
+    retriever = seed_library.retriever.with_pipeline(served)
+    (table,) = retriever.rescore(retriever.first_scores([question]))
+    rows, _ = retriever.ranked(table)
+    first = retriever.store.chunks[int(rows[0])]
+    assert "felt we could have gone even further" in first.text
+    cross = next(stage for stage in served.stages if stage.name == "cross")
+    (typed,) = cross.score_many([question], [[first]])
+    read = table.column("cross_logit")[list(table.rows).index(rows[0])]
+    # Measured: 3.95 as read, -3.74 for the question as typed; 4 logits of the 7.7 allow for other
+    # processors' int8 kernels.
+    assert read > typed["cross_logit"][0] + 4
+
+
+@pytest.mark.model
 def test_with_the_second_stage_off_the_ranking_is_the_first_stages(
     seed_library, embedder, second_stage
 ) -> None:
