@@ -29,7 +29,7 @@ from index.articles import Article
 from index.lexical import bm25s_stopwords
 
 # Bump when chunk boundaries or the text that is embedded change: every article is then re-embedded.
-CHUNKER_VERSION = 7
+CHUNKER_VERSION = 8
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\s*\Z)", re.DOTALL)
 _LINK = re.compile(r"\s*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)")
@@ -54,6 +54,12 @@ _DESCRIBED = (
     re.compile(r"[,.!?…]\s*[\"”]\s*" + _ROLE + r"\s+" + _SAYS + r"\b"),  # "…," the coach said
     re.compile(r"(?:^|[.!?]\s+)" + _ROLE + r"\s+" + _SAYS + r"\s*:\s*[\"“]"),  # The 2018 winner wrote: "…"
 )
+# A person's title, written before their name: "Morocco's head coach (Walid) Regragui"
+_ROLE_NOUN = (
+    r"head coach|coach|manager|boss|striker|forward|defender|full-back|midfielder|goalkeeper|keeper"
+    r"|captain|winger|star player|playmaker"
+)
+_TITLE = re.compile(r"\b(?P<role>" + _ROLE_NOUN + r")\s+(?:[A-Z][\w'’-]+\s+)?(?P<name>[A-Z][\w'’-]+)")
 _OPENING_NAME = re.compile(r"(?P<name>" + _NAME + r")(?=\s+[a-z])")  # "Mbappe was…", not "Meanwhile, …"
 # pysbd's rules among our languages; its Arabic rules end a sentence at every comma (،) and colon, so Arabic
 # takes the general rules, which end it at . ! ? as Arabic news writes them
@@ -131,6 +137,8 @@ class Chunk:
     speaker: str | None = None  # who a quotation in the chunk is attributed to, when the text says
     language: str = "en"  # its article's, ISO 639-1
     subject: str | None = None  # who a pronoun opening the sentence refers to ("Mbappe", "Mbappe and Hakimi")
+    # the speaker or subject with the title the article gives them: "Regragui (Morocco's head coach)"
+    titled: str | None = None
 
 
 def chunk_article(article: Article, language: str | None = None) -> list[Chunk]:
@@ -140,6 +148,7 @@ def chunk_article(article: Article, language: str | None = None) -> list[Chunk]:
         language = article.language or _detected(article)
     segmenter = pysbd.Segmenter(language=language if language in _PYSBD else "en", clean=False)
     people = _people(article.text)
+    titles = _titles(article.text, people) if language == "en" else {}
     chunks: list[Chunk] = []
     for paragraph_number, match in enumerate(_PARAGRAPH.finditer(article.text), start=1):
         for start, end, author, posted in _paragraph_spans(match.group(), segmenter):
@@ -149,6 +158,7 @@ def chunk_article(article: Article, language: str | None = None) -> list[Chunk]:
             speaker = None
             if not author and language == "en":
                 speaker = _speaker(text, previous, start)
+            subject = None if author or speaker else _pronoun_subject(text, chunks, people, language)
             chunks.append(
                 Chunk(
                     article=article.id,
@@ -164,7 +174,8 @@ def chunk_article(article: Article, language: str | None = None) -> list[Chunk]:
                     posted=posted,
                     speaker=speaker,
                     language=language,
-                    subject=None if author or speaker else _pronoun_subject(text, chunks, people, language),
+                    subject=subject,
+                    titled=_titled(speaker or subject, titles),
                 )
             )
     return chunks
@@ -182,6 +193,30 @@ def _people(text: str) -> set[str]:
     full = {run[-1] for run in _name_runs(text) if len(run) > 1}
     alone = {run[0] for run in _name_runs(text) if len(run) == 1}
     return full & alone
+
+
+def _titles(text: str, people: set[str]) -> dict[str, str]:
+    """The title an English article gives each of its ``people`` where it first writes one before the
+    name: "Morocco's head coach Regragui" gives Regragui "Morocco's head coach", "the African nation's
+    star player Achraf Hakimi" gives Hakimi "African nation's star player"."""
+    found: dict[str, str] = {}
+    for match in _TITLE.finditer(text):
+        name = match["name"]
+        if name in people and name not in found:
+            before: list[str] = []  # up to three words before the role, back to a function word
+            for word in reversed(text[max(0, match.start() - 80) : match.start()].split()[-3:]):
+                if not re.fullmatch(r"[\w'’-]+", word) or _folded_word(word) in _FUNCTION_WORDS:
+                    break
+                before.insert(0, word)
+            found[name] = " ".join([*before, match["role"]])
+    return found
+
+
+def _titled(names: str | None, titles: dict[str, str]) -> str | None:
+    """``names`` ("Regragui", "Mbappe and Hakimi") each with their title, when the article gives one."""
+    if not names or not any(name in titles for name in names.split(" and ")):
+        return None
+    return " and ".join(f"{n} ({titles[n]})" if n in titles else n for n in names.split(" and "))
 
 
 def _name_runs(text: str) -> list[list[str]]:
@@ -233,9 +268,9 @@ def indexed_text(chunk: Chunk) -> str:
         posted = f" on {chunk.posted}" if chunk.posted else ""
         return f"Tweet by {chunk.author}{posted}: {text}"
     if chunk.speaker:
-        return f"{chunk.speaker} said: {text}"
+        return f"{chunk.titled or chunk.speaker} said: {text}"
     if chunk.subject:
-        return f"({chunk.subject}) {text}"
+        return f"({chunk.titled or chunk.subject}) {text}"
     return text
 
 

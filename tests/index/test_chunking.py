@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from index.articles import Article, read_seeds
-from index.chunking import Chunk, chunk_article
+from index.chunking import Chunk, chunk_article, indexed_text
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +110,34 @@ def test_a_quotation_attributed_to_a_role_is_by_the_person_the_sentence_before_n
 )
 def test_a_role_or_pronoun_takes_the_speaker_from_the_sentence_before(text: str, speaker: str) -> None:
     assert speakers(text)[-1][1] == speaker
+
+
+def test_a_quotation_is_indexed_with_the_title_the_article_gives_its_speaker(seed_chunks) -> None:
+    """The seed calls Regragui "Morocco's head coach" once; his quotations are read with it, so a question
+    about "the coach" finds them, while the quoted text stays as written."""
+    quote = chunk_with(seed_chunks, "I told the players I was proud of them")
+    assert indexed_text(quote).startswith("Regragui (Morocco's head coach) said: ")
+    assert quote.text.startswith('"I told the players')
+    pronoun = chunk_with(seed_chunks, "He is certain the players")
+    assert indexed_text(pronoun).startswith("(Regragui (Morocco's head coach)) He is certain")
+
+
+@pytest.mark.parametrize(
+    ("text", "indexed"),
+    [
+        (  # a first name between the title and the surname; "Meanwhile," is not part of the title
+            'Meanwhile, Morocco coach Walid Regragui was proud. "We were honest," Regragui said.',
+            'Regragui (Morocco coach) said: "We were honest," Regragui said.',
+        ),
+        (  # a title given to somebody else leaves the speaker untitled
+            'Morocco coach Walid Regragui spoke. "Bro," Kylian Mbappe wrote. "Sad," Mbappe said.',
+            'Mbappe said: "Sad," Mbappe said.',
+        ),
+    ],
+)
+def test_a_speaker_is_titled_only_by_a_title_written_before_their_name(text: str, indexed: str) -> None:
+    chunks = chunk_article(Article(id="a", title="A", text=text))
+    assert indexed_text(chunks[-1]) == indexed
 
 
 def test_only_a_paragraph_that_opens_with_a_quotation_carries_on_a_speaker() -> None:
