@@ -216,7 +216,14 @@ def calibrate(
     the most off-topic questions while wrongly declining at most ``max_wrong`` of the answerable ones,
     or, with no ``max_wrong``, the one that maximises declined off-topic minus wrongly declined
     answerable (Youden's J). Ties go to the lower cut."""
-    ranked = sorted(zip((a.confidence for a in answers), questions, strict=True), key=lambda p: p[0])
+    return calibrate_confidences(questions, [a.confidence for a in answers], max_wrong=max_wrong)
+
+
+def calibrate_confidences(
+    questions: Sequence[EvalQuestion], confidences: Sequence[float], *, max_wrong: float | None = None
+) -> Calibration:
+    """``calibrate`` over each question's confidence."""
+    ranked = sorted(zip(confidences, questions, strict=True), key=lambda p: p[0])
     off_topic = sum(q.off_topic for q in questions)
     answerable = len(questions) - off_topic
     if not off_topic or not answerable:

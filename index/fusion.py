@@ -240,9 +240,13 @@ def other_language(table: ScoreTable, order: np.ndarray) -> bool:
 
 def evidence(table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """What a question's ranked candidates say of whether the articles answer it: ``top`` (the best
-    candidate's fused score) and, for every score, ``best:<name>`` (its highest value among the
-    candidates that have it) and ``top:<name>`` (the best candidate's); NaN where there is none."""
-    found = {"top": float(scores[0]) if len(scores) else float("nan")}
+    candidate's fused score), ``margin`` (how far it leads the second) and, for every score,
+    ``best:<name>`` (its highest value among the candidates that have it) and ``top:<name>`` (the best
+    candidate's); NaN where there is none."""
+    found = {
+        "top": float(scores[0]) if len(scores) else float("nan"),
+        "margin": float(scores[0] - scores[1]) if len(scores) > 1 else float("nan"),
+    }
     for name in table:
         values = table.column(name)
         present = values[~np.isnan(values)]
