@@ -13,7 +13,9 @@ Each chunk carries its article's language (its ``language`` header, else detecte
 whose subject is only a pronoun or a pair ("He was seen…", "The duo shared…", "Il n'était…") carries the
 person or people it refers to (``subject``): the first (or first two) of the article's people named in
 the sentence before. The article's people are the surnames it writes both after a first name ("Kylian
-Mbappe") and alone ("Mbappe"). The subject is indexed with the sentence, not quoted.
+Mbappe") and alone ("Mbappe"). The subject is indexed with the sentence, not quoted. In an English
+article, a speaker or subject is indexed with the title the article writes before their name
+(``titled``: "Regragui (Morocco's head coach)"), so a question about "the coach" finds their words.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ question asks for.
 looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which kinds
 of answer a question asks for (a score, a date, a place, a club, a coach, a number), in any of the
 languages the bot reads well; ``held_types`` which of them a passage holds, by pattern (``2-0``,
-``December 14``, ``in Qatar``) or by the words that carry them (``club``, ``head coach``). Both are
+``December 14``, ``in Qatar``) or by the words that carry them (``club``, ``head coach``). ``plain``
+puts a member's words for the game as reporters write them ("gaffer" as "coach"), for the later
+stages' English-only models, trained on plain English. These are
 lists written for the game and measured on the tuning questions (README, "Answer quality"); they
 are not meant to be complete.
 """
