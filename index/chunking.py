@@ -216,9 +216,10 @@ def _titles(text: str, people: set[str]) -> dict[str, str]:
 
 def _titled(names: str | None, titles: dict[str, str]) -> str | None:
     """``names`` ("Regragui", "Mbappe and Hakimi") each with their title, when the article gives one."""
-    if not names or not any(name in titles for name in names.split(" and ")):
+    people = names.split(" and ") if names else []
+    if not any(name in titles for name in people):
         return None
-    return " and ".join(f"{n} ({titles[n]})" if n in titles else n for n in names.split(" and "))
+    return " and ".join(f"{name} ({titles[name]})" if name in titles else name for name in people)
 
 
 def _name_runs(text: str) -> list[list[str]]:

@@ -279,7 +279,6 @@ class Combination:
     """The tuning questions answered with one combination of later stages: each one's scored table."""
 
     names: tuple[str, ...]  # the later stages in use, in cascade order (none: the first stage alone)
-    system: Retriever  # the retriever that answers with them
     questions: list[EvalQuestion]
     tables: list[ScoreTable]
 
@@ -295,7 +294,7 @@ def score_combinations(
         for retriever, asked in retrievers:
             system = retriever.with_pipeline(replace(retriever.pipeline, stages=chosen, fusion=fusion))
             tables = system.rescore(system.first_scores([q.question for q in asked]))
-            found.append(Combination(tuple(s.name for s in chosen), system, list(asked), tables))
+            found.append(Combination(tuple(s.name for s in chosen), list(asked), tables))
     return found
 
 

@@ -198,7 +198,8 @@ class Retriever:
 
     def first_scores(self, questions: Sequence[str]) -> list[ScoreTable]:
         """Each (checked) question's candidates with the first stage's scores: a table for it in its
-        language, its prepared text as ``table.question``. Each encoder encodes, in one batch, the
+        language, its prepared text as the later stages read it (``index.vocabulary.plain``) as
+        ``table.question``. Each encoder encodes, in one batch, the
         questions in a language it reads; the words of every question are looked up among the
         articles' in one batch too (``index.word_lookup``)."""
         languages = [self.question_language(question) for question in questions]
@@ -219,7 +220,7 @@ class Retriever:
         tables = []
         for question, found, language, extra in zip(prepared, vectors, languages, looked_up, strict=True):
             table = self.first_stage.score(question, found, language, looked_up=extra)
-            table.question = question
+            table.question = plain(question)
             tables.append(table)
         return tables
 
@@ -241,7 +242,7 @@ class Retriever:
                 tops.append(order[:depth])
             asked = [n for n, top in enumerate(tops) if len(top)]
             read = [[chunks[row] for row in tables[n].rows[tops[n]]] for n in asked]
-            found = stage.score_many([plain(tables[n].question) for n in asked], read) if asked else []
+            found = stage.score_many([tables[n].question for n in asked], read) if asked else []
             for n, columns in zip(asked, found, strict=True):
                 for name, values in columns.items():
                     tables[n].add(name, values, at=tops[n])

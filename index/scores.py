@@ -23,7 +23,7 @@ class ScoreTable:
     ) -> None:
         self.rows = np.asarray(rows, dtype=np.int64)
         self.language = language
-        self.question = ""  # the question as it was searched, which the later stages read
+        self.question = ""  # the question as the later stages read it: as searched, in plain words
         self._columns: dict[str, np.ndarray] = {}
         for name, values in (columns or {}).items():
             self.add(name, values)

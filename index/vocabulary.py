@@ -15,6 +15,7 @@ are not meant to be complete.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from index.chunking import Chunk
 from index.lexical import fold
@@ -46,9 +47,14 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("tunnel", "corridor", "dressing room"),
 )
 _GROUPS = {word: group for group in SYNONYMS for word in group}
-_PHRASE = re.compile(
-    r"\b(" + "|".join(sorted((re.escape(w) for w in _GROUPS), key=len, reverse=True)) + r")\b"
-)
+
+
+def _any_of(phrases: Iterable[str]) -> re.Pattern[str]:
+    """A pattern matching any of ``phrases`` as whole words, the longest first."""
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, phrases), key=len, reverse=True)) + r")\b")
+
+
+_PHRASE = _any_of(_GROUPS)
 
 # Members' words for the game, and the plain words reporters use, which the English-only readers of the
 # later stages (trained on plain English) read instead (``plain``): "who is the atlas lions gaffer"
@@ -77,7 +83,7 @@ PLAIN: dict[str, str] = {
     "holders": "defending champions",
     "his majesty": "the king",
 }
-_PLAIN = re.compile(r"\b(" + "|".join(sorted(map(re.escape, PLAIN), key=len, reverse=True)) + r")\b")
+_PLAIN = _any_of(PLAIN)
 
 # What a question asks for, by its words (folded), in the languages the bot reads well.
 ASKED: dict[str, re.Pattern[str]] = {
