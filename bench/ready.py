@@ -32,8 +32,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.config import SAMPLE_QUESTION
+
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"  # `matchbot ask`'s sample
 TOKEN = "MTI5MDAwMDAwMDAwMDAwMDAwMQ.Gbench." + secrets.token_urlsafe(27)  # shaped like a real one
 # `matchbot run` with the warm-up left out: the bot as it is, but for the two functions that warm
 WITHOUT_WARM_UP = (

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.batcher import Batcher
-from bot.config import Config
+from bot.config import SAMPLE_QUESTION, Config
 from index.errors import MatchbotError
 
 CONCURRENCY = (1, 16, 64, 256)
@@ -264,8 +264,6 @@ def indexing(bench: Bench, report: Report) -> None:
 
 
 def cold_start(bench: Bench, report: Report) -> None:
-    from bot.cli import SAMPLE_QUESTION
-
     bench.library()  # the index is built before anything is timed
     where = ["--data", str(bench.config.data_dir), "--seeds", str(bench.config.seeds_dir)]
     first_only = {"MATCHBOT_RERANK": "off", "MATCHBOT_LATE_INTERACTION": "off"}

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.config import MAX_K, Config
+from bot.config import MAX_K, SAMPLE_QUESTION, Config
 from bot.logs import libraries_at_debug
 from index.errors import MatchbotError, NoArticles, QuestionError
 from index.quotes import Quote, merge
@@ -32,7 +32,6 @@ if TYPE_CHECKING:  # the modules that load torch are imported only by the comman
     from index.retriever import Answer, Retriever
     from index.store import IndexReport
 
-SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
 WIDTH = 80
 LISTED_CHANGES = 10  # articles named per kind of change; the rest are counted
 PROGRESS_FROM = 200  # chunks: below this, building is quick enough to need no progress bar

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from index.library import Library
     from index.pipeline import ModelSettings, Pipeline
 
+# what `matchbot ask` asks when given no question; the benchmarks time the same one
+SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 MAX_K = 10

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import SAMPLE_QUESTION, main
+from bot.cli import main
+from bot.config import SAMPLE_QUESTION
 from index import onnx_embedder, rerank
 from index.embedding import Embedder
 from index.evaluation import is_hit

@@ -21,7 +21,7 @@ import pytest_asyncio
 
 from bot import render
 from bot.client import MatchBot, run, serve
-from bot.config import Config, ConfigError
+from bot.config import SAMPLE_QUESTION, Config, ConfigError
 from index.embedding import Embedder
 from index.pipeline import Pipeline
 
@@ -31,7 +31,6 @@ from .wiring import SecondStages, bot_config, copy_seeds, open_bot
 pytestmark = [pytest.mark.model, pytest.mark.timeout(120), pytest.mark.usefixtures("within_discords_limits")]
 
 SEMI_TITLE = "World Cup 2022 Semi-final France 2-0 Morocco"
-SAMPLE_QUESTION = "What did Mbappe say to Hakimi after the match?"
 NO_PINGS = {"parse": []}
 DEFERRED = 5
 MESSAGE = 4
