@@ -379,7 +379,7 @@ class Library:
         for stage in self.pipeline.stages:
             if isinstance(stage, LateInteractionStage):
                 chunks = store.chunks
-                rows = np.flatnonzero([language in stage.languages for language in store.row_languages()])
+                rows = np.flatnonzero(np.isin(store.row_languages(), sorted(stage.languages)))
                 texts = (stage.text(chunks[int(row)]) for row in rows)
                 late_tokens.bring_up_to_date(self.index_dir.parent, stage, texts, progress)
 
