@@ -34,7 +34,7 @@ from index.evaluation import read_questions
 from index.onnx import OnnxModel, packaged_model
 from index.onnx_embedder import load_embedder
 from index.pipeline import load_pipeline
-from index.rerank import CROSS_ENCODER, CROSS_SETTING, PAIR_TOKENS, CrossEncoderStage
+from index.rerank import CROSS_ENCODER, CROSS_SETTING, PAIR_TOKENS, CrossEncoder, CrossEncoderStage
 from index.retriever import Retriever
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_questions.jsonl"
@@ -107,10 +107,6 @@ def quantized_statically(fp32_folder: Path, target: Path, calibration: list[tupl
     return target
 
 
-def logits(model: OnnxModel, pairs: list[tuple[str, str]]) -> np.ndarray:
-    return np.array([float(np.asarray(logit).reshape(-1)[0]) for logit in model.run_each(pairs)])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=128)
@@ -152,10 +148,10 @@ def main() -> None:
             }
             for way, run in ways.items():
                 print(f"  {name} {way:<40} {best_rate(len(pairs), run):7.1f}")
-        exact = logits(models["fp32"], pairs)
+        exact = CrossEncoder(models["fp32"]).score_pairs(pairs)
         print("each model's logits: a pair alone vs in a batch of 64; against the fp32 model's")
         for name, model in models.items():
-            alone = logits(model, pairs)
+            alone = CrossEncoder(model).score_pairs(pairs)
             together = model.run(model.tokenize(pairs[:64]))[:, 0]
             same_best = np.mean(
                 [
