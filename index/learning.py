@@ -11,9 +11,7 @@ candidate may lack, an offset when it has it):
   regularisation is chosen by 5-fold cross-validation over the questions, on MRR@10. The first
   round's later stages read the candidates a fixed weighted mean (``index.fusion.MEAN_WEIGHTS``) ranks
   best, the second round's those the first model ranks best, so the result depends on the questions
-  alone, not on the fusion file it replaces. The scores another language's pairs have are weighed a
-  second time for those pairs (``OTHER_LANGUAGE_SCORES``), so that what their questions teach does
-  not move the English ranking;
+  alone, not on the fusion file it replaces;
 - the decline: the probability that the articles answer the question at all, from the question's
   evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions, one for each
   combination of later stages (a self-hoster may switch either off: its scores are then missing, and
@@ -39,33 +37,13 @@ import numpy as np
 
 from index.errors import MatchbotError
 from index.evaluation import DEPTH, EvalQuestion, KeptStage, calibrate_confidences, is_hit, read_questions
-from index.fusion import (
-    OTHER_LANGUAGE,
-    Fusion,
-    Linear,
-    evidence,
-    has_score,
-    other_language,
-    ranking_column,
-    threshold_key,
-)
+from index.fusion import OTHER_LANGUAGE, Fusion, Linear, evidence, other_language, threshold_key
 from index.retriever import Retriever
 from index.scores import ScoreTable
 
 log = logging.getLogger(__name__)
 
 SETS_FILE = "fusion_sets.json"  # in tests/data: which questions are asked of which articles
-# The scores a pair in another language has (the English-only readers' are missing): weighed again for
-# such pairs, on top of the weights they share with English pairs (``index.fusion.ranking_column``).
-OTHER_LANGUAGE_SCORES = (
-    "use_sentence",
-    "use_context",
-    "lexical",
-    "article_lexical",
-    "distinct",
-    "answer_type",
-    "coverage",
-)
 # The scores the ranking model weighs (``cross`` is the sigmoid of ``cross_logit``: the logit is kept).
 RANKING = (
     "sentence",
@@ -79,7 +57,6 @@ RANKING = (
     "cross_logit",
     "answer_type",
     "coverage",
-    *(f"{name}{OTHER_LANGUAGE}" for name in OTHER_LANGUAGE_SCORES),
 )
 DECLINE = (
     "top",
@@ -188,7 +165,7 @@ def pairs(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray
 
 def feature_rows(table: ScoreTable, names: Sequence[str]) -> np.ndarray:
     """Each candidate's features: the value of each score (0 where missing), then whether it has it."""
-    columns = np.stack([ranking_column(table, name) for name in names], axis=1)
+    columns = np.stack([table.column(name) for name in names], axis=1)
     return np.hstack([np.nan_to_num(columns, nan=0.0), (~np.isnan(columns)).astype(float)])
 
 
@@ -256,11 +233,7 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
     """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
     MRR@10; with the mean MRR@10 of the held-out folds for each regularisation tried."""
     names = [
-        name
-        for name in RANKING
-        if any(
-            has_score(e.table, name) and (~np.isnan(ranking_column(e.table, name))).any() for e in examples
-        )
+        name for name in RANKING if any(name in e.table and e.table.present(name).any() for e in examples)
     ]
     fold = np.random.default_rng(0).permutation(len(examples)) % FOLDS
     scores: dict[float, float] = {}
