@@ -148,10 +148,11 @@ def main() -> None:
             }
             for way, run in ways.items():
                 print(f"  {name} {way:<40} {best_rate(len(pairs), run):7.1f}")
-        exact = CrossEncoder(models["fp32"]).score_pairs(pairs)
+        alone_of = {name: CrossEncoder(model).score_pairs(pairs) for name, model in models.items()}
+        exact = alone_of["fp32"]
         print("each model's logits: a pair alone vs in a batch of 64; against the fp32 model's")
         for name, model in models.items():
-            alone = CrossEncoder(model).score_pairs(pairs)
+            alone = alone_of[name]
             together = model.run(model.tokenize(pairs[:64]))[:, 0]
             same_best = np.mean(
                 [
