@@ -8,6 +8,8 @@
   question: the sigmoid of ``bias`` plus, for each score it has, ``weights[name] · score +
   offsets[name]``; a missing score adds nothing, so a candidate the cross-encoder did not read is scored
   by what the other scores say of it, on the same scale.
+  A name with the suffix ``@other-language`` weighs its score only for the pairs the English-only
+  readers did not read (``ranking_column``), on top of the score's own weight.
 - ``stages``: the scores each stage of the cascade adds, in order, and ``depths``: how many of the best
   candidates each later stage reads. The candidates a later stage read come first, each group ordered
   by fused score.
@@ -178,7 +180,7 @@ class Fusion:
     def score(self, table: ScoreTable) -> np.ndarray:
         """Each candidate's fused score, 0–1 (0 when it has no score that counts)."""
         if self.kind == "logistic":
-            columns = {name: table.column(name) for name in self.weights if name in table}
+            columns = {name: ranking_column(table, name) for name in self.weights if has_score(table, name)}
             return Linear(self.weights, self.offsets, self.bias).probability(columns, len(table))
         total = np.zeros(len(table))
         weight = np.zeros(len(table))
@@ -222,6 +224,24 @@ class Fusion:
         found = evidence(table, order, scores)
         features = {name: np.array([value]) for name, value in found.items()}
         return float(model.probability(features, 1)[0])
+
+
+def ranking_column(table: ScoreTable, name: str) -> np.ndarray:
+    """A score's column as the ranking reads it. ``<score>@other-language`` is the score only where the
+    English-only readers did not read the pair (``sentence`` missing), NaN elsewhere: its weight and
+    offset add to the score's own for those pairs, so a learned fusion weighs the scores another
+    language's pairs have by what they say for such pairs, without moving the English ones."""
+    if not name.endswith(OTHER_LANGUAGE):
+        return table.column(name)
+    values = table.column(name.removesuffix(OTHER_LANGUAGE))
+    if "sentence" not in table:
+        return values
+    return np.where(np.isnan(table.column("sentence")), values, np.nan)
+
+
+def has_score(table: ScoreTable, name: str) -> bool:
+    """Whether ``table`` has the column ``ranking_column`` reads for ``name``."""
+    return name.removesuffix(OTHER_LANGUAGE) in table
 
 
 def threshold_key(stages_in_use: Iterable[str], *, other: bool = False) -> str:

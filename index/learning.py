@@ -11,16 +11,20 @@ candidate may lack, an offset when it has it):
   regularisation is chosen by 5-fold cross-validation over the questions, on MRR@10. The first
   round's later stages read the candidates a fixed weighted mean (``index.fusion.MEAN_WEIGHTS``) ranks
   best, the second round's those the first model ranks best, so the result depends on the questions
-  alone, not on the fusion file it replaces;
+  alone, not on the fusion file it replaces. The scores another language's pairs have are weighed a
+  second time for those pairs (``OTHER_LANGUAGE_SCORES``), so that what their questions teach does
+  not move the English ranking;
 - the decline: the probability that the articles answer the question at all, from the question's
   evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions, one for each
   combination of later stages (a self-hoster may switch either off: its scores are then missing, and
   what the others say without them means something else) and kind of pair.
 
 Each combination of later stages and kind of pair then gets its threshold, the cut that declines the
-most off-topic tuning questions while declining at most 3% of the answerable ones (5% for another
-language's pairs, the bar issue goals set for them), placed on out-of-fold confidences so that it holds
-on questions the model was not fitted on (``thresholds``, ``index.evaluation.calibrate``). The
+most off-topic tuning questions while staying sure of declining at most 3% of new answerable ones (5%
+for another language's pairs, the bar the goals set for them): it may decline only as many answerable
+tuning questions as the bar leaves room for given how few they are (``within_bar``), and it is placed
+on out-of-fold confidences so that it holds on questions the model was not fitted on (``thresholds``,
+``index.evaluation.calibrate``). The
 result is written to ``index/fusion.json`` with the command that produced it; the held-out questions
 (``"split": "test"``) are never read.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,13 +42,33 @@ import numpy as np
 
 from index.errors import MatchbotError
 from index.evaluation import DEPTH, EvalQuestion, KeptStage, calibrate_confidences, is_hit, read_questions
-from index.fusion import OTHER_LANGUAGE, Fusion, Linear, evidence, other_language, threshold_key
+from index.fusion import (
+    OTHER_LANGUAGE,
+    Fusion,
+    Linear,
+    evidence,
+    has_score,
+    other_language,
+    ranking_column,
+    threshold_key,
+)
 from index.retriever import Retriever
 from index.scores import ScoreTable
 
 log = logging.getLogger(__name__)
 
 SETS_FILE = "fusion_sets.json"  # in tests/data: which questions are asked of which articles
+# The scores a pair in another language has (the English-only readers' are missing): weighed again for
+# such pairs, on top of the weights they share with English pairs (``index.fusion.ranking_column``).
+OTHER_LANGUAGE_SCORES = (
+    "use_sentence",
+    "use_context",
+    "lexical",
+    "article_lexical",
+    "distinct",
+    "answer_type",
+    "coverage",
+)
 # The scores the ranking model weighs (``cross`` is the sigmoid of ``cross_logit``: the logit is kept).
 RANKING = (
     "sentence",
@@ -57,6 +82,7 @@ RANKING = (
     "cross_logit",
     "answer_type",
     "coverage",
+    *(f"{name}{OTHER_LANGUAGE}" for name in OTHER_LANGUAGE_SCORES),
 )
 DECLINE = (
     "top",
@@ -76,6 +102,7 @@ FOLDS = 5
 MAX_WRONG = 0.03  # the share of answerable tuning questions a threshold may decline (English pairs)
 MAX_WRONG_OTHER_LANGUAGE = 0.05  # … for another language's pairs (``index.fusion.OTHER_LANGUAGE``)
 CALIBRATION_ROUNDS = 5  # shuffles of the tuning questions into folds when a threshold is calibrated
+SURE = 0.8  # how sure a threshold must be that it declines no more than its bar of new answerable questions
 Progress = Callable[[str], None]
 
 
@@ -165,7 +192,7 @@ def pairs(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray
 
 def feature_rows(table: ScoreTable, names: Sequence[str]) -> np.ndarray:
     """Each candidate's features: the value of each score (0 where missing), then whether it has it."""
-    columns = np.stack([table.column(name) for name in names], axis=1)
+    columns = np.stack([ranking_column(table, name) for name in names], axis=1)
     return np.hstack([np.nan_to_num(columns, nan=0.0), (~np.isnan(columns)).astype(float)])
 
 
@@ -233,7 +260,11 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
     """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
     MRR@10; with the mean MRR@10 of the held-out folds for each regularisation tried."""
     names = [
-        name for name in RANKING if any(name in e.table and e.table.present(name).any() for e in examples)
+        name
+        for name in RANKING
+        if any(
+            has_score(e.table, name) and (~np.isnan(ranking_column(e.table, name))).any() for e in examples
+        )
     ]
     fold = np.random.default_rng(0).permutation(len(examples)) % FOLDS
     scores: dict[float, float] = {}
@@ -354,20 +385,37 @@ def max_wrong(key: str) -> float:
     return MAX_WRONG_OTHER_LANGUAGE if key.endswith(OTHER_LANGUAGE) else MAX_WRONG
 
 
+def within_bar(answerable: int, bar: float) -> float:
+    """The share of ``answerable`` tuning questions a threshold may decline so that it is ``SURE`` to
+    decline at most ``bar`` of new ones: the most it may decline, k, is the largest for which declining
+    k or fewer would have had a chance of at most 1 − ``SURE`` were the true share ``bar`` (the one-sided
+    Clopper–Pearson bound). Placed at ``bar`` itself, a cut exceeds it on about half of all new
+    samples of questions, and the fewer the tuning questions, the further."""
+    chance = 0.0
+    allowed = 0
+    for wrong in range(answerable + 1):
+        chance += math.comb(answerable, wrong) * bar**wrong * (1 - bar) ** (answerable - wrong)
+        if chance > 1 - SURE:
+            break
+        allowed = wrong
+    return allowed / answerable if answerable else 0.0
+
+
 def thresholds(
     evidence_of: Mapping[str, tuple[list[EvalQuestion], np.ndarray]], declines: Mapping[str, Linear]
 ) -> dict[str, float]:
     """For each key with a decline model, the cut that declines the most off-topic tuning questions
-    while declining at most ``max_wrong(key)`` of the answerable ones, placed on out-of-fold
-    confidences: each question's confidence by a model fitted without it (``FOLDS`` folds, the cut
-    found for each of ``CALIBRATION_ROUNDS`` fixed shuffles, their median kept). A model judged on the
-    questions it was fitted on is surer of them than it will be of new ones, so a cut placed there
-    declines more answerable questions than it should once the bot serves."""
+    while declining at most ``within_bar`` of the answerable ones for the bar ``max_wrong(key)``,
+    placed on out-of-fold confidences: each question's confidence by a model fitted without it
+    (``FOLDS`` folds, the cut found for each of ``CALIBRATION_ROUNDS`` fixed shuffles, their median
+    kept). A model judged on the questions it was fitted on is surer of them than it will be of new
+    ones, so a cut placed there declines more answerable questions than it should once the bot serves."""
     found = {}
     for key, (questions, rows) in evidence_of.items():
         if key not in declines:
             continue
         answerable = np.array([not question.off_topic for question in questions])
+        allowed = within_bar(int(answerable.sum()), max_wrong(key))
         cuts = []
         for shuffle in range(CALIBRATION_ROUNDS):
             fold = np.random.default_rng(shuffle).permutation(len(questions)) % FOLDS
@@ -376,7 +424,7 @@ def thresholds(
                 out = fold == held
                 model = fit_decline(rows[~out], answerable[~out])
                 confidence[out] = model.probability(evidence_columns(rows[out]), int(out.sum()))
-            cut = calibrate_confidences(questions, confidence.tolist(), max_wrong=max_wrong(key))
+            cut = calibrate_confidences(questions, confidence.tolist(), max_wrong=allowed)
             cuts.append(cut.threshold)
         found[key] = round(float(np.median(cuts)), 3)
     return found

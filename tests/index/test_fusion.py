@@ -101,6 +101,21 @@ def test_a_logistic_fusion_adds_what_each_score_present_says_and_nothing_for_a_m
     assert LEARNED.score(scores).tolist() == pytest.approx([1 / (1 + np.exp(-x)) for x in logits])
 
 
+def test_a_weight_for_another_languages_pairs_moves_them_and_leaves_english_pairs_alone() -> None:
+    extra = replace(
+        LEARNED,
+        weights={**LEARNED.weights, "use_sentence" + OTHER_LANGUAGE: 4.0},
+        offsets={**LEARNED.offsets, "use_sentence" + OTHER_LANGUAGE: -0.5},
+    )
+    english = table(sentence=[0.6, 0.3], use_sentence=[0.5, 0.1])
+    french = table(sentence=[np.nan, np.nan], use_sentence=[0.6, 0.1])
+    asked_in_french = table(use_sentence=[0.6, 0.1])
+    assert extra.score(english).tolist() == pytest.approx(LEARNED.score(english).tolist())
+    for scores in (french, asked_in_french):
+        logits = [-1.0 + (1.0 + 4.0) * value - 0.5 for value in (0.6, 0.1)]
+        assert extra.score(scores).tolist() == pytest.approx([1 / (1 + np.exp(-x)) for x in logits])
+
+
 def test_a_question_in_another_language_has_its_own_decline_model_and_threshold() -> None:
     english = table(sentence=[0.6, 0.3], use_sentence=[0.5, 0.1])
     french = table(sentence=[np.nan, np.nan], use_sentence=[0.6, 0.1])  # MiniLM does not read French

@@ -22,6 +22,7 @@ from index.learning import (
     learn,
     read_sets,
     thresholds,
+    within_bar,
 )
 from index.library import Library
 from index.retriever import Retriever
@@ -71,12 +72,14 @@ def test_learning_again_from_the_shipped_questions_answers_as_the_shipped_fusion
 
 
 def test_a_threshold_holds_its_share_of_wrong_declines_on_questions_it_was_not_calibrated_on() -> None:
-    """The decline cut is placed on out-of-fold confidences (``thresholds``). On made-up evidence (one
-    column telling answerable from off-topic, the rest noise) and six draws of 200 tuning questions,
-    the cut declines on average 2.7% of 20,000 fresh answerable questions (the bar: 3%); the cut
-    placed on the model's confidences in the questions it was fitted on declines 4.4% (measured)."""
+    """The decline cut is placed on out-of-fold confidences and with room for the tuning questions'
+    sampling (``thresholds``, ``within_bar``). On made-up evidence (one column telling answerable from
+    off-topic, the rest noise) and twenty draws of 200 tuning questions, the cut declines on average
+    1.8% of 20,000 fresh answerable questions and more than the bar of 3% in 3 draws of 20; the cut
+    placed on the model's confidences in the questions it was fitted on, at the bar itself, declines
+    4.5% and exceeds the bar in 15 draws (measured)."""
     out_of_fold, in_sample = [], []
-    for seed in range(6):
+    for seed in range(20):
         rng = np.random.default_rng(seed)
         answerable, rows = made_up_evidence(rng, 200)
         questions = [EvalQuestion(f"q{n}", ("x",) if a else (), "dev") for n, a in enumerate(answerable)]
@@ -89,7 +92,16 @@ def test_a_threshold_holds_its_share_of_wrong_declines_on_questions_it_was_not_c
         confidence = model.probability(evidence_columns(fresh), len(fresh))[fresh_answerable]
         out_of_fold.append(np.mean(confidence < cut))
         in_sample.append(np.mean(confidence < naive))
-    assert np.mean(out_of_fold) <= MAX_WRONG + 0.005 < np.mean(in_sample)
+    assert np.mean(out_of_fold) < MAX_WRONG < np.mean(in_sample)
+    assert np.mean(np.array(out_of_fold) > MAX_WRONG) <= 0.25 < 0.5 < np.mean(np.array(in_sample) > MAX_WRONG)
+
+
+def test_the_fewer_the_tuning_questions_the_fewer_a_threshold_may_decline() -> None:
+    """Declining 5 of 196 answerable tuning questions is within a 3% bar, but a true share of 3% would
+    often decline that few; 3 of 196 is the most a cut may decline and stay sure of the bar."""
+    assert within_bar(196, 0.03) * 196 == pytest.approx(3)
+    assert within_bar(1000, 0.03) == pytest.approx(0.024)
+    assert within_bar(10, 0.05) == 0.0 == within_bar(0, 0.05)
 
 
 def made_up_evidence(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
