@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -391,14 +390,13 @@ def within_bar(answerable: int, bar: float) -> float:
     k or fewer would have had a chance of at most 1 − ``SURE`` were the true share ``bar`` (the one-sided
     Clopper–Pearson bound). Placed at ``bar`` itself, a cut exceeds it on about half of all new
     samples of questions, and the fewer the tuning questions, the further."""
-    chance = 0.0
-    allowed = 0
-    for wrong in range(answerable + 1):
-        chance += math.comb(answerable, wrong) * bar**wrong * (1 - bar) ** (answerable - wrong)
-        if chance > 1 - SURE:
-            break
-        allowed = wrong
-    return allowed / answerable if answerable else 0.0
+    from scipy.stats import binom  # scipy comes with sentence-transformers, as scikit-learn does
+
+    if not answerable:
+        return 0.0
+    wrong = np.arange(answerable + 1)
+    allowed = wrong[binom.cdf(wrong, answerable, bar) <= 1 - SURE]
+    return int(allowed.max(initial=0)) / answerable
 
 
 def thresholds(

@@ -102,6 +102,7 @@ def test_the_fewer_the_tuning_questions_the_fewer_a_threshold_may_decline() -> N
     assert within_bar(196, 0.03) * 196 == pytest.approx(3)
     assert within_bar(1000, 0.03) == pytest.approx(0.024)
     assert within_bar(10, 0.05) == 0.0 == within_bar(0, 0.05)
+    assert 0.029 < within_bar(30_000, 0.03) < 0.03  # many questions: close under the bar, no overflow
 
 
 def made_up_evidence(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
