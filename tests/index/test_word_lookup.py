@@ -111,7 +111,7 @@ def test_a_french_question_finds_the_english_words_it_asks_about(
     looking_up: tuple[Retriever, Retriever],
 ) -> None:
     """ "Who wrote 'don't be sad'" in French: "écrit" is "wrote", "triste" is "sad". With its words looked
-    up the tweet is quoted first and answered; without them the bot is too unsure to answer."""
+    up the tweet is quoted first; without them another passage was, and the bot was unsure."""
     off, on = looking_up
     question = "qui a écrit ne sois pas triste"
     assert on._lookup is not None
@@ -119,7 +119,7 @@ def test_a_french_question_finds_the_english_words_it_asks_about(
     answer = on.search(question)
     assert answer.answered and "Don't be sad bro" in answer.passages[0].text
     without = off.search(question)
-    assert not without.answered and without.confidence < answer.confidence
+    assert not without.answered and "Don't be sad bro" not in without.passages[0].text
 
 
 @pytest.mark.model
