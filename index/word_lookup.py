@@ -12,11 +12,19 @@ what BM25 and ``coverage`` read:
 - a word the articles do not hold at all is looked up among the words of the articles in its own
   language, so a member's word finds the reporter's.
 
-The cosine a word needs (``MIN_COSINE``) and how many one word may find (``PER_WORD``) were chosen on the
-tuning questions (README, "Answer quality"). ``MATCHBOT_WORD_LOOKUP=off`` turns the lookup off. Each
-language's words are encoded once, on the first question that needs them (the seed's 229 English words
-take about 40 ms; 10,000 words about 2 s), at most ``MAX_WORDS`` of each language, the most frequent
-first.
+Some of the articles' words lie near a great many others in the encoder's space ("donned", "along",
+"over": each within a cosine of about 0.75 of its ten nearest), and so near many a question's words they do
+not translate ("score", "postou" and the Arabic for "be sad" all reached "donned"). Such a hub is found
+for every word and translates none: this is the hubness that CSLS corrects in word translation (Conneau et
+al., ICLR 2018). So a word's cosine with an article word is lowered by ``HUB_PENALTY`` times how far that
+word's mean cosine with its ``HUB_NEIGHBOURS`` nearest article words of its language lies above the
+median word's.
+
+The cosine a word needs (``MIN_COSINE``), how many one word may find (``PER_WORD``) and the penalty were
+chosen on the tuning questions (README, "Answer quality"). ``MATCHBOT_WORD_LOOKUP=off`` turns the lookup
+off. Each language's words are encoded once, with how far each is a hub, on the first question that needs
+them (the seed's 229 English words take about 50 ms; 10,000 words about 4 s), at most ``MAX_WORDS`` of
+each language, the most frequent first.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ if TYPE_CHECKING:
 
 MIN_COSINE = 0.6
 PER_WORD = 2
+HUB_PENALTY = 1.0
+HUB_NEIGHBOURS = 10
+_HUB_BLOCK = 1024  # rows of the word-by-word cosines computed at once (1,024 × 10,000 floats: 40 MB)
 # Of each language's words, the most frequent: 10,000 are encoded in about 2 s (SQuAD's articles
 # hold 13,931 words) and take 20 MB. They are counted in at most MAX_ROWS passages, evenly spread.
 MAX_WORDS = 10_000
@@ -70,7 +81,8 @@ class WordLookup:
         self._languages = [
             str(own) for own in np.unique(self._row_languages) if self._reads_language(str(own))
         ]
-        self._vocabulary: dict[str, tuple[list[str], np.ndarray]] = {}
+        # per language: its words, their vectors, and how far each is a hub (``hubness``)
+        self._vocabulary: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         self._stopwords: dict[str, frozenset[str]] = {}
 
     def look_up_many(self, questions: Sequence[str], languages: Sequence[str]) -> list[str]:
@@ -92,8 +104,8 @@ class WordLookup:
         for pairs in asked:
             extra: list[str] = []
             for other, words in pairs:
-                targets, matrix = self._words(other)
-                cosines = np.stack([vectors[word] for word in words]) @ matrix.T
+                targets, matrix, hubs = self._words(other)
+                cosines = np.stack([vectors[word] for word in words]) @ matrix.T - HUB_PENALTY * hubs
                 for word, row in zip(words, cosines, strict=True):
                     best = np.argsort(-row, kind="stable")[: PER_WORD + 1]  # ties: the more frequent word
                     extra += [targets[i] for i in best if row[i] >= MIN_COSINE and targets[i] != word][
@@ -114,9 +126,9 @@ class WordLookup:
             self._stopwords[language] = Analyzer(language).stop_words
         return self._stopwords[language]
 
-    def _words(self, language: str) -> tuple[list[str], np.ndarray]:
-        """The words of the articles in ``language`` (the most frequent ``MAX_WORDS``) and their
-        vectors, encoded on first use."""
+    def _words(self, language: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The words of the articles in ``language`` (the most frequent ``MAX_WORDS``), their vectors,
+        encoded on first use, and how far each is a hub (``hubness``)."""
         with self._lock:
             if language not in self._vocabulary:
                 rows = np.flatnonzero(self._row_languages == language)
@@ -127,8 +139,24 @@ class WordLookup:
                     count.update(_WORD.findall(self._store.chunks[int(row)].text.lower()))
                 stop = self._stop(language)
                 words = [w for w, _ in count.most_common() if fold(w) not in stop][:MAX_WORDS]
-                self._vocabulary[language] = (words, self._encoder.encode(words))
+                matrix = self._encoder.encode(words)
+                self._vocabulary[language] = (words, matrix, hubness(matrix))
             return self._vocabulary[language]
+
+
+def hubness(vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray:
+    """For each of ``vectors`` (unit rows), how far its mean cosine with its ``neighbours`` nearest other
+    rows lies above the median row's (0 for a row at or below it)."""
+    count = len(vectors)
+    if count < 2:
+        return np.zeros(count, dtype=np.float32)
+    k = min(neighbours, count - 1)
+    density = np.empty(count, dtype=np.float32)
+    for start in range(0, count, _HUB_BLOCK):
+        cosines = vectors[start : start + _HUB_BLOCK] @ vectors.T
+        cosines[np.arange(len(cosines)), np.arange(start, start + len(cosines))] = -np.inf  # not itself
+        density[start : start + len(cosines)] = np.partition(cosines, -k, axis=1)[:, -k:].mean(axis=1)
+    return np.maximum(density - np.median(density), 0).astype(np.float32)
 
 
 def word_lookup(first_stage: FirstStage, pipeline: Pipeline) -> WordLookup | None:

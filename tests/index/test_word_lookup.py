@@ -14,7 +14,7 @@ import pytest
 from index import word_lookup
 from index.lexical import fold
 from index.retriever import Retriever
-from index.word_lookup import MIN_COSINE, WordLookup
+from index.word_lookup import MIN_COSINE, WordLookup, hubness
 
 # The stand-in's word space: each word is a unit vector; translations share one.
 MEANINGS = {"valeurs": 0, "values": 0, "triste": 1, "sad": 1, "upset": 1, "tunnel": 2, "roi": 3}
@@ -97,6 +97,46 @@ def test_each_languages_words_are_encoded_once_for_every_question_after() -> Non
     encoded = [text for call in space.calls for text in call]
     assert encoded.count("sad") == 1  # the article's word, once
     assert len(space.calls) == 3  # the article's words, then each batch of questions' words once
+
+
+class HubSpace:
+    """An encoder whose words are given vectors: "donned", "wearing", "walked" and "pitch" lie near one
+    another (a cosine of 0.8: a hub), "sad", "values", "tunnel", "team" and "king" each on an axis of
+    its own; "score" lies at 0.65 of "donned" and far from the rest, "triste" on "sad"."""
+
+    name = "hub-space"
+    dimension = 16
+
+    def __init__(self) -> None:
+        axis = np.eye(self.dimension, dtype=np.float32)
+        self.vectors = {word: axis[n] for n, word in enumerate(("values", "sad", "tunnel", "team", "king"))}
+        for n, word in enumerate(("donned", "wearing", "walked", "pitch")):
+            self.vectors[word] = (axis[8] + 0.5 * axis[9 + n]) / np.sqrt(1.25)
+        self.vectors["score"] = 0.65 * self.vectors["donned"] + np.sqrt(1 - 0.65**2) * axis[15]
+        self.vectors["triste"] = axis[1]
+
+    def encode(self, texts: Sequence[str], **_: object) -> np.ndarray:
+        return np.stack([self.vectors[text] for text in texts])
+
+
+def test_a_word_near_many_of_the_articles_words_translates_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "score" is within the cosine a translation needs of "donned", but so are many words of
+    "donned": a hub, found for words it does not translate, is not looked up (CSLS's correction)."""
+    text = "Sad values in the tunnel: the team and the king donned, wearing, walked the pitch."
+    store = articles(("en", text))
+    assert lookup(store, HubSpace()).look_up_many(["score triste"], ["fr"]) == ["sad"]
+    monkeypatch.setattr(word_lookup, "HUB_PENALTY", 0.0)
+    assert lookup(store, HubSpace()).look_up_many(["score triste"], ["fr"]) == ["donned sad"]
+
+
+def test_hubness_is_how_far_a_words_neighbours_are_nearer_than_the_median_words() -> None:
+    space = HubSpace()
+    words = ["values", "sad", "tunnel", "team", "king", "donned", "wearing", "walked", "pitch"]
+    found = hubness(np.stack([space.vectors[word] for word in words]))
+    assert found[:5].tolist() == [0.0] * 5  # alone on their axes: no nearer than the median word
+    assert np.allclose(found[5:], 3 * 0.8 / 8)  # three neighbours at 0.8 among its eight nearest
+    assert hubness(np.zeros((0, 4), dtype=np.float32)).shape == (0,)
+    assert hubness(space.vectors["sad"][None, :]).tolist() == [0.0]
 
 
 @pytest.fixture(scope="module")
