@@ -169,28 +169,32 @@ def pairs(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray
     """For every answerable example, each (answering, not answering) pair of candidates that the same
     stages read, as the difference of their feature rows (values, then presences); with a weight per
     pair, each question weighing 1 in all."""
-    rows, weights = [], []
-    for example in examples:
-        if example.question.off_topic or not example.hits.any():
-            continue
-        features = feature_rows(example.table, names)
-        reached = example.fusion.reached(example.table)
-        found = []
-        for stage in np.unique(reached):
-            group = reached == stage
-            answering = np.flatnonzero(example.hits & group)
-            others = np.flatnonzero(~example.hits & group)
-            if len(answering) and len(others):
-                found.append(
-                    (features[answering][:, None, :] - features[others][None, :, :]).reshape(
-                        -1, features.shape[1]
-                    )
+    return _stacked([_differences(e, feature_rows(e.table, names)) for e in examples])
+
+
+def _differences(example: Example, features: np.ndarray) -> np.ndarray | None:
+    """``pairs`` of one example, whose candidates' feature rows are ``features``; None when it has none."""
+    if example.question.off_topic or not example.hits.any():
+        return None
+    reached = example.fusion.reached(example.table)
+    found = []
+    for stage in np.unique(reached):
+        group = reached == stage
+        answering = np.flatnonzero(example.hits & group)
+        others = np.flatnonzero(~example.hits & group)
+        if len(answering) and len(others):
+            found.append(
+                (features[answering][:, None, :] - features[others][None, :, :]).reshape(
+                    -1, features.shape[1]
                 )
-        if found:
-            difference = np.vstack(found)
-            rows.append(difference)
-            weights.append(np.full(len(difference), 1 / len(difference)))
-    return np.vstack(rows), np.concatenate(weights)
+            )
+    return np.vstack(found) if found else None
+
+
+def _stacked(differences: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The examples' pairs in one matrix, each example's weighing 1 in all."""
+    kept = [rows for rows in differences if rows is not None]
+    return np.vstack(kept), np.concatenate([np.full(len(rows), 1 / len(rows)) for rows in kept])
 
 
 def feature_rows(table: ScoreTable, names: Sequence[str]) -> np.ndarray:
@@ -203,13 +207,27 @@ def fit_pairwise(examples: Sequence[Example], names: Sequence[str], regularisati
     """A ranking model fitted on pairs (``pairs``): a logistic regression with no intercept on their
     differences, then calibrated (Platt's sigmoid over its score, on every candidate) so that its score
     is a probability."""
+    features = [feature_rows(e.table, names) for e in examples]
+    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
+    return _fit_pairwise(examples, features, differences, names, regularisation)
+
+
+def _fit_pairwise(
+    examples: Sequence[Example],
+    features: Sequence[np.ndarray],
+    differences: Sequence[np.ndarray | None],
+    names: Sequence[str],
+    regularisation: float,
+) -> Linear:
+    """``fit_pairwise`` from each example's feature rows and pairs, made once for every fit that reads
+    them (``fit_ranking`` fits each fold once for each regularisation)."""
     from sklearn.linear_model import LogisticRegression
 
-    differences, weights = pairs(examples, names)
+    stacked, weights = _stacked(differences)
     count = len(names)
-    spread = differences[:, :count].std(axis=0)
+    spread = stacked[:, :count].std(axis=0)
     spread[spread < 1e-9] = 1.0
-    scaled = np.hstack([differences[:, :count] / spread, differences[:, count:]])
+    scaled = np.hstack([stacked[:, :count] / spread, stacked[:, count:]])
     model = LogisticRegression(C=regularisation, fit_intercept=False, max_iter=5000)
     model.fit(
         np.vstack([scaled, -scaled]),
@@ -218,7 +236,7 @@ def fit_pairwise(examples: Sequence[Example], names: Sequence[str], regularisati
     )
     weight = model.coef_[0][:count] / spread
     offset = model.coef_[0][count:]
-    slope, bias = _calibration(examples, names, weight, offset)
+    slope, bias = _calibration(examples, features, count, weight, offset)
     return Linear(
         weights={name: round(float(slope * weight[i]), 6) for i, name in enumerate(names)},
         offsets={name: round(float(slope * offset[i]), 6) for i, name in enumerate(names)},
@@ -227,18 +245,21 @@ def fit_pairwise(examples: Sequence[Example], names: Sequence[str], regularisati
 
 
 def _calibration(
-    examples: Sequence[Example], names: Sequence[str], weight: np.ndarray, offset: np.ndarray
+    examples: Sequence[Example],
+    features: Sequence[np.ndarray],
+    count: int,
+    weight: np.ndarray,
+    offset: np.ndarray,
 ) -> tuple[float, float]:
     """Platt's sigmoid over the ranking score: the slope and intercept that make it a probability that
-    a candidate answers."""
+    a candidate answers (``features``: each example's feature rows, ``count`` scores wide)."""
     from sklearn.linear_model import LogisticRegression
 
     scores, labels, weights = [], [], []
-    for example in examples:
+    for example, rows in zip(examples, features, strict=True):
         if example.question.off_topic or not example.hits.any():
             continue
-        features = feature_rows(example.table, names)
-        scores.append(features[:, : len(names)] @ weight + features[:, len(names) :] @ offset)
+        scores.append(rows[:, :count] @ weight + rows[:, count:] @ offset)
         labels.append(example.hits)
         hits = example.hits.sum()
         weights.append(np.where(example.hits, 0.5 / hits, 0.5 / max(1, len(example.hits) - hits)))
@@ -270,20 +291,27 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
             has_score(e.table, name) and (~np.isnan(ranking_column(e.table, name))).any() for e in examples
         )
     ]
+    features = [feature_rows(e.table, names) for e in examples]  # made once: every fit reads them
+    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
     random = np.random.default_rng(0)
     folds = [random.permutation(len(examples)) % FOLDS for _ in range(SHUFFLES)]
+    splits = [(fold != k, fold == k) for fold in folds for k in range(FOLDS)]
     scores: dict[float, float] = {}
     for regularisation in REGULARISATION:
         held_out = []
-        for fold in folds:
-            for k in range(FOLDS):
-                trained = [e for e, f in zip(examples, fold, strict=True) if f != k]
-                tested = [e for e, f in zip(examples, fold, strict=True) if f == k]
-                model = fit_pairwise(trained, names, regularisation)
-                held_out.append(ranked_mrr(tested, _logistic(base, model)))
+        for trained, tested in splits:
+            chosen = np.flatnonzero(trained)
+            model = _fit_pairwise(
+                [examples[i] for i in chosen],
+                [features[i] for i in chosen],
+                [differences[i] for i in chosen],
+                names,
+                regularisation,
+            )
+            held_out.append(ranked_mrr([examples[i] for i in np.flatnonzero(tested)], _logistic(base, model)))
         scores[regularisation] = round(float(np.mean(held_out)), 4)
     best = max(scores, key=lambda c: (scores[c], -c))
-    return _logistic(base, fit_pairwise(examples, names, best)), scores
+    return _logistic(base, _fit_pairwise(examples, features, differences, names, best)), scores
 
 
 def fit_linear(
@@ -398,7 +426,7 @@ def within_bar(answerable: int, bar: float) -> float:
     k or fewer would have had a chance of at most 1 − ``SURE`` were the true share ``bar`` (the one-sided
     Clopper–Pearson bound). Placed at ``bar`` itself, a cut exceeds it on about half of all new
     samples of questions, and the fewer the tuning questions, the further."""
-    from scipy.stats import binom  # scipy comes with sentence-transformers, as scikit-learn does
+    from scipy.stats import binom
 
     if not answerable:
         return 0.0
