@@ -378,7 +378,7 @@ async def build(
     """Wire a MatchBot from ``config``: its Library (not opened yet, answering with ``pipeline``),
     settings store and registry; ``languages`` tells the replies' language (default: the pipeline's
     detector)."""
-    library = config.library(pipeline)
+    library = config.library(pipeline, warm_words=True)
     if settings is None:
         settings = await open_settings(config)
     registry = ArticleRegistry(library, settings)
@@ -475,6 +475,7 @@ async def _open_and_connect(bot: MatchBot) -> None:
     report = await bot.registry.open()
     log.info("Index ready: %s", report.summary())
     await bot.warmed()  # connected only once the first question is answered as quickly as the next
+    await asyncio.to_thread(bot.library.warm_word_lookup)  # begun in the background as the index opened
     bot.follow_registry()
     await bot.connect()
 

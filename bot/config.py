@@ -135,11 +135,12 @@ class Config:
             word_lookup=self.word_lookup,
         )
 
-    def library(self, pipeline: Pipeline) -> Library:
-        """The articles and index these settings name, answered with ``pipeline`` (not opened yet)."""
+    def library(self, pipeline: Pipeline, *, warm_words: bool = False) -> Library:
+        """The articles and index these settings name, answered with ``pipeline`` (not opened yet);
+        ``warm_words``: the bot's, which encodes the articles' words whenever its index changes."""
         from index.library import Library  # loads FAISS and BM25: only where a command needs them
 
-        return Library(self.seeds_dir, self.data_dir, pipeline, search=self.ann)
+        return Library(self.seeds_dir, self.data_dir, pipeline, search=self.ann, warm_words=warm_words)
 
     def require_token(self) -> str:
         """The Discord bot token, or a ConfigError saying where to put it."""

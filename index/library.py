@@ -85,11 +85,22 @@ class ArticleInfo:
 class Library:
     """Keeps the seeds folder, the saved index in the data folder and the Retriever in step."""
 
-    def __init__(self, seeds_dir: Path, data_dir: Path, pipeline: Pipeline, *, search: str = "auto") -> None:
+    def __init__(
+        self,
+        seeds_dir: Path,
+        data_dir: Path,
+        pipeline: Pipeline,
+        *,
+        search: str = "auto",
+        warm_words: bool = False,
+    ) -> None:
         self.seeds_dir = seeds_dir
         self.index_dir = data_dir / INDEX_FOLDER
         self.pipeline = pipeline  # the models that index and answer (index.pipeline)
         self.search = search  # the kind of FAISS index (index.ann.KINDS)
+        # Encode the articles' words for the word lookup in the background whenever the index is replaced
+        # (the bot's), instead of at the first question that needs them (a command's single question).
+        self.warm_words = warm_words
         self._retriever: Retriever | None = None
         self._lock = threading.Lock()  # one change at a time: its checks, its writes and its update
         self._stopping = threading.Event()
@@ -368,8 +379,31 @@ class Library:
         if report.modified or report.upgraded or previous is None:
             store.save(self.index_dir)
         self._retriever = Retriever(store, self.pipeline)
+        if self.warm_words:
+            self._warm_words_in_background(self._retriever)
         self._keep_late_tokens(store, watched)  # a second phase of progress, with its own total
         return report
+
+    def warm_word_lookup(self) -> None:
+        """Encode the current index's words for the word lookup, if that is not done yet (waiting for
+        a background warm-up under way). Blocking."""
+        self.retriever.warm_word_lookup()
+
+    def _warm_words_in_background(self, retriever: Retriever) -> None:
+        """``Retriever.warm_word_lookup`` in a thread of its own, given up once ``retriever`` is
+        replaced or matchbot stops: a question that needs the words meanwhile waits for them, as it
+        would have encoded them itself."""
+
+        def still_wanted() -> bool:
+            return self._retriever is retriever and not self._stopping.is_set()
+
+        def warm() -> None:
+            try:
+                retriever.warm_word_lookup(still_wanted)
+            except Exception as exc:  # the first question that needs the words will report it
+                log.warning("Could not encode the articles' words ahead of the questions: %s", exc)
+
+        threading.Thread(target=warm, name="matchbot-words", daemon=True).start()
 
     def _keep_late_tokens(self, store: Store, progress: Progress | None) -> None:
         """Hand the late-interaction stage its passages' token vectors, saved beside the index

@@ -15,7 +15,7 @@ The answer path, stage by stage, each in its own module:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -187,6 +187,12 @@ class Retriever:
     def prepare(self, question: str) -> str:
         """The question as it is searched: accents and case folded, misspelt words corrected."""
         return self.first_stage.prepare(question)
+
+    def warm_word_lookup(self, still_wanted: Callable[[], bool] = lambda: True) -> None:
+        """Encode the articles' words for the word lookup now rather than at the first question that
+        needs them (``index.word_lookup.WordLookup.warm``). Blocking."""
+        if self._lookup is not None:
+            self._lookup.warm(still_wanted)
 
     def question_language(self, question: str) -> str:
         """The language ``question`` is in (``index.language``); English when the pipeline has no

@@ -4,8 +4,11 @@ multilingual encoder and by the real one."""
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,8 +16,11 @@ import pytest
 
 from index import word_lookup
 from index.lexical import fold
+from index.library import Library
+from index.pipeline import Pipeline
 from index.retriever import Retriever
 from index.word_lookup import MIN_COSINE, WordLookup, hubness
+from tests.conftest import FakeEmbedder
 
 # The stand-in's word space: each word is a unit vector; translations share one.
 MEANINGS = {"valeurs": 0, "values": 0, "triste": 1, "sad": 1, "upset": 1, "tunnel": 2, "roi": 3}
@@ -97,6 +103,81 @@ def test_each_languages_words_are_encoded_once_for_every_question_after() -> Non
     encoded = [text for call in space.calls for text in call]
     assert encoded.count("sad") == 1  # the article's word, once
     assert len(space.calls) == 3  # the article's words, then each batch of questions' words once
+
+
+def test_warming_up_encodes_every_languages_words_so_that_a_question_encodes_only_its_own() -> None:
+    space = WordSpace()
+    words = lookup(articles(("en", "He was sad."), ("fr", "Il était triste.")), space)
+    words.warm()
+    assert sorted(text for call in space.calls for text in call) == ["sad", "triste"]
+    space.calls.clear()
+    assert words.look_up_many(["valeurs triste"], ["fr"]) == ["sad"]
+    assert space.calls == [["valeurs", "triste"]]  # the question's words, and nothing else
+
+
+def test_a_warm_up_no_longer_wanted_stops_before_the_next_language() -> None:
+    space = WordSpace()
+    words = lookup(articles(("en", "He was sad."), ("fr", "Il était triste.")), space)
+    wanted = iter([True, False])
+    words.warm(lambda: next(wanted))
+    assert len(space.calls) == 1  # one language's words, then it gave up
+
+
+class MultilingualStandIn(FakeEmbedder):
+    """The hashing stand-in of ``tests.conftest``, reading two languages as a multilingual encoder does:
+    the index holds its vectors and the word lookup uses it."""
+
+    languages = ("en", "fr")
+
+    def __init__(self) -> None:
+        super().__init__(name="fake-multilingual")
+
+
+def article_words_encoded(encoder: FakeEmbedder, seeds: Path) -> set[str]:
+    """The seed's words among what ``encoder`` was asked to encode, its sentences aside."""
+    words = set(re.findall(r"[^\W\d_]{3,}", next(seeds.iterdir()).read_text("utf-8").lower()))
+    return {text for call in encoder.calls for text in call if " " not in text} & words
+
+
+@pytest.mark.parametrize("warm_words", [True, False])
+def test_the_bots_library_encodes_the_articles_words_before_the_first_question_needs_them(
+    seeds: Path, tmp_path: Path, warm_words: bool
+) -> None:
+    """The bot's Library encodes the articles' words when its index opens (in the background; the bot
+    waits for it before it connects), so the first question that looks a word up does not wait for
+    the thousands a large library holds. A command's Library leaves them to that question."""
+    multilingual = MultilingualStandIn()
+    pipeline = Pipeline(FakeEmbedder(), other_encoders=(multilingual,))
+    library = Library(seeds, tmp_path / "data", pipeline, warm_words=warm_words)
+    library.open()
+    if warm_words:
+        library.warm_word_lookup()  # as the bot does before it connects: waits for the background one
+    before = article_words_encoded(multilingual, seeds)
+    assert (len(before) > 100) is warm_words
+    multilingual.calls.clear()
+    library.retriever.search("was hakimi upset?")  # "upset": a word the seed never writes
+    assert (article_words_encoded(multilingual, seeds) == set()) is warm_words
+
+
+def test_an_article_added_to_the_bots_library_has_its_words_encoded_before_a_question(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """Each change replaces the index: its words are encoded again in the background, not by the next
+    question."""
+    multilingual = MultilingualStandIn()
+    library = Library(
+        seeds, tmp_path / "data", Pipeline(FakeEmbedder(), other_encoders=(multilingual,)), warm_words=True
+    )
+    library.open()
+    library.add_article(
+        title="Extra", text="Griezmann orchestrated everything in midfield.", date=None, url=None
+    )
+    for thread in threading.enumerate():  # the warm-up the change began in the background
+        if thread.name == "matchbot-words":
+            thread.join(timeout=30)
+    multilingual.calls.clear()
+    library.retriever.search("was hakimi upset?")
+    assert not any("orchestrated" in call for call in multilingual.calls)
 
 
 class HubSpace:
