@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index import late_tokens
+from index import late_tokens, word_lookup
 from index.articles import (
     BULK_SUFFIX,
     TEXT_SUFFIXES,
@@ -378,7 +378,9 @@ class Library:
             self._check_stopping()
         if report.modified or report.upgraded or previous is None:
             store.save(self.index_dir)
-        self._retriever = Retriever(store, self.pipeline)
+        self._retriever = Retriever(
+            store, self.pipeline, words_folder=self.index_dir.parent / word_lookup.FOLDER
+        )
         if self.warm_words:
             self._warm_words_in_background(self._retriever)
         self._keep_late_tokens(store, watched)  # a second phase of progress, with its own total

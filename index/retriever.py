@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -133,13 +134,23 @@ class Retriever:
     """Searches one Store with one Pipeline. Blocking (embedding, FAISS, models): call it off the event
     loop."""
 
-    def __init__(self, store: Store, pipeline: Pipeline, first_stage: FirstStage | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        first_stage: FirstStage | None = None,
+        *,
+        words_folder: Path | None = None,
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
         same = first_stage is not None and [r.name for r in first_stage.readers] == _names(store, pipeline)
         self.first_stage = first_stage if same else FirstStage(store, pipeline.encoders)
         self._words: dict[int, set[str]] = {}  # each row's folded words, for collapsing duplicates
-        self._lookup = word_lookup(self.first_stage, pipeline) if pipeline.look_up_words else None
+        # the word lookup's encoded words are saved in ``words_folder`` (``index.word_lookup.FOLDER``)
+        self._words_folder = words_folder
+        lookup = pipeline.look_up_words
+        self._lookup = word_lookup(self.first_stage, pipeline, words_folder) if lookup else None
 
     @property
     def threshold(self) -> float:
@@ -151,7 +162,7 @@ class Retriever:
 
     def with_pipeline(self, pipeline: Pipeline) -> Retriever:
         """A retriever over the same index and first stage that answers with ``pipeline``."""
-        return Retriever(self.store, pipeline, self.first_stage)
+        return Retriever(self.store, pipeline, self.first_stage, words_folder=self._words_folder)
 
     def first_stage_only(self) -> Retriever:
         return self.with_pipeline(self.pipeline.first_stage_only())

@@ -30,12 +30,15 @@ background whenever its index changes (``index.library.Library``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,6 +62,7 @@ _HUB_BLOCK = 1024  # rows of the word-by-word cosines computed at once (1,024 ×
 # hold 13,931 words) and take 20 MB. They are counted in at most MAX_ROWS passages, evenly spread.
 MAX_WORDS = 10_000
 MAX_ROWS = 50_000
+FOLDER = "words"  # in the data folder, beside the index: each encoder's words of each language
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
 
@@ -75,9 +79,11 @@ class WordLookup:
         *,
         known: Callable[[str], bool] = lambda _: True,
         row_languages: np.ndarray | None = None,
+        folder: Path | None = None,
     ) -> None:
         self._store = store
         self._encoder = encoder
+        self._folder = folder  # where each language's encoded words are saved (None: nowhere)
         self._reads = languages  # the encoder's languages (None: all)
         self._known = known  # whether the articles hold a word (folded), in any language
         self._lock = threading.Lock()
@@ -142,27 +148,79 @@ class WordLookup:
 
     def _words(self, language: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The words of the articles in ``language`` (the most frequent ``MAX_WORDS``), their vectors,
-        encoded on first use, and how far each is a hub (``hubness``)."""
+        and how far each is a hub (``hubness``): read from the folder they were saved in, else encoded
+        (and saved there) on first use."""
         with self._lock:
             if language not in self._vocabulary:
-                rows = np.flatnonzero(self._row_languages == language)
-                if len(rows) > MAX_ROWS:
-                    rows = rows[np.linspace(0, len(rows) - 1, MAX_ROWS).astype(np.int64)]
-                count: Counter[str] = Counter()
-                for row in rows:
-                    count.update(_WORD.findall(self._store.chunks[int(row)].text.lower()))
-                stop = self._stop(language)
-                words = [w for w, _ in count.most_common() if fold(w) not in stop][:MAX_WORDS]
-                began = time.perf_counter()
-                matrix = self._encoder.encode(words)
-                self._vocabulary[language] = (words, matrix, hubness(matrix))
-                log.info(
-                    "Word lookup: %d words in %s encoded in %.1f s.",
-                    len(words),
-                    language,
-                    time.perf_counter() - began,
-                )
+                words = self._article_words(language)
+                saved = self._saved(language, words)
+                self._vocabulary[language] = saved if saved is not None else self._encoded(language, words)
             return self._vocabulary[language]
+
+    def _article_words(self, language: str) -> list[str]:
+        rows = np.flatnonzero(self._row_languages == language)
+        if len(rows) > MAX_ROWS:
+            rows = rows[np.linspace(0, len(rows) - 1, MAX_ROWS).astype(np.int64)]
+        count: Counter[str] = Counter()
+        for row in rows:
+            count.update(_WORD.findall(self._store.chunks[int(row)].text.lower()))
+        stop = self._stop(language)
+        return [w for w, _ in count.most_common() if fold(w) not in stop][:MAX_WORDS]
+
+    def _encoded(self, language: str, words: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        began = time.perf_counter()
+        matrix = self._encoder.encode(words)
+        hubs = hubness(matrix)
+        took = time.perf_counter() - began
+        log.info("Word lookup: %d words in %s encoded in %.1f s.", len(words), language, took)
+        self._save(language, words, matrix, hubs)
+        return words, matrix, hubs
+
+    def _file(self, language: str) -> Path | None:
+        if self._folder is None:
+            return None
+        return self._folder / re.sub(r"[^\w.-]", "_", self._encoder.name) / f"{language}.npz"
+
+    def _saved(self, language: str, words: list[str]) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+        """The words' vectors and hubs as saved, when they were saved for these very words, by this
+        encoder, with this many neighbours for the hubs; else None (a damaged file is logged)."""
+        path = self._file(language)
+        if path is None or not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                same = (
+                    str(saved["encoder"]) == self._encoder.name
+                    and int(saved["neighbours"]) == HUB_NEIGHBOURS
+                    and saved["words"].tolist() == words
+                )
+                return (words, saved["vectors"], saved["hubs"]) if same else None
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            log.warning("Encoding the articles' words again: %s cannot be read (%s).", path, exc)
+            return None
+
+    def _save(self, language: str, words: list[str], vectors: np.ndarray, hubs: np.ndarray) -> None:
+        """Keep the words' vectors for the next process (written aside, then renamed into place)."""
+        path = self._file(language)
+        if path is None:
+            return
+        staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with staging.open("wb") as file:
+                np.savez(
+                    file,
+                    words=np.array(words, dtype=str),
+                    vectors=vectors,
+                    hubs=hubs,
+                    encoder=np.array(self._encoder.name),
+                    neighbours=np.array(HUB_NEIGHBOURS),
+                )
+            os.replace(staging, path)
+        except OSError as exc:
+            log.info("Cannot save the articles' encoded words in %s (%s).", path.parent, exc)
+            with contextlib.suppress(OSError):
+                staging.unlink()
 
 
 def hubness(vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray:
@@ -180,10 +238,11 @@ def hubness(vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray
     return np.maximum(density - np.median(density), 0).astype(np.float32)
 
 
-def word_lookup(first_stage: FirstStage, pipeline: Pipeline) -> WordLookup | None:
+def word_lookup(first_stage: FirstStage, pipeline: Pipeline, folder: Path | None = None) -> WordLookup | None:
     """The word lookup of ``first_stage``'s index by ``pipeline``'s multilingual encoder (the first
     other encoder reading several languages whose vectors the index holds), made once per index and
-    encoder; None when there is no such encoder."""
+    encoder, its encoded words saved in ``folder`` (``FOLDER`` in the data folder, for ``Library``);
+    None when there is no such encoder."""
     for encoder in pipeline.other_encoders:
         languages = getattr(encoder, "languages", None)
         if encoder.name in first_stage.store.encoders and (languages is None or len(languages) > 1):
@@ -194,6 +253,7 @@ def word_lookup(first_stage: FirstStage, pipeline: Pipeline) -> WordLookup | Non
                     frozenset(languages) if languages else None,
                     known=first_stage.knows,
                     row_languages=first_stage.language_of_row,
+                    folder=folder,
                 )
             return first_stage.lookups[encoder.name]
     return None

@@ -180,6 +180,45 @@ def test_an_article_added_to_the_bots_library_has_its_words_encoded_before_a_que
     assert not any("orchestrated" in call for call in multilingual.calls)
 
 
+def stand_in_library(seeds: Path, data: Path) -> tuple[Library, MultilingualStandIn]:
+    multilingual = MultilingualStandIn()
+    return Library(seeds, data, Pipeline(FakeEmbedder(), other_encoders=(multilingual,))), multilingual
+
+
+def test_the_articles_words_encoded_by_one_process_are_read_back_by_the_next(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """A command (``matchbot ask``) in a fresh process reads the words the previous one encoded for
+    the same articles, instead of encoding them again (several seconds for a large library)."""
+    first, encoder = stand_in_library(seeds, tmp_path / "data")
+    first.open()
+    answer = first.retriever.search("was hakimi upset?")
+    assert len(article_words_encoded(encoder, seeds)) > 100
+    again, encoder = stand_in_library(seeds, tmp_path / "data")
+    again.open()
+    assert again.retriever.search("was hakimi upset?") == answer
+    assert article_words_encoded(encoder, seeds) == set()
+
+
+def test_words_saved_for_other_articles_or_damaged_are_encoded_again(seeds: Path, tmp_path: Path) -> None:
+    first, _ = stand_in_library(seeds, tmp_path / "data")
+    first.open()
+    first.retriever.search("was hakimi upset?")
+    first.add_article(title="Extra", text="Griezmann orchestrated everything in midfield.")
+    changed, encoder = stand_in_library(seeds, tmp_path / "data")
+    changed.open()
+    changed.retriever.search("was hakimi upset?")
+    assert any("orchestrated" in call for call in encoder.calls)  # the saved words were the seed's alone
+    saved = next((tmp_path / "data" / word_lookup.FOLDER).rglob("*.npz"))
+    saved.write_bytes(b"not an npz file")
+    damaged, encoder = stand_in_library(seeds, tmp_path / "data")
+    damaged.open()
+    assert damaged.retriever.search("was hakimi upset?").passages  # answered all the same
+    assert any("orchestrated" in call for call in encoder.calls)
+    with np.load(saved) as readable:  # and saved again
+        assert "orchestrated" in readable["words"].tolist()
+
+
 class HubSpace:
     """An encoder whose words are given vectors: "donned", "wearing", "walked" and "pitch" lie near one
     another (a cosine of 0.8: a hub), "sad", "values", "tunnel", "team" and "king" each on an axis of
