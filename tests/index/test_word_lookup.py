@@ -219,6 +219,20 @@ def test_words_saved_for_other_articles_or_damaged_are_encoded_again(seeds: Path
         assert "orchestrated" in readable["words"].tolist()
 
 
+def test_words_that_cannot_be_saved_are_encoded_each_time_and_answers_stay(
+    seeds: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / word_lookup.FOLDER).write_text("a file where the folder would be")
+    library, encoder = stand_in_library(seeds, tmp_path / "data")
+    library.open()
+    answer = library.retriever.search("was hakimi upset?")
+    again, encoder = stand_in_library(seeds, tmp_path / "data")
+    again.open()
+    assert again.retriever.search("was hakimi upset?") == answer
+    assert len(article_words_encoded(encoder, seeds)) > 100
+
+
 class HubSpace:
     """An encoder whose words are given vectors: "donned", "wearing", "walked" and "pitch" lie near one
     another (a cosine of 0.8: a hub), "sad", "values", "tunnel", "team" and "king" each on an axis of
