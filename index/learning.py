@@ -105,6 +105,12 @@ SHUFFLES = 3
 MAX_WRONG = 0.03  # the share of answerable tuning questions a threshold may decline (English pairs)
 MAX_WRONG_OTHER_LANGUAGE = 0.05  # … for another language's pairs (``index.fusion.OTHER_LANGUAGE``)
 CALIBRATION_ROUNDS = 5  # shuffles of the tuning questions into folds when a threshold is calibrated
+# The decline models' regularisation (scikit-learn's C), chosen for each key by cross-validation on the
+# off-topic questions declined within the bar (``decline_regularisation``), over this many shuffles;
+# DECLINE_C where none is chosen.
+DECLINE_REGULARISATION = (0.03, 0.1, 0.3, 1.0, 3.0)
+DECLINE_SHUFFLES = 10
+DECLINE_C = 1.0
 SURE = 0.8  # how sure a threshold must be that it declines no more than its bar of new answerable questions
 Progress = Callable[[str], None]
 
@@ -394,25 +400,69 @@ def evidence_by_key(
     return found
 
 
-def fit_declines(evidence_of: Mapping[str, tuple[list[EvalQuestion], np.ndarray]]) -> dict[str, Linear]:
+def fit_declines(
+    evidence_of: Mapping[str, tuple[list[EvalQuestion], np.ndarray]],
+    regularisation: Mapping[str, float] | None = None,
+) -> dict[str, Linear]:
     """The decline models, one for each key that has both answerable and off-topic questions:
-    answerable against off-topic, from each one's evidence."""
+    answerable against off-topic, from each one's evidence (with ``regularisation``'s C for its key,
+    else ``DECLINE_C``)."""
     found = {}
     for key, (questions, rows) in evidence_of.items():
         answerable = np.array([not question.off_topic for question in questions])
         if answerable.all() or not answerable.any():
             continue
-        found[key] = fit_decline(rows, answerable)
+        found[key] = fit_decline(rows, answerable, (regularisation or {}).get(key, DECLINE_C))
     return found
 
 
-def fit_decline(evidence_rows: np.ndarray, answerable: np.ndarray) -> Linear:
+def fit_decline(
+    evidence_rows: np.ndarray, answerable: np.ndarray, regularisation: float = DECLINE_C
+) -> Linear:
     """One decline model: the probability that a question is answerable, from its evidence (a row of
     ``DECLINE`` values, NaN where missing), answerable and off-topic questions weighing alike."""
     share = answerable.mean()
     weights = np.where(answerable, 0.5 / share, 0.5 / (1 - share))
     matrix = np.hstack([np.nan_to_num(evidence_rows, nan=0.0), (~np.isnan(evidence_rows)).astype(float)])
-    return fit_linear(matrix, answerable, weights, DECLINE, 1.0)
+    return fit_linear(matrix, answerable, weights, DECLINE, regularisation)
+
+
+def decline_regularisation(
+    evidence_of: Mapping[str, tuple[list[EvalQuestion], np.ndarray]],
+) -> tuple[dict[str, float], dict[str, dict[float, float]]]:
+    """For each key with answerable and off-topic questions, the decline model's C chosen by 5-fold
+    cross-validation: the share of its off-topic questions that out-of-fold confidences decline while
+    declining at most ``within_bar`` of its answerable ones, the mean over ``DECLINE_SHUFFLES`` shuffles
+    into folds (ties: the stronger regularisation). With the share for each C tried."""
+    chosen, tried = {}, {}
+    for key, (questions, rows) in evidence_of.items():
+        answerable = np.array([not question.off_topic for question in questions])
+        if answerable.all() or not answerable.any():
+            continue
+        allowed = within_bar(int(answerable.sum()), max_wrong(key))
+        shares = {}
+        for regularisation in DECLINE_REGULARISATION:
+            found = []
+            for shuffle in range(DECLINE_SHUFFLES):
+                confidence = _out_of_fold(rows, answerable, regularisation, seed=100 + shuffle)
+                found.append(
+                    calibrate_confidences(questions, confidence, max_wrong=allowed).declined_off_topic
+                )
+            shares[regularisation] = round(float(np.mean(found)), 4)
+        chosen[key] = max(shares, key=lambda c: (shares[c], -c))
+        tried[key] = shares
+    return chosen, tried
+
+
+def _out_of_fold(rows: np.ndarray, answerable: np.ndarray, regularisation: float, seed: int) -> list[float]:
+    """Each question's confidence by a decline model fitted without its fold (``FOLDS`` folds)."""
+    fold = np.random.default_rng(seed).permutation(len(rows)) % FOLDS
+    confidence = np.zeros(len(rows))
+    for held in range(FOLDS):
+        out = fold == held
+        model = fit_decline(rows[~out], answerable[~out], regularisation)
+        confidence[out] = model.probability(evidence_columns(rows[out]), int(out.sum()))
+    return confidence.tolist()
 
 
 def max_wrong(key: str) -> float:
@@ -436,30 +486,28 @@ def within_bar(answerable: int, bar: float) -> float:
 
 
 def thresholds(
-    evidence_of: Mapping[str, tuple[list[EvalQuestion], np.ndarray]], declines: Mapping[str, Linear]
+    evidence_of: Mapping[str, tuple[list[EvalQuestion], np.ndarray]],
+    declines: Mapping[str, Linear],
+    regularisation: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """For each key with a decline model, the cut that declines the most off-topic tuning questions
     while declining at most ``within_bar`` of the answerable ones for the bar ``max_wrong(key)``,
     placed on out-of-fold confidences: each question's confidence by a model fitted without it
     (``FOLDS`` folds, the cut found for each of ``CALIBRATION_ROUNDS`` fixed shuffles, their median
-    kept). A model judged on the questions it was fitted on is surer of them than it will be of new
-    ones, so a cut placed there declines more answerable questions than it should once the bot serves."""
+    kept), each fitted with the key's C as ``fit_declines``. A model judged on the questions it was
+    fitted on is surer of them than it will be of new ones, so a cut placed there declines more
+    answerable questions than it should once the bot serves."""
     found = {}
     for key, (questions, rows) in evidence_of.items():
         if key not in declines:
             continue
         answerable = np.array([not question.off_topic for question in questions])
         allowed = within_bar(int(answerable.sum()), max_wrong(key))
+        strength = (regularisation or {}).get(key, DECLINE_C)
         cuts = []
         for shuffle in range(CALIBRATION_ROUNDS):
-            fold = np.random.default_rng(shuffle).permutation(len(questions)) % FOLDS
-            confidence = np.zeros(len(questions))
-            for held in range(FOLDS):
-                out = fold == held
-                model = fit_decline(rows[~out], answerable[~out])
-                confidence[out] = model.probability(evidence_columns(rows[out]), int(out.sum()))
-            cut = calibrate_confidences(questions, confidence.tolist(), max_wrong=allowed)
-            cuts.append(cut.threshold)
+            confidence = _out_of_fold(rows, answerable, strength, seed=shuffle)
+            cuts.append(calibrate_confidences(questions, confidence, max_wrong=allowed).threshold)
         found[key] = round(float(np.median(cuts)), 3)
     return found
 
@@ -512,9 +560,11 @@ def learn(
     combinations = score_combinations([(r, q) for r, q, _ in opened], fusion)
     evidence_of = evidence_by_key(combinations, fusion)
     say("fitting the decline")
-    declines = fit_declines(evidence_of)
+    strength, tried = decline_regularisation(evidence_of)
+    for key, shares in tried.items():
+        report[f"decline {key}, k-fold off-topic declined"] = shares
+    declines = fit_declines(evidence_of, strength)
     say("calibrating the thresholds")
-    fusion = replace(
-        fusion, declines=declines, thresholds=thresholds(evidence_of, declines), produced_by=command
-    )
+    cuts = thresholds(evidence_of, declines, strength)
+    fusion = replace(fusion, declines=declines, thresholds=cuts, produced_by=command)
     return fusion, report
