@@ -171,15 +171,10 @@ def keep_stages(retriever: Retriever) -> Retriever:
     return retriever.with_pipeline(replace(retriever.pipeline, stages=kept))
 
 
-def pairs(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """For every answerable example, each (answering, not answering) pair of candidates that the same
-    stages read, as the difference of their feature rows (values, then presences); with a weight per
-    pair, each question weighing 1 in all."""
-    return _stacked([_differences(e, feature_rows(e.table, names)) for e in examples])
-
-
 def _differences(example: Example, features: np.ndarray) -> np.ndarray | None:
-    """``pairs`` of one example, whose candidates' feature rows are ``features``; None when it has none."""
+    """For an answerable example, each (answering, not answering) pair of its candidates that the same
+    stages read, as the difference of their feature rows (``features``: values, then presences); None
+    when it has none."""
     if example.question.off_topic or not example.hits.any():
         return None
     reached = example.fusion.reached(example.table)
@@ -209,24 +204,18 @@ def feature_rows(table: ScoreTable, names: Sequence[str]) -> np.ndarray:
     return np.hstack([np.nan_to_num(columns, nan=0.0), (~np.isnan(columns)).astype(float)])
 
 
-def fit_pairwise(examples: Sequence[Example], names: Sequence[str], regularisation: float) -> Linear:
-    """A ranking model fitted on pairs (``pairs``): a logistic regression with no intercept on their
-    differences, then calibrated (Platt's sigmoid over its score, on every candidate) so that its score
-    is a probability."""
-    features = [feature_rows(e.table, names) for e in examples]
-    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
-    return _fit_pairwise(examples, features, differences, names, regularisation)
-
-
-def _fit_pairwise(
+def fit_pairwise(
     examples: Sequence[Example],
     features: Sequence[np.ndarray],
     differences: Sequence[np.ndarray | None],
     names: Sequence[str],
     regularisation: float,
 ) -> Linear:
-    """``fit_pairwise`` from each example's feature rows and pairs, made once for every fit that reads
-    them (``fit_ranking`` fits each fold once for each regularisation)."""
+    """A ranking model fitted on the examples' pairs (``_differences``, each example's pairs weighing 1
+    in all): a logistic regression with no intercept on their differences, then calibrated (Platt's
+    sigmoid over its score, on every candidate) so that its score is a probability. ``features`` and
+    ``differences`` are each example's, made once for every fit that reads them (``fit_ranking`` fits
+    each fold once for each regularisation)."""
     from sklearn.linear_model import LogisticRegression
 
     stacked, weights = _stacked(differences)
@@ -307,7 +296,7 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
         held_out = []
         for trained, tested in splits:
             chosen = np.flatnonzero(trained)
-            model = _fit_pairwise(
+            model = fit_pairwise(
                 [examples[i] for i in chosen],
                 [features[i] for i in chosen],
                 [differences[i] for i in chosen],
@@ -317,7 +306,7 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
             held_out.append(ranked_mrr([examples[i] for i in np.flatnonzero(tested)], _logistic(base, model)))
         scores[regularisation] = round(float(np.mean(held_out)), 4)
     best = max(scores, key=lambda c: (scores[c], -c))
-    return _logistic(base, _fit_pairwise(examples, features, differences, names, best)), scores
+    return _logistic(base, fit_pairwise(examples, features, differences, names, best)), scores
 
 
 def fit_linear(

@@ -139,6 +139,15 @@ def article_words_encoded(encoder: FakeEmbedder, seeds: Path) -> set[str]:
     return {text for call in encoder.calls for text in call if " " not in text} & words
 
 
+def stand_in_library(
+    seeds: Path, data: Path, *, warm_words: bool = False
+) -> tuple[Library, MultilingualStandIn]:
+    """A library over ``seeds`` read by the stand-ins, and its multilingual one (which notes its calls)."""
+    multilingual = MultilingualStandIn()
+    pipeline = Pipeline(FakeEmbedder(), other_encoders=(multilingual,))
+    return Library(seeds, data, pipeline, warm_words=warm_words), multilingual
+
+
 @pytest.mark.parametrize("warm_words", [True, False])
 def test_the_bots_library_encodes_the_articles_words_before_the_first_question_needs_them(
     seeds: Path, tmp_path: Path, warm_words: bool
@@ -146,9 +155,7 @@ def test_the_bots_library_encodes_the_articles_words_before_the_first_question_n
     """The bot's Library encodes the articles' words when its index opens (in the background; the bot
     waits for it before it connects), so the first question that looks a word up does not wait for
     the thousands a large library holds. A command's Library leaves them to that question."""
-    multilingual = MultilingualStandIn()
-    pipeline = Pipeline(FakeEmbedder(), other_encoders=(multilingual,))
-    library = Library(seeds, tmp_path / "data", pipeline, warm_words=warm_words)
+    library, multilingual = stand_in_library(seeds, tmp_path / "data", warm_words=warm_words)
     library.open()
     if warm_words:
         library.warm_word_lookup()  # as the bot does before it connects: waits for the background one
@@ -164,10 +171,7 @@ def test_an_article_added_to_the_bots_library_has_its_words_encoded_before_a_que
 ) -> None:
     """Each change replaces the index: its words are encoded again in the background, not by the next
     question."""
-    multilingual = MultilingualStandIn()
-    library = Library(
-        seeds, tmp_path / "data", Pipeline(FakeEmbedder(), other_encoders=(multilingual,)), warm_words=True
-    )
+    library, multilingual = stand_in_library(seeds, tmp_path / "data", warm_words=True)
     library.open()
     library.add_article(
         title="Extra", text="Griezmann orchestrated everything in midfield.", date=None, url=None
@@ -178,11 +182,6 @@ def test_an_article_added_to_the_bots_library_has_its_words_encoded_before_a_que
     multilingual.calls.clear()
     library.retriever.search("was hakimi upset?")
     assert not any("orchestrated" in call for call in multilingual.calls)
-
-
-def stand_in_library(seeds: Path, data: Path) -> tuple[Library, MultilingualStandIn]:
-    multilingual = MultilingualStandIn()
-    return Library(seeds, data, Pipeline(FakeEmbedder(), other_encoders=(multilingual,))), multilingual
 
 
 def test_the_articles_words_encoded_by_one_process_are_read_back_by_the_next(
