@@ -347,7 +347,11 @@ def _learn(args: argparse.Namespace, config: Config) -> int:
         sets, open_retriever, command=command, progress=lambda line: print(line, file=sys.stderr)
     )
     for name, figures in report.items():
-        print(f"{name}: " + ", ".join(f"C={c:g} {mrr:.3f}" for c, mrr in figures.items()))  # type: ignore[union-attr]
+        shown = (
+            f"{label} {pair[0]:.3f} / {pair[1]:.3f}" if isinstance(pair, tuple) else f"C={label:g} {pair:.3f}"
+            for label, pair in figures.items()  # type: ignore[union-attr]
+        )
+        print(f"{name}: " + ", ".join(shown))
     print(json.dumps(fusion.to_json(), indent=2))
     if args.write:
         fusion.save(FUSION_FILE)

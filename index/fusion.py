@@ -13,6 +13,9 @@
 - ``stages``: the scores each stage of the cascade adds, in order, and ``depths``: how many of the best
   candidates each later stage reads. The candidates a later stage read come first, each group ordered
   by fused score.
+- ``trees``: boosted trees (``index.boosting``) over every score and how far it lies from the
+  question's other candidates', blended into a logistic fusion's final ranking of the candidates every
+  later stage in use read, when those are the stages they were fitted with.
 - ``declines``: logistic models over the question's evidence (the top candidate's score, and the best
   and the top candidate's value of each score, ``best:cross_logit`` or ``top:coverage``), each giving
   the probability that the articles answer the question: the answer's confidence. They are keyed as
@@ -38,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.boosting import Trees
 from index.errors import MatchbotError
 from index.scores import ScoreTable
 
@@ -103,6 +107,7 @@ class Fusion:
     offsets: Mapping[str, float] = field(default_factory=dict)  # a logistic fusion's, per score present
     bias: float = 0.0
     declines: Mapping[str, Linear] = field(default_factory=dict)  # keyed as the thresholds
+    trees: Trees | None = None  # blended into a logistic fusion's final ranking (``index.boosting``)
 
     def __hash__(self) -> int:  # settings are compared and collected in tuning
         return hash(json.dumps(self.to_json(), sort_keys=True))
@@ -127,6 +132,7 @@ class Fusion:
                 offsets={str(k): float(v) for k, v in saved.get("offsets", {}).items()},
                 bias=float(saved.get("bias", 0.0)),
                 declines={str(k): Linear.from_json(v) for k, v in saved.get("declines", {}).items()},
+                trees=Trees.from_json(saved["trees"]) if saved.get("trees") else None,
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             problem = f"The fusion file {path} cannot be read ({exc}): reinstall matchbot."
@@ -143,15 +149,28 @@ class Fusion:
         }
         if self.declines:
             saved["declines"] = {key: model.to_json() for key, model in self.declines.items()}
+        if self.trees is not None:
+            saved["trees"] = self.trees.to_json()
         return saved
 
     def save(self, path: Path = FUSION_FILE) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        """Written indented, each of the trees' arrays on a line of its own (thousands of numbers)."""
+        saved = self.to_json()
+        trees = saved.pop("trees", None)
+        text = json.dumps(saved, indent=2)
+        if trees is not None:
+            lines = ",\n".join(
+                f"    {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in trees.items()
+            )
+            text = text[: text.rindex("}")].rstrip() + ',\n  "trees": {\n' + lines + "\n  }\n}"
+        path.write_text(text + "\n", encoding="utf-8")
 
     def as_mean(self, weights: Mapping[str, float] = MEAN_WEIGHTS) -> Fusion:
         """A weighted mean of ``weights`` with this fusion's stages, depths and thresholds, no decline
-        model."""
-        return replace(self, kind="mean", weights=dict(weights), offsets={}, bias=0.0, declines={})
+        model and no trees."""
+        return replace(
+            self, kind="mean", weights=dict(weights), offsets={}, bias=0.0, declines={}, trees=None
+        )
 
     def with_weights(self, weights: Mapping[str, float]) -> Fusion:
         return replace(self, weights=dict(weights))
@@ -201,11 +220,21 @@ class Fusion:
                     stage[table.present(name)] = number
         return stage
 
-    def rank(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
+    def rank(
+        self, table: ScoreTable, stages_in_use: Iterable[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Candidate positions best first, and their scores, which fall in order: those a later stage
-        read come first, each group by fused score, a candidate's score capped at the one above it."""
+        read come first, each group by fused score, a candidate's score capped at the one above it.
+        Given the later stages in use (the final ranking, every stage's scores in), the candidates of
+        the furthest group are scored with the trees blended in when they were fitted with those
+        stages; the cascade, choosing what each stage reads, ranks without them."""
         scores = self.score(table)
-        order = np.lexsort((-scores, -self.reached(table)))  # the last key sorts first
+        reached = self.reached(table)
+        if self.trees is not None and stages_in_use is not None and self.trees.applies(list(stages_in_use)):
+            last = reached == reached.max(initial=0)
+            blend = self.trees.blend
+            scores[last] = blend * scores[last] + (1 - blend) * self.trees.probability(table)[last]
+        order = np.lexsort((-scores, -reached))  # the last key sorts first
         return order, np.minimum.accumulate(scores[order]) if len(order) else scores[order]
 
     def confidence(

@@ -4,8 +4,8 @@ The tuning questions (``"split": "dev"``) of every question set that ships in ``
 English seed questions, the questions in five languages about it, and the questions about the French and
 the Arabic reports, each set asked of its own articles) are answered through the answer path as it
 serves: every candidate's scores, as the first stage and the later stages give them. Two logistic
-models are then fitted (scikit-learn, L2-regularised, each feature's weight and, for the scores a
-candidate may lack, an offset when it has it):
+models (scikit-learn, L2-regularised, each feature's weight and, for the scores a candidate may lack,
+an offset when it has it) and boosted trees are then fitted:
 
 - the ranking: the probability that a candidate passage answers its question, from all its scores; the
   regularisation is chosen by 5-fold cross-validation over the questions, on MRR@10. The first
@@ -14,6 +14,10 @@ candidate may lack, an offset when it has it):
   alone, not on the fusion file it replaces. The scores another language's pairs have are weighed a
   second time for those pairs (``OTHER_LANGUAGE_SCORES``), so that what their questions teach does
   not move the English ranking;
+- the trees (``index.boosting``): gradient-boosted trees over the same scores and how far each lies
+  from the question's other candidates', fitted on the candidates every later stage read (the tuning
+  questions scored once more through the cascade the ranking above chooses) and blended into their
+  final ranking at ``BLEND``; the k-fold hit@1 and MRR@10 with and without them is reported;
 - the decline: the probability that the articles answer the question at all, from the question's
   evidence (``index.fusion.evidence``), fitted on answerable against off-topic questions, one for each
   combination of later stages (a self-hoster may switch either off: its scores are then missing, and
@@ -39,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import boosting
 from index.errors import MatchbotError
 from index.evaluation import DEPTH, EvalQuestion, KeptStage, calibrate_confidences, is_hit, read_questions
 from index.fusion import (
@@ -111,6 +116,18 @@ CALIBRATION_ROUNDS = 5  # shuffles of the tuning questions into folds when a thr
 DECLINE_REGULARISATION = (0.03, 0.1, 0.3, 1.0, 3.0)
 DECLINE_SHUFFLES = 10
 DECLINE_C = 1.0
+# The boosted trees blended into the final ranking (``index.boosting``): scikit-learn's settings, and the
+# linear model's share of the blend. The depth and learning rate were chosen by 5-fold cross-validation
+# on the tuning questions (depth 2 at 0.05 and 0.1, depth 3 at 0.05), then the share (0.5 or 0.7); the
+# rest are set, not tuned.
+TREE_SETTINGS = {
+    "max_depth": 3,
+    "learning_rate": 0.05,
+    "max_iter": 200,
+    "l2_regularization": 1.0,
+    "min_samples_leaf": 20,
+}
+BLEND = 0.7
 SURE = 0.8  # how sure a threshold must be that it declines no more than its bar of new answerable questions
 Progress = Callable[[str], None]
 
@@ -265,27 +282,26 @@ def _calibration(
 
 def ranked_mrr(examples: Sequence[Example], fusion: Fusion) -> float:
     """MRR@10 of the answerable examples' candidates as ``fusion`` ranks them."""
-    found = []
-    for example in examples:
-        if example.question.off_topic:
-            continue
-        order, _ = fusion.rank(example.table)
-        hits = np.flatnonzero(example.hits[order][:DEPTH])
-        found.append(1 / (hits[0] + 1) if len(hits) else 0.0)
+    found = reciprocal_ranks(examples, fusion)
     return float(np.mean(found)) if found else 0.0
 
 
-def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict[float, float]]:
-    """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
-    MRR@10 (``SHUFFLES`` shuffles into folds); with the mean MRR@10 of the held-out folds for each
-    regularisation tried."""
-    names = [
+def ranking_names(examples: Sequence[Example]) -> list[str]:
+    """The scores of ``RANKING`` that some example's candidates have."""
+    return [
         name
         for name in RANKING
         if any(
             has_score(e.table, name) and (~np.isnan(ranking_column(e.table, name))).any() for e in examples
         )
     ]
+
+
+def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict[float, float]]:
+    """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
+    MRR@10 (``SHUFFLES`` shuffles into folds); with the mean MRR@10 of the held-out folds for each
+    regularisation tried."""
+    names = ranking_names(examples)
     features = [feature_rows(e.table, names) for e in examples]  # made once: every fit reads them
     differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
     random = np.random.default_rng(0)
@@ -307,6 +323,83 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
         scores[regularisation] = round(float(np.mean(held_out)), 4)
     best = max(scores, key=lambda c: (scores[c], -c))
     return _logistic(base, fit_pairwise(examples, features, differences, names, best)), scores
+
+
+def tree_rows(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows the trees learn from: for each answerable example, the candidates of the furthest
+    group the cascade read (the ones the trees rank, ``Fusion.rank``) when some answer and some do not,
+    their ``index.boosting.features``, whether each answers, and weights that give each example's
+    answering and other candidates half of its 1 each."""
+    matrices, labels, weights = [], [], []
+    for example in examples:
+        if example.question.off_topic or not example.hits.any():
+            continue
+        reached = example.fusion.reached(example.table)
+        last = reached == reached.max()
+        hits = example.hits[last]
+        if hits.all() or not hits.any():
+            continue
+        matrices.append(boosting.features(example.table, names)[last])
+        labels.append(hits)
+        weights.append(np.where(hits, 0.5 / hits.sum(), 0.5 / (~hits).sum()))
+    return np.vstack(matrices), np.concatenate(labels), np.concatenate(weights)
+
+
+def fit_trees(examples: Sequence[Example], names: Sequence[str], stages: Sequence[str]) -> boosting.Trees:
+    """The boosted trees for the final ranking with the later stages ``stages`` (``TREE_SETTINGS``, blended
+    at ``BLEND``)."""
+    matrix, labels, weights = tree_rows(examples, names)
+    return boosting.fit(matrix, labels, weights, names, stages, BLEND, **TREE_SETTINGS)
+
+
+def cross_validate_trees(
+    examples: Sequence[Example], base: Fusion, regularisation: float, stages: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """Hit@1 and MRR@10 of the held-out folds (5 folds, ``SHUFFLES`` shuffles) with the linear ranking
+    alone (fitted with ``regularisation``) and with the trees blended in, each fold's fitted on the
+    others."""
+    names = ranking_names(examples)
+    features = [feature_rows(e.table, names) for e in examples]
+    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
+    random = np.random.default_rng(1)
+    found: dict[str, list[float]] = {"linear": [], "with trees": []}
+    for _ in range(SHUFFLES):
+        fold = random.permutation(len(examples)) % FOLDS
+        for k in range(FOLDS):
+            chosen, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+            trained = [examples[i] for i in chosen]
+            linear = _logistic(
+                base,
+                fit_pairwise(
+                    trained,
+                    [features[i] for i in chosen],
+                    [differences[i] for i in chosen],
+                    names,
+                    regularisation,
+                ),
+            )
+            blended = replace(linear, trees=fit_trees(trained, names, stages))
+            for label, fusion in (("linear", linear), ("with trees", blended)):
+                found[label].extend(reciprocal_ranks([examples[i] for i in held], fusion, stages))
+    return {
+        label: (round(float(np.mean(np.array(ranks) == 1)), 4), round(float(np.mean(ranks)), 4))
+        for label, ranks in found.items()
+    }
+
+
+def reciprocal_ranks(
+    examples: Sequence[Example], fusion: Fusion, stages: Sequence[str] | None = None
+) -> list[float]:
+    """1/rank of each answerable example's first answering candidate as ``fusion`` ranks them (0 beyond
+    ``DEPTH``): for the final answer with ``stages`` in use, else as the cascade does."""
+    found = []
+    for example in examples:
+        if example.question.off_topic:
+            continue
+        order, _ = fusion.rank(example.table, stages)
+        hits = np.flatnonzero(example.hits[order][:DEPTH])
+        found.append(1 / (hits[0] + 1) if len(hits) else 0.0)
+    return found
 
 
 def fit_linear(
@@ -368,7 +461,8 @@ def by_key(
     groups: dict[str, list[tuple[Combination, EvalQuestion, ScoreTable]]] = {}
     for combination in combinations:
         for question, table in zip(combination.questions, combination.tables, strict=True):
-            key = threshold_key(combination.names, other=other_language(table, fusion.rank(table)[0]))
+            order = fusion.rank(table, combination.names)[0]
+            key = threshold_key(combination.names, other=other_language(table, order))
             groups.setdefault(key, []).append((combination, question, table))
     return groups
 
@@ -381,8 +475,8 @@ def evidence_by_key(
     found = {}
     for key, members in by_key(combinations, fusion).items():
         rows = []
-        for _, _, table in members:
-            order, scores = fusion.rank(table)
+        for combination, _, table in members:
+            order, scores = fusion.rank(table, combination.names)
             shown = evidence(table, order, scores)
             rows.append([shown.get(name, np.nan) for name in DECLINE])
         found[key] = ([question for _, question, _ in members], np.array(rows, dtype=float))
@@ -545,6 +639,19 @@ def learn(
         say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
         fusion, cross_validated = fit_ranking(examples, base)
         report[f"round {round_number} k-fold MRR@10"] = cross_validated
+    say("scoring the tuning questions with the learned ranking, for the trees")
+    examples = [
+        example
+        for retriever, questions, name in opened
+        for example in collect(
+            retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name
+        )
+    ]
+    stages = opened[0][0].pipeline.stage_names
+    regularisation = max(cross_validated, key=lambda c: (cross_validated[c], -c))
+    say(f"fitting the trees on {len(examples)} questions")
+    report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, regularisation, stages)
+    fusion = replace(fusion, trees=fit_trees(examples, ranking_names(examples), stages))
     say("scoring every combination of later stages")
     combinations = score_combinations([(r, q) for r, q, _ in opened], fusion)
     evidence_of = evidence_by_key(combinations, fusion)

@@ -266,13 +266,13 @@ class Retriever:
         return tables
 
     def ranked(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
-        """The table's rows best first, and their final scores."""
+        """The table's rows best first, and their scores, as the cascade ranks them."""
         order, scores = self.fusion.rank(table)
         return table.rows[order], scores
 
     def answer(self, query: Query, question: str, table: ScoreTable) -> Answer:
         """The answer a fully scored table gives ``query``: its passages and whether it is confident."""
-        order, scores = self.fusion.rank(table)
+        order, scores = self.fusion.rank(table, self.pipeline.stage_names)
         if query.threshold is None:
             limit = self.pipeline.threshold_for(other_language(table, order))
         else:

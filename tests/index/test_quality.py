@@ -127,30 +127,31 @@ def seed_retriever(seed_library, served) -> Retriever:
 
 # The figures measured by `python scripts/cpu_spread.py --cpus` (README, "Quality on other processors"):
 # for each system and split, the lowest hit@1, hit@3, MRR@10 and share of off-topic questions declined,
-# and the highest share of answerable questions declined, over the variants it ran (an AVX2 processor
-# without VNNI with exact and with default int8 kernels, and both later models in fp32). With this
-# fusion they rank within two questions of each other and decline up to three off-topic questions
-# otherwise over all (default kernels one fewer, fp32 two more); with earlier fusions, on an AVX-512
-# VNNI processor, they differed by up to two questions (three off-topic ones declined over all), and an
-# emulated AVX2 processor moved two with the weighted mean an earlier fusion replaced. The floors sit
-# MARGIN questions below the lowest, so a processor that ranks a question or two otherwise still
+# and the highest share of answerable questions declined, over the variants it ran (an AVX-512 VNNI
+# processor with exact and with default int8 kernels, and both later models in fp32). With the boosted
+# trees blended into the ranking, the fp32 models put up to five more questions first than the int8 ones
+# (over all; four held out) and decline one more off-topic question; exact and default kernels give the
+# same figures. An AVX2 processor without VNNI computes the same exact kernels (it gave the same figures
+# as the VNNI machine to the question with earlier fusions). The floors sit MARGINS questions below the
+# lowest: for the whole path the widest spread measured between the variants (five questions), for the
+# first stage, whose variants agree, two; so a processor that ranks a few questions otherwise still
 # passes and a change that loses more fails.
-MARGIN = 2
+MARGINS = {"both": 5, "first": 2}
 MEASURED = {
-    ("both", None): (0.828, 0.952, 0.891, 0.359, 0.012),
-    ("both", "dev"): (0.842, 0.954, 0.900, 0.471, 0.010),
-    ("both", "test"): (0.807, 0.948, 0.878, 0.250, 0.015),
+    ("both", None): (0.876, 0.961, 0.922, 0.485, 0.018),
+    ("both", "dev"): (0.898, 0.969, 0.936, 0.608, 0.010),
+    ("both", "test"): (0.844, 0.948, 0.902, 0.365, 0.030),
     ("first", None): (0.761, 0.937, 0.856, 0.146, 0.006),
     ("first", "dev"): (0.760, 0.949, 0.858, 0.157, 0.010),
     ("first", "test"): (0.763, 0.919, 0.852, 0.135, 0.000),
 }
 
 
-def short_of_floors(scores: Scores, measured: tuple[float, ...]) -> list[str]:
+def short_of_floors(scores: Scores, measured: tuple[float, ...], margin: int) -> list[str]:
     """The figures of ``scores`` that fall below their floor (or above the ceiling of wrong declines),
     each as ``name value < floor``; empty when all hold."""
     hit_at_1, hit_at_3, mrr, declined, wrongly = measured
-    answerable, off_topic = MARGIN / scores.answerable, MARGIN / scores.off_topic
+    answerable, off_topic = margin / scores.answerable, margin / scores.off_topic
     found = {
         "hit@1": (scores.hit_at_1, hit_at_1 - answerable),
         "hit@3": (scores.hit_at_3, hit_at_3 - answerable),
@@ -170,7 +171,7 @@ def test_seed_questions_are_answered_at_least_as_well_as_measured_on_any_process
 ) -> None:
     retriever = seed_retriever if stages == "both" else seed_retriever.first_stage_only()
     scores = evaluate(retriever, read_questions(SEED_QUESTIONS, split))
-    assert short_of_floors(scores, MEASURED[stages, split]) == []
+    assert short_of_floors(scores, MEASURED[stages, split], MARGINS[stages]) == []
 
 
 @pytest.mark.model
@@ -181,7 +182,7 @@ def test_the_floors_catch_a_ranking_that_really_got_worse(seed_retriever: Retrie
         seed_retriever.pipeline.with_fusion(seed_retriever.fusion.as_mean())
     )
     scores = evaluate(weakened, read_questions(SEED_QUESTIONS, "dev"))
-    assert short_of_floors(scores, MEASURED["both", "dev"]) != []
+    assert short_of_floors(scores, MEASURED["both", "dev"], MARGINS["both"]) != []
 
 
 @pytest.mark.model

@@ -284,15 +284,14 @@ def test_a_french_question_finds_the_english_words_it_asks_about(
     looking_up: tuple[Retriever, Retriever],
 ) -> None:
     """ "Who wrote 'don't be sad'" in French: "écrit" is "wrote", "triste" is "sad". With its words looked
-    up the tweet is quoted first; without them another passage was, and the bot was unsure."""
+    up the tweet is quoted first and the bot answers; without them it is unsure (it declines)."""
     off, on = looking_up
     question = "qui a écrit ne sois pas triste"
     assert on._lookup is not None
     assert {"wrote", "sad"} <= set(on._lookup.look_up_many([question], ["fr"])[0].split())
     answer = on.search(question)
     assert answer.answered and "Don't be sad bro" in answer.passages[0].text
-    without = off.search(question)
-    assert not without.answered and "Don't be sad bro" not in without.passages[0].text
+    assert not off.search(question).answered
 
 
 @pytest.mark.model
