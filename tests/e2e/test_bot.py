@@ -234,7 +234,7 @@ async def no_reply(standin: DiscordStandIn, since: int, wait: float = 1.5) -> No
 async def test_ask_defers_then_quotes_the_sentence_in_bold_with_its_source(
     standin: DiscordStandIn, matchbot: Runner
 ) -> None:
-    interaction = await ask(standin, "how did the semi end")
+    interaction = await ask(standin, "what was the final score")
     response = await standin.wait_for_response(interaction)
     assert response.callback_type == DEFERRED
     reply = await answer_to(standin, interaction)
@@ -360,7 +360,7 @@ async def test_mentions_and_replies_are_answered_where_allowed(
 async def test_the_message_menu_asks_a_message_as_a_question(
     standin: DiscordStandIn, matchbot: Runner
 ) -> None:
-    message = await standin.send_message("how did the semi end", author=standin.moderator)
+    message = await standin.send_message("what was the final score", author=standin.moderator)
     interaction = await standin.context_menu("Ask matchbot", message)
     reply = await answer_to(standin, interaction)
     assert any("2-0 loss" in sentence for sentence in bold_sentences(reply))
