@@ -64,9 +64,11 @@ class Trees:
             node = np.where(done, node, step)
         return self.baseline + self.value[trees, node].sum(axis=1)
 
-    def probability(self, table: ScoreTable) -> np.ndarray:
-        """Each candidate's probability of answering, by the trees alone."""
-        return 1.0 / (1.0 + np.exp(-self.logit(features(table, self.names))))
+    def probability(self, table: ScoreTable, at: np.ndarray | None = None) -> np.ndarray:
+        """The probability of answering, by the trees alone, of the candidates ``at`` (a mask or
+        positions; all when None). Each score's z-score is still taken among all of the table's."""
+        rows = features(table, self.names)
+        return 1.0 / (1.0 + np.exp(-self.logit(rows if at is None else rows[at])))
 
     def to_json(self) -> dict:
         saved: dict = {

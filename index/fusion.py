@@ -220,6 +220,11 @@ class Fusion:
                     stage[table.present(name)] = number
         return stage
 
+    def furthest(self, table: ScoreTable) -> np.ndarray:
+        """Which candidates the furthest stage of the cascade read: the group the trees rank."""
+        reached = self.reached(table)
+        return reached == reached.max(initial=0)
+
     def rank(
         self, table: ScoreTable, stages_in_use: Iterable[str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -229,12 +234,11 @@ class Fusion:
         the furthest group are scored with the trees blended in when they were fitted with those
         stages; the cascade, choosing what each stage reads, ranks without them."""
         scores = self.score(table)
-        reached = self.reached(table)
         if self.trees is not None and stages_in_use is not None and self.trees.applies(list(stages_in_use)):
-            last = reached == reached.max(initial=0)
+            last = self.furthest(table)
             blend = self.trees.blend
-            scores[last] = blend * scores[last] + (1 - blend) * self.trees.probability(table)[last]
-        order = np.lexsort((-scores, -reached))  # the last key sorts first
+            scores[last] = blend * scores[last] + (1 - blend) * self.trees.probability(table, last)
+        order = np.lexsort((-scores, -self.reached(table)))  # the last key sorts first
         return order, np.minimum.accumulate(scores[order]) if len(order) else scores[order]
 
     def confidence(

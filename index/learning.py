@@ -301,28 +301,55 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict
     """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
     MRR@10 (``SHUFFLES`` shuffles into folds); with the mean MRR@10 of the held-out folds for each
     regularisation tried."""
-    names = ranking_names(examples)
-    features = [feature_rows(e.table, names) for e in examples]  # made once: every fit reads them
-    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
-    random = np.random.default_rng(0)
-    folds = [random.permutation(len(examples)) % FOLDS for _ in range(SHUFFLES)]
-    splits = [(fold != k, fold == k) for fold in folds for k in range(FOLDS)]
+    names, features, differences = _pairs_of(examples)
+    splits = _splits(len(examples), seed=0)
     scores: dict[float, float] = {}
     for regularisation in REGULARISATION:
         held_out = []
-        for trained, tested in splits:
-            chosen = np.flatnonzero(trained)
-            model = fit_pairwise(
-                [examples[i] for i in chosen],
-                [features[i] for i in chosen],
-                [differences[i] for i in chosen],
-                names,
-                regularisation,
-            )
-            held_out.append(ranked_mrr([examples[i] for i in np.flatnonzero(tested)], _logistic(base, model)))
+        for chosen, tested in splits:
+            model = _fit_on(examples, features, differences, names, chosen, regularisation)
+            held_out.append(ranked_mrr([examples[i] for i in tested], _logistic(base, model)))
         scores[regularisation] = round(float(np.mean(held_out)), 4)
-    best = max(scores, key=lambda c: (scores[c], -c))
-    return _logistic(base, fit_pairwise(examples, features, differences, names, best)), scores
+    return _logistic(base, fit_pairwise(examples, features, differences, names, chosen_c(scores))), scores
+
+
+def chosen_c(scores: Mapping[float, float]) -> float:
+    """The regularisation with the best cross-validated figure (ties: the stronger)."""
+    return max(scores, key=lambda c: (scores[c], -c))
+
+
+def _pairs_of(examples: Sequence[Example]) -> tuple[list[str], list[np.ndarray], list[np.ndarray | None]]:
+    """The ranking's names, and each example's feature rows and pairs, made once for every fit."""
+    names = ranking_names(examples)
+    features = [feature_rows(e.table, names) for e in examples]
+    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
+    return names, features, differences
+
+
+def _splits(count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fitted on, held out) positions of ``count`` examples: ``FOLDS`` folds for each of ``SHUFFLES``
+    shuffles."""
+    random = np.random.default_rng(seed)
+    folds = [random.permutation(count) % FOLDS for _ in range(SHUFFLES)]
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for fold in folds for k in range(FOLDS)]
+
+
+def _fit_on(
+    examples: Sequence[Example],
+    features: Sequence[np.ndarray],
+    differences: Sequence[np.ndarray | None],
+    names: Sequence[str],
+    chosen: np.ndarray,
+    regularisation: float,
+) -> Linear:
+    """``fit_pairwise`` on the examples at positions ``chosen``."""
+    return fit_pairwise(
+        [examples[i] for i in chosen],
+        [features[i] for i in chosen],
+        [differences[i] for i in chosen],
+        names,
+        regularisation,
+    )
 
 
 def tree_rows(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -334,8 +361,7 @@ def tree_rows(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.nda
     for example in examples:
         if example.question.off_topic or not example.hits.any():
             continue
-        reached = example.fusion.reached(example.table)
-        last = reached == reached.max()
+        last = example.fusion.furthest(example.table)
         hits = example.hits[last]
         if hits.all() or not hits.any():
             continue
@@ -358,29 +384,13 @@ def cross_validate_trees(
     """Hit@1 and MRR@10 of the held-out folds (5 folds, ``SHUFFLES`` shuffles) with the linear ranking
     alone (fitted with ``regularisation``) and with the trees blended in, each fold's fitted on the
     others."""
-    names = ranking_names(examples)
-    features = [feature_rows(e.table, names) for e in examples]
-    differences = [_differences(e, rows) for e, rows in zip(examples, features, strict=True)]
-    random = np.random.default_rng(1)
+    names, features, differences = _pairs_of(examples)
     found: dict[str, list[float]] = {"linear": [], "with trees": []}
-    for _ in range(SHUFFLES):
-        fold = random.permutation(len(examples)) % FOLDS
-        for k in range(FOLDS):
-            chosen, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-            trained = [examples[i] for i in chosen]
-            linear = _logistic(
-                base,
-                fit_pairwise(
-                    trained,
-                    [features[i] for i in chosen],
-                    [differences[i] for i in chosen],
-                    names,
-                    regularisation,
-                ),
-            )
-            blended = replace(linear, trees=fit_trees(trained, names, stages))
-            for label, fusion in (("linear", linear), ("with trees", blended)):
-                found[label].extend(reciprocal_ranks([examples[i] for i in held], fusion, stages))
+    for chosen, held in _splits(len(examples), seed=1):
+        linear = _logistic(base, _fit_on(examples, features, differences, names, chosen, regularisation))
+        blended = replace(linear, trees=fit_trees([examples[i] for i in chosen], names, stages))
+        for label, fusion in (("linear", linear), ("with trees", blended)):
+            found[label].extend(reciprocal_ranks([examples[i] for i in held], fusion, stages))
     return {
         label: (round(float(np.mean(np.array(ranks) == 1)), 4), round(float(np.mean(ranks)), 4))
         for label, ranks in found.items()
@@ -532,7 +542,7 @@ def decline_regularisation(
                     calibrate_confidences(questions, confidence, max_wrong=allowed).declined_off_topic
                 )
             shares[regularisation] = round(float(np.mean(found)), 4)
-        chosen[key] = max(shares, key=lambda c: (shares[c], -c))
+        chosen[key] = chosen_c(shares)
         tried[key] = shares
     return chosen, tried
 
@@ -648,9 +658,8 @@ def learn(
         )
     ]
     stages = opened[0][0].pipeline.stage_names
-    regularisation = max(cross_validated, key=lambda c: (cross_validated[c], -c))
     say(f"fitting the trees on {len(examples)} questions")
-    report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, regularisation, stages)
+    report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, chosen_c(cross_validated), stages)
     fusion = replace(fusion, trees=fit_trees(examples, ranking_names(examples), stages))
     say("scoring every combination of later stages")
     combinations = score_combinations([(r, q) for r, q, _ in opened], fusion)
