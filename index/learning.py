@@ -100,6 +100,7 @@ DECLINE = (
     "top:answer_type",
     "margin",
     "best:coverage",
+    "unheld",
 )
 REGULARISATION = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # scikit-learn's C: the inverse of the L2 penalty
 FOLDS = 5

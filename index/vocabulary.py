@@ -2,11 +2,12 @@
 question asks for.
 
 ``expand`` adds to a question the other words of each synonym group it uses ("who's the gaffer" also
-looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which kinds
-of answer a question asks for (a score, a date, a place, a club, a coach, a number), in any of the
-languages the bot reads well; ``held_types`` which of them a passage holds, by pattern (``2-0``,
-``December 14``, ``in Qatar``) or by the words that carry them (``club``, ``head coach``). ``plain``
-puts a member's words for the game as reporters write them ("gaffer" as "coach"), for the later
+looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which
+kinds of answer a question asks for (a score, a date, a place, a club, a coach, a number, an age, a
+time of day or a minute of the game, a sum of money), in any of the languages the bot reads well;
+``held_types`` which of them a passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``,
+``the 79th minute``) or by the words that carry them (``club``, ``head coach``). ``plain`` puts a
+member's words for the game as reporters write them ("gaffer" as "coach"), for the later
 stages' English-only models, trained on plain English. These are
 lists written for the game and measured on the tuning questions (README, "Answer quality"); they
 are not meant to be complete.
@@ -112,7 +113,23 @@ ASKED: dict[str, re.Pattern[str]] = {
     "number": re.compile(
         r"\b(how many|how much|how far|combien|cuantos|cuantas|quantos|quantas|wie viele|wie viel)\b|كم"
     ),
+    "age": re.compile(
+        r"\b(how old|what age|his age|her age|their age|age of|quel age|quantos anos|cuantos anos|que edad"
+        r"|wie alt|quanti anni|hoe oud)\b|كم عمر|عمره"
+    ),
+    "time": re.compile(
+        r"\b(what time|which time|kick ?off|kickoff|what minute|which minute|a quelle heure|quelle minute"
+        r"|a que hora|que minuto|em que minuto|um wie viel uhr|welche minute|welcher minute|a che ora"
+        r"|che minuto|hoe laat)\b|أي دقيقة|الساعة كم|كم الساعة"
+    ),
+    "money": re.compile(
+        r"\b(salary|salaries|wages?|earns?|earnings|transfer fee|fee|how much money|cost|costs|price|paid for"
+        r"|pay for|salaire|combien gagne|salario|sueldo|cuanto gana|quanto ganha|gehalt|verdient|stipendio)\b"
+        r"|راتب"
+    ),
 }
+# Kinds that say which number is asked for: a question asking for one of them asks for no other number.
+NUMBERS = frozenset({"age", "time", "money"})
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|janvier|fevrier"
     r"|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo"
@@ -141,6 +158,19 @@ HELD: dict[str, re.Pattern[str]] = {
         r"|entrenador|técnico|treinador|trainer)\b|مدرب|المدرب"
     ),
     "number": re.compile(r"\d|\b(one|two|three|four|five|first|second|third)\b"),
+    "age": re.compile(
+        r"\b\d{1,2}[- ]years?[- ]old\b|\baged \d{1,2}\b|\bage of \d{1,2}\b"
+        r"|\b\d{1,2} (ans|años|anos|Jahre|anni|jaar)\b|\d{1,2} (عاما|سنة)"
+    ),
+    "time": re.compile(
+        r"\b\d{1,2}[:h]\d\d\b|\b\d{1,2} ?(am|pm|GMT|CET|local time)\b|\b\d{1,3}'"
+        r"|\b\d{1,3}(st|nd|rd|th|e|eme|ème|º|°|\.)?[- ]?(minute|minuto|Minute|minuut|dakika)"
+        r"|\b(minute|minuto|Minute|minuut) \d{1,3}\b|\bkick-?off\b|coup d'envoi|الدقيقة \d"
+    ),
+    "money": re.compile(
+        r"[$€£]\s?\d|\b\d+([.,]\d+)?\s?(m|bn|million|billion|euros?|dollars?|pounds?|millions?)\b"
+        r"|\b(million|millions|milliards?|millones|milhões|Millionen)\b|مليون"
+    ),
 }
 
 
@@ -160,7 +190,8 @@ def plain(question: str) -> str:
 def asked_types(question: str) -> frozenset[str]:
     """The kinds of answer ``question`` asks for."""
     folded = fold(question)
-    return frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
+    kinds = frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
+    return kinds - {"number"} if kinds & NUMBERS else kinds
 
 
 def held_types(chunk: Chunk) -> frozenset[str]:

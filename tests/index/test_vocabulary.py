@@ -1,0 +1,77 @@
+"""The kinds of answer a question asks for and a passage holds, and the decline's evidence that none of
+the candidates holds the kind asked for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.chunking import Chunk
+from index.fusion import evidence
+from index.scores import ScoreTable
+from index.vocabulary import asked_types, held_types
+
+
+def chunk(text: str) -> Chunk:
+    return Chunk("semi", "Semi-final", "2022-12-14", 1, 1, 0, len(text), text)
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("how old is regragui", {"age"}),
+        ("wie alt ist hakimi", {"age"}),
+        ("what time did the match kick off", {"time"}),
+        ("a quelle minute le premier but", {"time"}),
+        ("en que minuto fue el segundo gol", {"time"}),
+        ("what is mbappe's salary", {"money"}),
+        ("how much did psg pay for mbappe", {"money"}),  # a sum of money, not just any number
+        ("qual o salario do mbappe", {"money"}),
+        ("how many did france score", {"score", "number"}),
+        ("what was the final score", {"score"}),
+        ("was hakimi upset", set()),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
+    assert asked_types(question) == kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "held", "not_held"),
+    [
+        ("Theo Hernandez scored in the 5th minute.", "time", "money"),
+        ("Dès la 5e minute, Theo Hernandez a ouvert le score.", "time", "age"),
+        ("Kolo Muani scored in der 79. Minute.", "time", "age"),
+        ("The match kicked off at 8pm local time.", "time", "money"),
+        ("The 24-year-old wept at full time.", "age", "money"),
+        ("PSG paid €180m for him in 2018.", "money", "age"),
+        ("He signed for 180 million euros.", "money", "time"),
+        ("They fell to France in a hard fought 2-0 loss.", "score", "time"),
+    ],
+)
+def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
+    kinds = held_types(chunk(text))
+    assert held in kinds
+    assert not_held not in kinds
+
+
+def scored(answer_type: list[float] | None) -> ScoreTable:
+    columns = {"sentence": np.array([0.9, 0.5, 0.2], np.float32)}
+    if answer_type is not None:
+        columns["answer_type"] = np.array(answer_type, np.float32)
+    return ScoreTable(np.arange(3), columns, "en")
+
+
+@pytest.mark.parametrize(
+    ("answer_type", "unheld"),
+    [
+        ([0.0, 0.0, 0.0], 1.0),  # asks for an age, say, and no candidate holds one
+        ([0.0, 1.0, 0.0], 0.0),  # one candidate holds it, even if not the best
+        (None, 0.0),  # asks for no kind of answer: nothing to miss
+    ],
+)
+def test_the_decline_knows_when_no_candidate_holds_the_kind_of_answer_asked_for(
+    answer_type: list[float] | None, unheld: float
+) -> None:
+    scores = np.array([0.9, 0.5, 0.2])
+    assert evidence(scored(answer_type), np.arange(3), scores)["unheld"] == unheld
