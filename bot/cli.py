@@ -639,15 +639,31 @@ def _print_report(report: IndexReport, config: Config, *, stream: TextIO | None 
     print(f"Index {config.data_dir / 'index'}: {report.summary()}", file=stream)
 
 
+# What a declined question asked for that no passage gives (``Answer.missing``), as the terminal says it.
+KINDS = {
+    "age": "an age",
+    "time": "a time or a minute of the game",
+    "money": "a sum of money",
+    "score": "a score",
+    "date": "a date",
+    "place": "a place",
+    "club": "a club",
+    "coach": "a coach",
+    "number": "a number",
+}
+
+
 def _human(answer: Answer) -> str:
     """An answer for the terminal: its passages' sentences quoted, without their context, and those
     next to each other in one article joined into one numbered quote (``index.quotes``) with one
     source."""
     lines = [f"Q: {answer.question}"]
     if not answer.answered:
+        kind = KINDS.get(answer.missing or "")
         lines.append(
-            f"No confident answer (confidence {answer.confidence:.2f}, below {answer.threshold:.2f}). "
-            "The nearest passages:"
+            f"No confident answer (confidence {answer.confidence:.2f}, below {answer.threshold:.2f})."
+            + (f" None of the passages found gives {kind}." if kind else "")
+            + " The nearest passages:"
         )
     for number, quote in enumerate(merge(answer.passages, context=False), start=1):
         lines += [

@@ -232,6 +232,25 @@ def quote_block(quote: Quote, limit: int) -> str:
     return quote_text(quote, limit - len(source) - 1) + "\n" + source
 
 
+def declined_reason(answer: Answer) -> str:
+    """Why an answer is declined, in one sentence: the kind of answer the question asks for that none
+    of the passages found holds (``Answer.missing``), else that the articles do not seem to cover it."""
+    reasons = {
+        "age": _("none of the passages I found gives an age."),
+        "time": _("none of the passages I found gives a time or a minute of the game."),
+        "money": _("none of the passages I found gives a sum of money."),
+        "score": _("none of the passages I found gives a score."),
+        "date": _("none of the passages I found gives a date."),
+        "place": _("none of the passages I found names a place."),
+        "club": _("none of the passages I found names a club."),
+        "coach": _("none of the passages I found names a coach."),
+        "number": _("none of the passages I found gives a number."),
+    }
+    if answer.missing in reasons:
+        return reasons[answer.missing]
+    return _("the articles I have don't seem to cover this.")
+
+
 def answer_embed(
     answer: Answer,
     page: Sequence[Quote] | None = None,
@@ -247,7 +266,7 @@ def answer_embed(
         header = (
             _("No more passages for this question.")
             if offset
-            else _("No confident answer: the articles I have don't seem to cover this.")
+            else _("No confident answer: {reason}").format(reason=declined_reason(answer))
         )
     elif offset:
         header = (
@@ -256,9 +275,8 @@ def answer_embed(
     elif answer.answered:
         header = ""
     else:
-        header = _(
-            "No confident answer: the articles I have don't seem to cover this. "
-            "The nearest passages, in case they help:"
+        header = _("No confident answer: {reason} The nearest passages, in case they help:").format(
+            reason=declined_reason(answer)
         )
     if answer_id is None:
         footer = _("{confidence} · quoted as written").format(confidence=confidence_line(answer))

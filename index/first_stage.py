@@ -147,7 +147,7 @@ class FirstStage:
             "coverage": self._coverage(words, rows),
         }
         table = ScoreTable(rows, {name: np.asarray(v, np.float32) for name, v in scores.items()}, language)
-        kinds = asked_types(question)
+        kinds = table.asked = asked_types(question)
         if kinds:
             table.add("answer_type", [float(bool(kinds & self._held_by(int(row)))) for row in rows])
         for reader in asked:

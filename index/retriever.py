@@ -30,7 +30,7 @@ from index.lexical import fold
 from index.pipeline import Pipeline
 from index.scores import ScoreTable
 from index.store import Store
-from index.vocabulary import plain
+from index.vocabulary import SPECIFIC_FIRST, plain
 from index.word_lookup import word_lookup
 
 MAX_QUESTION_CHARS = 1000
@@ -107,6 +107,9 @@ class Answer:
     confidence: float
     threshold: float
     passages: list[Passage] = field(default_factory=list)
+    # when declined: the kind of answer the question asks for that none of the passages found holds
+    # ("age", "time", "money", "score"…: ``index.vocabulary``), else None
+    missing: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -115,6 +118,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "threshold": self.threshold,
             "passages": [passage.to_json() for passage in self.passages],
+            "missing": self.missing,
         }
 
 
@@ -279,7 +283,9 @@ class Retriever:
             limit = query.threshold
         passages = self._passages(table.rows[order], scores, query.k + query.offset)[query.offset :]
         confidence = self.fusion.confidence(table, order, scores, self.pipeline.stage_names)
-        return Answer(question, confidence >= limit, confidence, limit, passages)
+        answered = confidence >= limit
+        missing = None if answered else missing_kind(table)
+        return Answer(question, answered, confidence, limit, passages, missing)
 
     def _passages(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> list[Passage]:
         passages: list[Passage] = []
@@ -319,6 +325,14 @@ class Retriever:
             before_sentence=chunks[before].sentence if before is not None else None,
             after_sentence=chunks[after].sentence if after is not None else None,
         )
+
+
+def missing_kind(table: ScoreTable) -> str | None:
+    """The kind of answer the question asks for that none of its candidates holds (the most specific of
+    several), or None: the same fact as the decline's ``unheld`` evidence (``index.fusion.evidence``)."""
+    if "answer_type" not in table or np.nansum(table.column("answer_type")):
+        return None
+    return next((kind for kind in SPECIFIC_FIRST if kind in table.asked), None)
 
 
 def _names(store: Store, pipeline: Pipeline) -> list[str]:

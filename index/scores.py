@@ -24,6 +24,7 @@ class ScoreTable:
         self.rows = np.asarray(rows, dtype=np.int64)
         self.language = language
         self.question = ""  # the question as the later stages read it: as searched, in plain words
+        self.asked: frozenset[str] = frozenset()  # the kinds of answer it asks for (index.vocabulary)
         self._columns: dict[str, np.ndarray] = {}
         for name, values in (columns or {}).items():
             self.add(name, values)
@@ -67,6 +68,7 @@ class ScoreTable:
             self.rows[positions], {n: c[positions] for n, c in self._columns.items()}, self.language
         )
         taken.question = self.question
+        taken.asked = self.asked
         return taken
 
     def without(self, names: Sequence[str]) -> ScoreTable:

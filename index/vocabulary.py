@@ -130,6 +130,8 @@ ASKED: dict[str, re.Pattern[str]] = {
 }
 # Kinds that say which number is asked for: a question asking for one of them asks for no other number.
 NUMBERS = frozenset({"age", "time", "money"})
+# The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
+SPECIFIC_FIRST = ("age", "time", "money", "score", "date", "place", "club", "coach", "number")
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|janvier|fevrier"
     r"|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo"

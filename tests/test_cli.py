@@ -932,6 +932,19 @@ def test_an_off_topic_question_is_declined_with_the_nearest_passages(
     assert code == 0
     assert "No confident answer" in out and "The nearest passages:" in out
     assert " 1. “" in out  # the nearest two, one quote when they are neighbours
+    assert "None of the passages found gives" not in out  # it asked for no kind of answer
+
+
+@pytest.mark.model
+def test_a_question_asking_for_what_no_passage_gives_says_what_is_missing(
+    run: Run, seed_data: Path, seeds_dir
+) -> None:
+    code, out, _ = run("ask", "what is mbappe's salary", "--seeds", seeds_dir, "--data", seed_data)
+    assert code == 0
+    assert "No confident answer" in out and "None of the passages found gives a sum of money." in out
+    code, out, _ = run("ask", "what is mbappe's salary", "--json", "--seeds", seeds_dir, "--data", seed_data)
+    answer = json.loads(out)
+    assert (answer["answered"], answer["missing"]) == (False, "money")
 
 
 @pytest.mark.model

@@ -8,7 +8,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot import render
+from bot import i18n, render
 from bot.feeds import FeedPoll
 from bot.settings import Feed, FeedEntry, GuildSettings, Stats
 from index.errors import NoArticles, QuestionError
@@ -93,6 +93,20 @@ def test_a_declined_answer_says_so_and_offers_the_nearest_passages() -> None:
     assert "nearest passages" in (embed.description or "")
     assert "**France beat Morocco" in (embed.description or "")
     assert embed.colour == render.DECLINED_COLOUR
+
+
+def test_a_declined_answer_says_which_kind_of_answer_none_of_the_passages_gives() -> None:
+    declined = Answer("how old is regragui", False, 0.05, 0.14, [passage()], missing="age")
+    description = render.answer_embed(declined).description or ""
+    assert description.startswith(
+        "No confident answer: none of the passages I found gives an age. The nearest passages, in case"
+    )
+    assert "**France beat Morocco" in description
+    with i18n.speaking("fr"):
+        french = render.answer_embed(declined).description or ""
+    assert french.startswith("Pas de réponse sûre : aucun des passages trouvés ne donne d'âge.")
+    generic = render.answer_embed(answer(passage(), answered=False)).description or ""
+    assert "don't seem to cover this" in generic and "gives" not in generic
 
 
 def test_more_passages_say_so_even_for_a_declined_question() -> None:

@@ -128,9 +128,8 @@ def test_an_answer_speaks_the_language_and_quotes_as_written(language: str) -> N
     declined = Answer("¿Quién marcó? @here", False, 0.41, 0.35, [passage(1)])
     with i18n.speaking(language):
         embed = render.answer_embed(declined, answer_id=12)
-        header = i18n._(
-            "No confident answer: the articles I have don't seem to cover this. "
-            "The nearest passages, in case they help:"
+        header = i18n._("No confident answer: {reason} The nearest passages, in case they help:").format(
+            reason=i18n._("the articles I have don't seem to cover this.")
         )
         footer = i18n._("Answer #{number} · {confidence} · quoted as written · rate it with 👍 / 👎")
         comma = i18n.decimal(0.41)

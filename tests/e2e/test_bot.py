@@ -586,6 +586,15 @@ async def test_an_off_topic_question_is_declined_with_the_nearest_passages(
     assert "1× how do I bake sourdough bread" in stats
 
 
+async def test_a_question_asking_for_what_no_passage_gives_says_what_is_missing(
+    standin: DiscordStandIn, matchbot: Runner
+) -> None:
+    reply = await answer_to(standin, await ask(standin, "how old is regragui"))
+    text = shown_text(reply)
+    assert "No confident answer: none of the passages I found gives an age." in text
+    assert "nearest passages" in text and bold_sentences(reply)
+
+
 async def test_ask_in_a_dm_uses_the_default_settings(standin: DiscordStandIn, matchbot: Runner) -> None:
     interaction = await standin.slash(
         "ask", [{"name": "question", "value": "how did the semi end"}], guild=False
