@@ -644,6 +644,7 @@ KINDS = {
     "age": "an age",
     "time": "a time or a minute of the game",
     "money": "a sum of money",
+    "count": "that number",
     "score": "a score",
     "date": "a date",
     "place": "a place",

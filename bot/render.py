@@ -239,6 +239,7 @@ def declined_reason(answer: Answer) -> str:
         "age": _("none of the passages I found gives an age."),
         "time": _("none of the passages I found gives a time or a minute of the game."),
         "money": _("none of the passages I found gives a sum of money."),
+        "count": _("none of the passages I found gives that number."),
         "score": _("none of the passages I found gives a score."),
         "date": _("none of the passages I found gives a date."),
         "place": _("none of the passages I found names a place."),

@@ -38,7 +38,7 @@ import numpy as np
 from index.encoder import Encoder
 from index.scores import ScoreTable
 from index.store import Store, unit_rows
-from index.vocabulary import asked_types, expand, held_types
+from index.vocabulary import asked_types, counted, expand, held_types, holds_count
 from index.word_lookup import WordLookup
 
 CANDIDATES = 200
@@ -149,7 +149,8 @@ class FirstStage:
         table = ScoreTable(rows, {name: np.asarray(v, np.float32) for name, v in scores.items()}, language)
         kinds = table.asked = asked_types(question)
         if kinds:
-            table.add("answer_type", [float(bool(kinds & self._held_by(int(row)))) for row in rows])
+            things = counted(question)
+            table.add("answer_type", [float(self._holds(int(row), kinds, things)) for row in rows])
         for reader in asked:
             readable = np.flatnonzero([reader.reads(own) for own in self.language_of_row[rows]])
             query = queries[reader.name][0]
@@ -172,6 +173,12 @@ class FirstStage:
             inside[inside] = article[near[inside]] == article[rows[inside]]
             held[inside] |= self._terms.holding(wanted, near[inside])
         return (held.sum(axis=1) / len(wanted)).astype(np.float32)
+
+    def _holds(self, row: int, kinds: frozenset[str], things: tuple[str, ...]) -> bool:
+        """Whether the row holds a kind of answer ``kinds`` names (a count: of ``things``)."""
+        return bool(kinds & self._held_by(row)) or (
+            "count" in kinds and holds_count(self.store.chunks[row].text, things)
+        )
 
     def _held_by(self, row: int) -> frozenset[str]:
         found = self._held.get(row)

@@ -111,7 +111,7 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|entrenador|tecnico|treinador|selecionador|trainer|nationaltrainer)\b|مدرب|المدرب|الركراكي"
     ),
     "number": re.compile(
-        r"\b(how many|how much|how far|combien|cuantos|cuantas|quantos|quantas|wie viele|wie viel)\b|كم"
+        r"\b(how many|how much|how far|combien|cuantos|cuantas|quantos|quantas|wie viele|wie viel)\b|\bكم\b"
     ),
     "age": re.compile(
         r"\b(how old|what age|his age|her age|their age|age of|quel age|quantos anos|cuantos anos|que edad"
@@ -128,10 +128,24 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|راتب"
     ),
 }
+# "How many <things>": the things counted (folded), in the languages the bot reads well. A question that
+# names them asks for a count of them ("count"): a passage holds it when a number comes just before them.
+_COUNTED = re.compile(
+    r"\b(?:how many|combien de|combien d'|cuantos|cuantas|quantos|quantas|wie viele)\s+([^\W\d_]+)"
+    r"|\bكم عدد\s+(\S+)"
+)
+# Words after "how many" that count nothing: "how many did france score" asks for a score.
+_NOT_COUNTED = frozenset({"did", "do", "does", "were", "was", "are", "is", "have", "has", "had", "of", "the"})
+_NUMBER = (
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
+    r"|hundreds?|thousands?|dozens?|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|cent|mille|uno|dos"
+    r"|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|um|uma|dois|duas|ein|eine|zwei|drei|vier|funf|sechs"
+    r"|zehn|hundert|tausend|اثنان|اثنين|ثلاث|ثلاثة|أربع|خمس|عشر|مئات|آلاف|ألف)"
+)
 # Kinds that say which number is asked for: a question asking for one of them asks for no other number.
-NUMBERS = frozenset({"age", "time", "money"})
+NUMBERS = frozenset({"age", "time", "money", "count"})
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
-SPECIFIC_FIRST = ("age", "time", "money", "score", "date", "place", "club", "coach", "number")
+SPECIFIC_FIRST = ("age", "time", "money", "count", "score", "date", "place", "club", "coach", "number")
 _MONTHS = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|janvier|fevrier"
     r"|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo"
@@ -193,7 +207,31 @@ def asked_types(question: str) -> frozenset[str]:
     """The kinds of answer ``question`` asks for."""
     folded = fold(question)
     kinds = frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
+    if counted(question):
+        kinds |= {"count"}
     return kinds - {"number"} if kinds & NUMBERS else kinds
+
+
+def counted(question: str) -> tuple[str, ...]:
+    """The stem of the thing a "how many" question counts ("how many yellow cards" → ``yell``), or
+    none."""
+    found = _COUNTED.search(fold(question))
+    word = next((word for word in found.groups() if word), "") if found else ""
+    return (_stem(word),) if word and word not in _NOT_COUNTED else ()
+
+
+def holds_count(text: str, stems: tuple[str, ...]) -> bool:
+    """Whether ``text`` gives a number of the things ``stems`` name: a number at most two words before
+    one of them ("two yellow cards", "72,000 Moroccan fans")."""
+    if not stems:
+        return False
+    pattern = rf"\b{_NUMBER}\s+(?:\S+\s+){{0,2}}?(?:{'|'.join(re.escape(stem) for stem in stems)})"
+    return re.search(pattern, fold(text)) is not None
+
+
+def _stem(word: str) -> str:
+    word = word.removeprefix("ال") if len(word) > 4 else word
+    return word[:4] if len(word) > 4 else word
 
 
 def held_types(chunk: Chunk) -> frozenset[str]:

@@ -9,7 +9,7 @@ import pytest
 from index.chunking import Chunk
 from index.fusion import evidence
 from index.scores import ScoreTable
-from index.vocabulary import asked_types, held_types
+from index.vocabulary import asked_types, counted, held_types, holds_count
 
 
 def chunk(text: str) -> Chunk:
@@ -28,6 +28,10 @@ def chunk(text: str) -> Chunk:
         ("how much did psg pay for mbappe", {"money"}),  # a sum of money, not just any number
         ("qual o salario do mbappe", {"money"}),
         ("how many did france score", {"score", "number"}),
+        ("how many yellow cards were there", {"count"}),  # a number of yellow cards
+        ("combien de spectateurs au stade", {"count"}),
+        ("how many goals did morocco score", {"count", "score"}),
+        ("من حكم المباراة", set()),  # "who refereed the match": the "كم" in "حكم" asks for nothing
         ("what was the final score", {"score"}),
         ("was hakimi upset", set()),
     ],
@@ -53,6 +57,23 @@ def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) ->
     kinds = held_types(chunk(text))
     assert held in kinds
     assert not_held not in kinds
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "held"),
+    [
+        ("how many yellow cards were there", "Two yellow cards were shown before the break.", True),
+        ("how many morocco fans were in qatar", "More than 40,000 Moroccan fans filled the stadium.", True),
+        ("combien de spectateurs au stade", "Plus de 68 000 spectateurs ont assisté au match.", True),
+        ("how many morocco fans were in qatar", "Morocco won the hearts of the global fanbase.", False),
+        ("how many yellow cards were there", "They fell to France in a hard fought 2-0 loss.", False),
+        ("how many times have france won the world cup", "a final for a second consecutive time", False),
+    ],
+)
+def test_a_passage_holds_a_count_when_a_number_comes_just_before_what_is_counted(
+    question: str, text: str, held: bool
+) -> None:
+    assert holds_count(text, counted(question)) is held
 
 
 def scored(answer_type: list[float] | None) -> ScoreTable:
