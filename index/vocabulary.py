@@ -4,9 +4,10 @@ question asks for.
 ``expand`` adds to a question the other words of each synonym group it uses ("who's the gaffer" also
 looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which
 kinds of answer a question asks for (a score, a date, a place, a club, a coach, a number, an age, a
-time of day or a minute of the game, a sum of money), in any of the languages the bot reads well;
-``held_types`` which of them a passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``,
-``the 79th minute``) or by the words that carry them (``club``, ``head coach``). ``plain`` puts a
+time of day or a minute of the game, a sum of money, a count of what a "how many" question names), in
+any of the languages the bot reads well; ``held_types`` which of them a passage holds, by pattern
+(``2-0``, ``December 14``, ``in Qatar``, ``the 79th minute``) or by the words that carry them
+(``club``, ``head coach``), and ``holds_count`` whether it gives the count asked for. ``plain`` puts a
 member's words for the game as reporters write them ("gaffer" as "coach"), for the later
 stages' English-only models, trained on plain English. These are
 lists written for the game and measured on the tuning questions (README, "Answer quality"); they
