@@ -58,6 +58,7 @@ bench: $(STAMP)  ## speed beside the naive path: latency, throughput, indexing, 
 bench-seed: $(STAMP)  ## quality on the seed questions, beside the BM25-only and dense-only baselines
 	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split dev
 	$(BIN)/matchbot eval tests/data/seed_questions.jsonl --baselines --split test
+	$(BIN)/matchbot eval tests/data/seed_questions_fresh.jsonl --baselines
 
 bench-rerank: $(STAMP)  ## what the second stage adds per question (p50, p95) and to memory, beside the first stage
 	$(BIN)/python -m bench.rerank_cost
