@@ -166,10 +166,18 @@ def read_sets(path: Path) -> list[QuestionSet]:
         raise MatchbotError(f"Cannot read the question sets in {path} ({exc}).") from None
 
 
-def collect(retriever: Retriever, questions: Sequence[EvalQuestion], source: str) -> list[Example]:
+def collect(
+    retriever: Retriever,
+    questions: Sequence[EvalQuestion],
+    source: str,
+    first: Sequence[ScoreTable] | None = None,
+) -> list[Example]:
     """Each question's candidates scored by the answer path as ``retriever`` serves (its later stages'
-    scores kept, so a second run with another fusion recomputes only what it has not read)."""
-    tables = retriever.rescore(retriever.first_scores([q.question for q in questions]))
+    scores kept, so a second run with another fusion recomputes only what it has not read); ``first``:
+    the questions' first-stage tables when they were scored already (they do not depend on the
+    fusion)."""
+    first = retriever.first_scores([q.question for q in questions]) if first is None else first
+    tables = retriever.rescore(first)
     chunks = retriever.store.chunks
     return [
         Example(
@@ -449,17 +457,17 @@ class Combination:
 
 
 def score_combinations(
-    retrievers: Sequence[tuple[Retriever, Sequence[EvalQuestion]]], fusion: Fusion
+    retrievers: Sequence[tuple[Retriever, Sequence[EvalQuestion], Sequence[ScoreTable]]], fusion: Fusion
 ) -> list[Combination]:
     """Every tuning question answered with every combination of later stages (each stage switched
     off as a self-hoster may), ranked by ``fusion``: the tables the decline model learns from and the
-    thresholds are calibrated on."""
+    thresholds are calibrated on. Each retriever comes with its questions and their first-stage
+    tables."""
     found = []
     for chosen in _combinations(retrievers[0][0].pipeline.stages):
-        for retriever, asked in retrievers:
+        for retriever, asked, first in retrievers:
             system = retriever.with_pipeline(replace(retriever.pipeline, stages=chosen, fusion=fusion))
-            tables = system.rescore(system.first_scores([q.question for q in asked]))
-            found.append(Combination(tuple(s.name for s in chosen), list(asked), tables))
+            found.append(Combination(tuple(s.name for s in chosen), list(asked), system.rescore(first)))
     return found
 
 
@@ -631,10 +639,12 @@ def learn(
 ) -> tuple[Fusion, dict[str, object]]:
     """The fusion learned from the tuning questions of ``sets``, and what was measured on the way."""
     say = progress or (lambda _: None)
-    opened = []
+    opened = []  # per set: its retriever, tuning questions, name, and their first-stage tables
     for question_set in sets:
         retriever = keep_stages(open_retriever(question_set))
-        opened.append((retriever, read_questions(question_set.questions, "dev"), question_set.name))
+        questions = read_questions(question_set.questions, "dev")
+        first = retriever.first_scores([q.question for q in questions])  # the same whatever the fusion
+        opened.append((retriever, questions, question_set.name, first))
     base = opened[0][0].fusion.as_mean()
     fusion = base  # the first round's later stages read what the starting mean ranks best
     report: dict[str, object] = {}
@@ -642,9 +652,9 @@ def learn(
         say(f"round {round_number}: scoring the tuning questions")
         examples = [
             example
-            for retriever, questions, name in opened
+            for retriever, questions, name, first in opened
             for example in collect(
-                retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name
+                retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name, first
             )
         ]
         say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
@@ -653,9 +663,9 @@ def learn(
     say("scoring the tuning questions with the learned ranking, for the trees")
     examples = [
         example
-        for retriever, questions, name in opened
+        for retriever, questions, name, first in opened
         for example in collect(
-            retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name
+            retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name, first
         )
     ]
     stages = opened[0][0].pipeline.stage_names
@@ -663,7 +673,7 @@ def learn(
     report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, chosen_c(cross_validated), stages)
     fusion = replace(fusion, trees=fit_trees(examples, ranking_names(examples), stages))
     say("scoring every combination of later stages")
-    combinations = score_combinations([(r, q) for r, q, _ in opened], fusion)
+    combinations = score_combinations([(r, q, first) for r, q, _, first in opened], fusion)
     evidence_of = evidence_by_key(combinations, fusion)
     say("fitting the decline")
     strength, tried = decline_regularisation(evidence_of)
