@@ -143,6 +143,7 @@ _NUMBER = (
     r"|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|um|uma|dois|duas|ein|eine|zwei|drei|vier|funf|sechs"
     r"|zehn|hundert|tausend|اثنان|اثنين|ثلاث|ثلاثة|أربع|خمس|عشر|مئات|آلاف|ألف)"
 )
+_A_NUMBER = re.compile(rf"{_NUMBER}\W*")
 # Kinds that say which number is asked for: a question asking for one of them asks for no other number.
 NUMBERS = frozenset({"age", "time", "money", "count"})
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
@@ -226,8 +227,11 @@ def holds_count(text: str, stems: tuple[str, ...]) -> bool:
     one of them ("two yellow cards", "72,000 Moroccan fans")."""
     if not stems:
         return False
-    pattern = rf"\b{_NUMBER}\s+(?:\S+\s+){{0,2}}?(?:{'|'.join(re.escape(stem) for stem in stems)})"
-    return re.search(pattern, fold(text)) is not None
+    folded = fold(text)
+    for found in re.finditer(rf"(?<!\w)(?:{'|'.join(re.escape(stem) for stem in stems)})", folded):
+        if any(_A_NUMBER.fullmatch(word) for word in folded[: found.start()].split()[-3:]):
+            return True
+    return False
 
 
 def _stem(word: str) -> str:
