@@ -291,17 +291,22 @@ def other_language(table: ScoreTable, order: np.ndarray) -> bool:
     return "sentence" not in table or bool(np.isnan(table.column("sentence")[order[0]]))
 
 
+def unheld(table: ScoreTable) -> bool:
+    """Whether the question asks for a kind of answer (``answer_type`` is scored) that none of its
+    candidates holds."""
+    return "answer_type" in table and len(table) > 0 and not np.nansum(table.column("answer_type"))
+
+
 def evidence(table: ScoreTable, order: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """What a question's ranked candidates say of whether the articles answer it: ``top`` (the best
     candidate's fused score), ``margin`` (how far it leads the second), ``unheld`` (1 when the question
     asks for a kind of answer, an age or a score, that none of its candidates holds, else 0) and, for
     every score, ``best:<name>`` (its highest value among the candidates that have it) and
     ``top:<name>`` (the best candidate's); NaN where there is none."""
-    kinds = table.column("answer_type") if "answer_type" in table else np.zeros(0)
     found = {
         "top": float(scores[0]) if len(scores) else float("nan"),
         "margin": float(scores[0] - scores[1]) if len(scores) > 1 else float("nan"),
-        "unheld": float(len(kinds) > 0 and not np.nansum(kinds)),
+        "unheld": float(unheld(table)),
     }
     for name in table:
         values = table.column(name)

@@ -24,7 +24,7 @@ import numpy as np
 from index.chunking import neighbours
 from index.errors import NoArticles, QuestionError
 from index.first_stage import FirstStage
-from index.fusion import Fusion, other_language
+from index.fusion import Fusion, other_language, unheld
 from index.language import ENGLISH
 from index.lexical import fold
 from index.pipeline import Pipeline
@@ -329,8 +329,8 @@ class Retriever:
 
 def missing_kind(table: ScoreTable) -> str | None:
     """The kind of answer the question asks for that none of its candidates holds (the most specific of
-    several), or None: the same fact as the decline's ``unheld`` evidence (``index.fusion.evidence``)."""
-    if "answer_type" not in table or np.nansum(table.column("answer_type")):
+    several), or None: what the decline's ``unheld`` evidence (``index.fusion.unheld``) says is missing."""
+    if not unheld(table):
         return None
     return next((kind for kind in SPECIFIC_FIRST if kind in table.asked), None)
 
