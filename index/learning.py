@@ -645,29 +645,28 @@ def learn(
         questions = read_questions(question_set.questions, "dev")
         first = retriever.first_scores([q.question for q in questions])  # the same whatever the fusion
         opened.append((retriever, questions, question_set.name, first))
-    base = opened[0][0].fusion.as_mean()
-    fusion = base  # the first round's later stages read what the starting mean ranks best
-    report: dict[str, object] = {}
-    for round_number in (1, 2):  # the second round's later stages read what the first model ranks best
-        say(f"round {round_number}: scoring the tuning questions")
-        examples = [
+
+    def scored(fusion: Fusion) -> list[Example]:
+        """Every set's tuning questions, their later stages reading what ``fusion`` ranks best."""
+        return [
             example
             for retriever, questions, name, first in opened
             for example in collect(
                 retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name, first
             )
         ]
+
+    base = opened[0][0].fusion.as_mean()
+    fusion = base  # the first round's later stages read what the starting mean ranks best
+    report: dict[str, object] = {}
+    for round_number in (1, 2):  # the second round's later stages read what the first model ranks best
+        say(f"round {round_number}: scoring the tuning questions")
+        examples = scored(fusion)
         say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
         fusion, cross_validated = fit_ranking(examples, base)
         report[f"round {round_number} k-fold MRR@10"] = cross_validated
     say("scoring the tuning questions with the learned ranking, for the trees")
-    examples = [
-        example
-        for retriever, questions, name, first in opened
-        for example in collect(
-            retriever.with_pipeline(retriever.pipeline.with_fusion(fusion)), questions, name, first
-        )
-    ]
+    examples = scored(fusion)
     stages = opened[0][0].pipeline.stage_names
     say(f"fitting the trees on {len(examples)} questions")
     report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, chosen_c(cross_validated), stages)
