@@ -361,29 +361,38 @@ def _fit_on(
     )
 
 
-def tree_rows(examples: Sequence[Example], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows the trees learn from: for each answerable example, the candidates of the furthest
-    group the cascade read (the ones the trees rank, ``Fusion.rank``) when some answer and some do not,
-    their ``index.boosting.features``, whether each answers, and weights that give each example's
-    answering and other candidates half of its 1 each."""
-    matrices, labels, weights = [], [], []
+TreeRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # one example's features, answering or not, weights
+
+
+def tree_rows(examples: Sequence[Example], names: Sequence[str]) -> list[TreeRows | None]:
+    """The rows each example gives the trees to learn from: for an answerable example, the candidates of
+    the furthest group the cascade read (the ones the trees rank, ``Fusion.rank``) when some answer and
+    some do not, their ``index.boosting.features``, whether each answers, and weights that give the
+    example's answering and other candidates half of its 1 each; None for an example that gives none."""
+    found: list[TreeRows | None] = []
     for example in examples:
-        if example.question.off_topic or not example.hits.any():
-            continue
         last = example.fusion.furthest(example.table)
         hits = example.hits[last]
-        if hits.all() or not hits.any():
+        if example.question.off_topic or hits.all() or not hits.any():
+            found.append(None)
             continue
-        matrices.append(boosting.features(example.table, names)[last])
-        labels.append(hits)
-        weights.append(np.where(hits, 0.5 / hits.sum(), 0.5 / (~hits).sum()))
-    return np.vstack(matrices), np.concatenate(labels), np.concatenate(weights)
+        weights = np.where(hits, 0.5 / hits.sum(), 0.5 / (~hits).sum())
+        found.append((boosting.features(example.table, names)[last], hits, weights))
+    return found
 
 
 def fit_trees(examples: Sequence[Example], names: Sequence[str], stages: Sequence[str]) -> boosting.Trees:
     """The boosted trees for the final ranking with the later stages ``stages`` (``TREE_SETTINGS``, blended
     at ``BLEND``)."""
-    matrix, labels, weights = tree_rows(examples, names)
+    return _fit_trees_on(tree_rows(examples, names), names, stages)
+
+
+def _fit_trees_on(
+    rows: Sequence[TreeRows | None], names: Sequence[str], stages: Sequence[str]
+) -> boosting.Trees:
+    """``fit_trees`` on rows ``tree_rows`` made."""
+    kept = [given for given in rows if given is not None]
+    matrix, labels, weights = (np.concatenate([given[part] for given in kept]) for part in range(3))
     return boosting.fit(matrix, labels, weights, names, stages, BLEND, **TREE_SETTINGS)
 
 
@@ -394,10 +403,11 @@ def cross_validate_trees(
     alone (fitted with ``regularisation``) and with the trees blended in, each fold's fitted on the
     others."""
     names, features, differences = _pairs_of(examples)
+    rows = tree_rows(examples, names)  # made once: every fold's trees read them
     found: dict[str, list[float]] = {"linear": [], "with trees": []}
     for chosen, held in _splits(len(examples), seed=1):
         linear = _logistic(base, _fit_on(examples, features, differences, names, chosen, regularisation))
-        blended = replace(linear, trees=fit_trees([examples[i] for i in chosen], names, stages))
+        blended = replace(linear, trees=_fit_trees_on([rows[i] for i in chosen], names, stages))
         for label, fusion in (("linear", linear), ("with trees", blended)):
             found[label].extend(reciprocal_ranks([examples[i] for i in held], fusion, stages))
     return {
