@@ -17,6 +17,7 @@ are not meant to be complete.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from index.chunking import Chunk
@@ -87,52 +88,72 @@ PLAIN: dict[str, str] = {
 }
 _PLAIN = _any_of(PLAIN)
 
+
+def _folded(pattern: str) -> re.Pattern[str]:
+    """``pattern`` compiled to match folded text: its letters' marks stripped as ``fold`` strips them
+    (an Arabic hamza too, so "أين" matches a folded "اين")."""
+    decomposed = unicodedata.normalize("NFKD", pattern)
+    return re.compile("".join(char for char in decomposed if not unicodedata.combining(char)))
+
+
 # What a question asks for, by its words (folded), in the languages the bot reads well.
 ASKED: dict[str, re.Pattern[str]] = {
-    "score": re.compile(
+    "score": _folded(
         r"\b(score|scoreline|result|how many goals|goals|win by|won by|margin|how did (it|the (game|match))"
         r" end|resultat|combien de buts|buts|marcador|resultado|cuantos goles|goles|placar|quantos gols|gols"
-        r"|ergebnis|endstand|wie viele tore|tore)\b|النتيجة|نتيجة|كم هدف|الأهداف|أهداف"
+        r"|ergebnis|endstand|wie viele tore|tore|risultato|punteggio|quanti gol|uitslag|eindstand"
+        r"|hoeveel doelpunten|hoeveel goals|skor\w*|sonuc\w*|kac gol\w*)\b"
+        r"|النتيجة|نتيجة|كم هدف|الأهداف|أهداف"
     ),
-    "date": re.compile(
+    "date": _folded(
         r"\b(when|what day|what date|which day|what year|which year|quand|quel jour|quelle date|quelle annee"
-        r"|cuando|que dia|que fecha|quando|que data|wann|welcher tag|welches datum)\b|متى|امتى|تاريخ|أي يوم"
+        r"|cuando|que dia|que fecha|quando|que data|wann|welcher tag|welches datum|che giorno|quale giorno"
+        r"|che data|in che anno|wanneer|welke dag|welke datum|welk jaar|ne zaman|hangi gun\w*|hangi tarih\w*"
+        r"|hangi yil\w*)\b|متى|امتى|تاريخ|أي يوم"
     ),
-    "place": re.compile(
+    "place": _folded(
         r"\b(where|which country|what country|which city|what city|which stadium|what stadium|venue|ou"
         r"|quel pays|quelle ville|quel stade|donde|que pais|que ciudad|que estadio|onde|qual pais|que pais"
-        r"|qual estadio|wo|welches land|welche stadt|welches stadion)\b|أين|وين|فين|أي بلد|أي ملعب|ملعب"
+        r"|qual estadio|wo|welches land|welche stadt|welches stadion|dove|quale paese|che paese|quale citta"
+        r"|che citta|quale stadio|che stadio|waar|welk land|welke stad|welk stadion|nerede|nerde"
+        r"|hangi ulke\w*|hangi sehir\w*|hangi stad\w*)\b|أين|وين|فين|أي بلد|أي ملعب|ملعب"
     ),
-    "club": re.compile(
+    "club": _folded(
         r"\b(club|clubs|play for|plays for|play at|club level|quel club|joue pour|jouent|equipo|juegan|clube"
-        r"|jogam|verein|klub|spielen)\b|نادي|النادي|يلعب|يلعبان"
+        r"|jogam|verein|klub|spielen|gioca per|giocano per|gioca nel|giocano nel|speelt voor|spelen voor"
+        r"|welke club|kulub\w*|kulup\w*)\b|نادي|النادي|يلعب|يلعبان"
     ),
-    "coach": re.compile(
+    "coach": _folded(
         r"\b(coach|manager|boss|gaffer|trainer|head coach|who runs|entraineur|selectionneur|seleccionador"
-        r"|entrenador|tecnico|treinador|selecionador|trainer|nationaltrainer)\b|مدرب|المدرب|الركراكي"
+        r"|entrenador|tecnico|treinador|selecionador|trainer|nationaltrainer|allenatore|commissario tecnico"
+        r"|bondscoach|teknik direktor\w*|hoca\w*|antrenor\w*)\b|مدرب|المدرب|الركراكي"
     ),
-    "number": re.compile(
-        r"\b(how many|how much|how far|combien|cuantos|cuantas|quantos|quantas|wie viele|wie viel)\b|\bكم\b"
+    "number": _folded(
+        r"\b(how many|how much|how far|combien|cuantos|cuantas|quantos|quantas|wie viele|wie viel|quanti"
+        r"|quante|quanto|hoeveel|kac)\b|\bكم\b"
     ),
-    "age": re.compile(
+    "age": _folded(
         r"\b(how old|what age|his age|her age|their age|age of|quel age|quantos anos|cuantos anos|que edad"
-        r"|wie alt|quanti anni|hoe oud)\b|كم عمر|عمره"
+        r"|wie alt|quanti anni|che eta|hoe oud|kac yas\w*)\b|كم عمر|عمره"
     ),
-    "time": re.compile(
+    "time": _folded(
         r"\b(what time|which time|kick ?off|kickoff|what minute|which minute|a quelle heure|quelle minute"
         r"|a que hora|que minuto|em que minuto|um wie viel uhr|welche minute|welcher minute|a che ora"
-        r"|che minuto|hoe laat)\b|أي دقيقة|الساعة كم|كم الساعة"
+        r"|che minuto|a che minuto|hoe laat|welke minuut|saat kacta|kacinci dakika\w*|hangi dakika\w*)\b"
+        r"|أي دقيقة|الساعة كم|كم الساعة"
     ),
-    "money": re.compile(
+    "money": _folded(
         r"\b(salary|salaries|wages?|earns?|earnings|transfer fee|fee|how much money|cost|costs|price|paid for"
-        r"|pay for|salaire|combien gagne|salario|sueldo|cuanto gana|quanto ganha|gehalt|verdient|stipendio)\b"
+        r"|pay for|salaire|combien gagne|salario|sueldo|cuanto gana|quanto ganha|gehalt|verdient|stipendio"
+        r"|quanto guadagna|ingaggio|salaris|transfersom|maas\w*|bonservis\w*|ne kadar kazan\w*)\b"
         r"|راتب"
     ),
 }
 # "How many <things>": the things counted (folded), in the languages the bot reads well. A question that
 # names them asks for a count of them ("count"): a passage holds it when a number comes just before them.
-_COUNTED = re.compile(
-    r"\b(?:how many|combien de|combien d'|cuantos|cuantas|quantos|quantas|wie viele)\s+([^\W\d_]+)"
+_COUNTED = _folded(
+    r"\b(?:how many|combien de|combien d'|cuantos|cuantas|quantos|quantas|wie viele|quanti|quante|hoeveel"
+    r"|kac)\s+([^\W\d_]+)"
     r"|\bكم عدد\s+(\S+)"
 )
 # Words after "how many" that count nothing: "how many did france score" asks for a score.
@@ -141,31 +162,42 @@ _NUMBER = (
     r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
     r"|hundreds?|thousands?|dozens?|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|cent|mille|uno|dos"
     r"|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|um|uma|dois|duas|ein|eine|zwei|drei|vier|funf|sechs"
-    r"|zehn|hundert|tausend|اثنان|اثنين|ثلاث|ثلاثة|أربع|خمس|عشر|مئات|آلاف|ألف)"
+    r"|zehn|hundert|tausend|tre|quattro|cinque|sette|nove|dieci|cento|mila|twee|drie|vijf|zes|zeven"
+    r"|acht|negen|tien|honderd|duizend|iki|uc|dort|bes|alti|yedi|sekiz|dokuz|yuz"
+    r"|اثنان|اثنين|ثلاث|ثلاثة|أربع|خمس|عشر|مئات|آلاف|ألف)"
 )
-_A_NUMBER = re.compile(rf"{_NUMBER}\W*")
+_A_NUMBER = _folded(rf"{_NUMBER}\W*")
 # Kinds that say which number is asked for: a question asking for one of them asks for no other number.
 NUMBERS = frozenset({"age", "time", "money", "count"})
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
 SPECIFIC_FIRST = ("age", "time", "money", "count", "score", "date", "place", "club", "coach", "number")
+# Month and day names (folded). "may", "march" and "mars" are also words, so they name a month only
+# beside a day's number ("14 may", "march 3").
 _MONTHS = (
-    r"january|february|march|april|may|june|july|august|september|october|november|december|janvier|fevrier"
-    r"|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo"
+    r"january|february|april|june|july|august|september|october|november|december|janvier|fevrier"
+    r"|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre|enero|febrero|marzo|abril|mayo"
     r"|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|janeiro|fevereiro|marco|maio|junho|julho"
-    r"|setembro|outubro|novembro|dezembro|januar|februar|marz|juni|juli|oktober|dezember"
+    r"|setembro|outubro|novembro|dezembro|januar|februar|marz|juni|juli|oktober|dezember|gennaio|febbraio"
+    r"|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januari|februari|maart|mei|augustus|ocak"
+    r"|subat|mart|nisan|mayıs|haziran|temmuz|agustos|eylul|ekim|kasım|aralık"
 )
+_WORD_MONTHS = r"may|march|mars"
 _DAYS = (
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi"
     r"|dimanche|lunes|martes|miercoles|jueves|viernes|sabado|domingo|segunda|terca|quarta|quinta|sexta"
-    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lunedi|martedi|mercoledi|giovedi"
+    r"|venerdi|domenica|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|pazartesi|salı"
+    r"|carsamba|persembe|cuma|cumartesi|pazar"
 )
 HELD: dict[str, re.Pattern[str]] = {
     "score": re.compile(r"(?<![\d-])\d{1,2}\s?[-–:]\s?\d{1,2}(?![\d-])"),
-    "date": re.compile(
-        rf"\b({_MONTHS}|{_DAYS}|tonight|yesterday|on the night)\b|\b(19|20)\d\d\b|يناير|ديسمبر|الأربعاء|يوم"
+    "date": _folded(  # read folded (``FOLDED_HELD``)
+        rf"\b({_MONTHS}|{_DAYS}|tonight|yesterday|on the night)\b|\b(19|20)\d\d\b"
+        rf"|\b\d{{1,2}}(st|nd|rd|th|er)? ({_WORD_MONTHS})\b|\b({_WORD_MONTHS}) \d{{1,2}}\b"
+        r"|يناير|ديسمبر|الأربعاء|يوم"
     ),
     "place": re.compile(
-        r"\b(in|at|au|en|a|em|no|na|im)\s+(the\s+)?[A-Z][\w'’-]+|\b(stadium|stade|estadio|estadio|stadion)\b"
+        r"\b(in|at|au|en|a|em|no|na|im)\s+(the\s+)?[A-Z][\w'’-]+|\b(stadium|stade|estadio|stadion|stadio|stadyum\w*)\b"
         r"|في\s+(قطر|الخور|ملعب)|ملعب"
     ),
     "club": re.compile(
@@ -173,12 +205,13 @@ HELD: dict[str, re.Pattern[str]] = {
     ),
     "coach": re.compile(
         r"\b(coach|manager|boss|head coach|entraineur|entraîneur|sélectionneur|selectionneur|seleccionador"
-        r"|entrenador|técnico|treinador|trainer)\b|مدرب|المدرب"
+        r"|entrenador|técnico|treinador|trainer|allenatore|commissario tecnico|bondscoach|teknik direktör)\b"
+        r"|مدرب|المدرب"
     ),
     "number": re.compile(r"\d|\b(one|two|three|four|five|first|second|third)\b"),
     "age": re.compile(
         r"\b\d{1,2}[- ]years?[- ]old\b|\baged \d{1,2}\b|\bage of \d{1,2}\b"
-        r"|\b\d{1,2} (ans|años|anos|Jahre|anni|jaar)\b|\d{1,2} (عاما|سنة)"
+        r"|\b\d{1,2} (ans|años|anos|Jahre|anni|jaar|yaşında)\b|\d{1,2} (عاما|سنة)"
     ),
     "time": re.compile(
         r"\b\d{1,2}[:h]\d\d\b|\b\d{1,2} ?(am|pm|GMT|CET|local time)\b|\b\d{1,3}'"
@@ -187,9 +220,13 @@ HELD: dict[str, re.Pattern[str]] = {
     ),
     "money": re.compile(
         r"[$€£]\s?\d|\b\d+([.,]\d+)?\s?(m|bn|million|billion|euros?|dollars?|pounds?|millions?)\b"
-        r"|\b(million|millions|milliards?|millones|milhões|Millionen)\b|مليون"
+        r"|\b(million|millions|milliards?|millones|milhões|Millionen|milioni|miljoen|milyon)\b|مليون"
     ),
 }
+
+
+# The kinds whose pattern reads a passage folded, as questions are read: "Décembre" as "decembre".
+FOLDED_HELD = frozenset({"date"})
 
 
 def expand(question: str) -> str:
@@ -241,7 +278,12 @@ def _stem(word: str) -> str:
 
 def held_types(chunk: Chunk) -> frozenset[str]:
     """The kinds of answer a passage holds (a tweet holds the date it was posted)."""
-    found = {kind for kind, pattern in HELD.items() if pattern.search(chunk.text)}
+    folded = fold(chunk.text)
+    found = {
+        kind
+        for kind, pattern in HELD.items()
+        if pattern.search(folded if kind in FOLDED_HELD else chunk.text)
+    }
     if chunk.posted:
         found.add("date")
     return frozenset(found)
