@@ -645,6 +645,7 @@ KINDS = {
     "time": "a time or a minute of the game",
     "money": "a sum of money",
     "count": "that number",
+    "post": "a post on social media",
     "score": "a score",
     "date": "a date",
     "place": "a place",

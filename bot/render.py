@@ -240,6 +240,7 @@ def declined_reason(answer: Answer) -> str:
         "time": _("none of the passages I found gives a time or a minute of the game."),
         "money": _("none of the passages I found gives a sum of money."),
         "count": _("none of the passages I found gives that number."),
+        "post": _("none of the passages I found is a post on social media."),
         "score": _("none of the passages I found gives a score."),
         "date": _("none of the passages I found gives a date."),
         "place": _("none of the passages I found names a place."),

@@ -4,13 +4,14 @@ question asks for.
 ``expand`` adds to a question the other words of each synonym group it uses ("who's the gaffer" also
 looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which
 kinds of answer a question asks for (a score, a date, a place, a club, a coach, a number, an age, a
-time of day or a minute of the game, a sum of money, a count of what a "how many" question names), in
-any of the languages the bot reads well; ``held_types`` which of them a passage holds, by pattern
-(``2-0``, ``December 14``, ``in Qatar``, ``the 79th minute``) or by the words that carry them
-(``club``, ``head coach``), and ``holds_count`` whether it gives the count asked for. ``plain`` puts a
+time of day or a minute of the game, a sum of money, a count of what a "how many" question names, a
+post on social media), in any of the languages the bot reads well; ``held_types`` which of them a
+passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``, ``the 79th minute``), by the words
+that carry them (``club``, ``head coach``, ``social media``) or by being an embedded tweet, and
+``holds_count`` whether it gives the count asked for. ``plain`` puts a
 member's words for the game as reporters write them ("gaffer" as "coach"), for the later
 stages' English-only models, trained on plain English. These are
-lists written for the game and measured on the tuning questions (README, "Answer quality"); they
+lists written for the game and measured on the tuning questions (README, "Quality"); they
 are not meant to be complete.
 """
 
@@ -148,6 +149,11 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|quanto guadagna|ingaggio|salaris|transfersom|maas\w*|bonservis\w*|ne kadar kazan\w*)\b"
         r"|راتب"
     ),
+    "post": _folded(  # a post on social media: "who tweeted", "qu'a posté mbappé"
+        r"\b(tweet\w*|twitter|twitt\w*|getwittert|tuit\w*|(?<!hit the )posts?|posted|postou|postado|poste"
+        r"|postait|gepostet|posteo|social media|sociale media|redes sociales|redes sociais|reseaux sociaux"
+        r"|sozialen medien|instagram|insta)\b|تغريد|غرد|نشر"
+    ),
 }
 # "How many <things>": the things counted (folded), in the languages the bot reads well. A question that
 # names them asks for a count of them ("count"): a passage holds it when a number comes just before them.
@@ -170,7 +176,19 @@ _A_NUMBER = _folded(rf"{_NUMBER}\W*")
 # Kinds that say which number is asked for: a question asking for one of them asks for no other number.
 NUMBERS = frozenset({"age", "time", "money", "count"})
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
-SPECIFIC_FIRST = ("age", "time", "money", "count", "score", "date", "place", "club", "coach", "number")
+SPECIFIC_FIRST = (
+    "age",
+    "time",
+    "money",
+    "count",
+    "post",
+    "score",
+    "date",
+    "place",
+    "club",
+    "coach",
+    "number",
+)
 # Month and day names (folded). "may", "march" and "mars" are also words, so they name a month only
 # beside a day's number ("14 may", "march 3").
 _MONTHS = (
@@ -221,6 +239,10 @@ HELD: dict[str, re.Pattern[str]] = {
     "money": re.compile(
         r"[$€£]\s?\d|\b\d+([.,]\d+)?\s?(m|bn|million|billion|euros?|dollars?|pounds?|millions?)\b"
         r"|\b(million|millions|milliards?|millones|milhões|Millionen|milioni|miljoen|milyon)\b|مليون"
+    ),
+    "post": re.compile(
+        r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
+        r"|redes sociais|sozialen Medien)\b|pic\.twitter\.com|وسائل التواصل|تغريدة"
     ),
 }
 
@@ -286,4 +308,6 @@ def held_types(chunk: Chunk) -> frozenset[str]:
     }
     if chunk.posted:
         found.add("date")
+    if chunk.author:
+        found.add("post")
     return frozenset(found)

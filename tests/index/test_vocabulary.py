@@ -42,6 +42,9 @@ def chunk(text: str) -> Chunk:
         ("hoeveel gele kaarten", {"count"}),
         ("maçın skoru neydi", {"score"}),
         ("fas teknik direktörü kim", {"coach"}),
+        ("who tweeted that morocco won our hearts", {"post"}),
+        ("quem postou que o mbappe foi consolar o amigo", {"post"}),
+        ("did morocco hit the post", set()),  # the goal's post, not a post on social media
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -63,12 +66,30 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("The semi-final was played on December 14.", "date", "money"),
         ("It kicked off on 14 May.", "date", "money"),
         ("This Morocco team may have lost 2-0.", "score", "date"),  # "may" names no month here
+        ("He shared a message of comfort via his social media channels.", "post", "date"),
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
     kinds = held_types(chunk(text))
     assert held in kinds
     assert not_held not in kinds
+
+
+def test_an_embedded_tweet_holds_a_post_and_its_date() -> None:
+    tweet = Chunk(
+        "semi",
+        "Semi-final",
+        "2022-12-14",
+        1,
+        1,
+        0,
+        10,
+        "Mbappe went straight over to console Hakimi.",
+        author="Ben Jacobs (@JacobsBen)",
+        posted="December 14, 2022",
+    )
+    assert {"post", "date"} <= held_types(tweet)
+    assert "post" not in held_types(chunk("Mbappe went straight over to console Hakimi."))
 
 
 @pytest.mark.parametrize(
