@@ -646,6 +646,7 @@ KINDS = {
     "money": "a sum of money",
     "count": "that number",
     "post": "a post on social media",
+    "scorer": "who scored",
     "score": "a score",
     "date": "a date",
     "place": "a place",

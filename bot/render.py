@@ -241,6 +241,7 @@ def declined_reason(answer: Answer) -> str:
         "money": _("none of the passages I found gives a sum of money."),
         "count": _("none of the passages I found gives that number."),
         "post": _("none of the passages I found is a post on social media."),
+        "scorer": _("none of the passages I found says who scored."),
         "score": _("none of the passages I found gives a score."),
         "date": _("none of the passages I found gives a date."),
         "place": _("none of the passages I found names a place."),

@@ -149,6 +149,12 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|quanto guadagna|ingaggio|salaris|transfersom|maas\w*|bonservis\w*|ne kadar kazan\w*)\b"
         r"|راتب"
     ),
+    "scorer": _folded(  # who scored: "who got the first goal", "qui a marqué", "من سجل"
+        r"\b(who (scored|got|netted|headed)|(goal)?scorers?|did [\w' ]{1,30} score|who opened the scoring"
+        r"|qui a (marque|ouvert le score)|buteurs?|quien (marco|anoto)|goleador(es)?|quem (marcou|fez)"
+        r"|artilheir\w*|wer traf|wer hat (\w+ )?(die|das|ein) tor\w*|torschutze\w*|tore? geschossen"
+        r"|chi ha segnato|marcator[ei]|wie scoorde|kim att\w*|gol atan)\b|من سجل|شكون سجل|مين سجل|هداف"
+    ),
     "post": _folded(  # a post on social media: "who tweeted", "qu'a posté mbappé"
         r"\b(tweet\w*|twitter|twitt\w*|getwittert|tuit\w*|(?<!hit the )posts?|posted|postou|postado|poste"
         r"|postait|gepostet|posteo|social media|sociale media|redes sociales|redes sociais|reseaux sociaux"
@@ -182,6 +188,7 @@ SPECIFIC_FIRST = (
     "money",
     "count",
     "post",
+    "scorer",
     "score",
     "date",
     "place",
@@ -240,6 +247,11 @@ HELD: dict[str, re.Pattern[str]] = {
         r"[$€£]\s?\d|\b\d+([.,]\d+)?\s?(m|bn|million|billion|euros?|dollars?|pounds?|millions?)\b"
         r"|\b(million|millions|milliards?|millones|milhões|Millionen|milioni|miljoen|milyon)\b|مليون"
     ),
+    "scorer": _folded(  # read folded (``FOLDED_HELD``)
+        r"\b(scored|scores|netted|nets|headed (in|home)|opened the scoring|goal from|fired (in|home)"
+        r"|a ouvert le score|a marque|a pousse dans le but|inscrit|marco|anoto|marcou|erzielte|traf|schoss"
+        r"|segnato|scoorde)\b|سجل|الهدف"
+    ),
     "post": re.compile(
         r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
         r"|redes sociais|sozialen Medien)\b|pic\.twitter\.com|وسائل التواصل|تغريدة"
@@ -248,7 +260,7 @@ HELD: dict[str, re.Pattern[str]] = {
 
 
 # The kinds whose pattern reads a passage folded, as questions are read: "Décembre" as "decembre".
-FOLDED_HELD = frozenset({"date"})
+FOLDED_HELD = frozenset({"date", "scorer"})
 
 
 def expand(question: str) -> str:
@@ -270,6 +282,8 @@ def asked_types(question: str) -> frozenset[str]:
     kinds = frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
     if counted(question):
         kinds |= {"count"}
+    if "scorer" in kinds:  # asks for who scored, not the score; "how many did they score" for a number
+        kinds -= {"scorer"} if kinds & ({"number"} | NUMBERS) else {"score"}
     return kinds - {"number"} if kinds & NUMBERS else kinds
 
 

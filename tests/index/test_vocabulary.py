@@ -45,6 +45,11 @@ def chunk(text: str) -> Chunk:
         ("who tweeted that morocco won our hearts", {"post"}),
         ("quem postou que o mbappe foi consolar o amigo", {"post"}),
         ("did morocco hit the post", set()),  # the goal's post, not a post on social media
+        ("who scored the goals for france", {"scorer"}),  # a person, not the score
+        ("qui a marqué le premier but", {"scorer"}),
+        ("من سجل أهداف فرنسا", {"scorer"}),
+        ("how many did france score", {"score", "number"}),  # a number, not who scored
+        ("wer hat gewonnen", set()),  # "who won"
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -67,6 +72,8 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("It kicked off on 14 May.", "date", "money"),
         ("This Morocco team may have lost 2-0.", "score", "date"),  # "may" names no month here
         ("He shared a message of comfort via his social media channels.", "post", "date"),
+        ("Dès la 5e minute, Theo Hernandez a ouvert le score.", "scorer", "score"),
+        ("They fell to France in a hard fought 2-0 loss.", "score", "scorer"),  # a score, no scorer
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
