@@ -150,10 +150,24 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|راتب"
     ),
     "scorer": _folded(  # who scored: "who got the first goal", "qui a marqué", "من سجل"
-        r"\b(who (scored|got|netted|headed)|(goal)?scorers?|did [\w' ]{1,30} score|who opened the scoring"
+        r"\b(who (scored|netted|headed)|who got (the |a |an )?(\w+ )?goals?|(goal)?scorers?"
+        r"|did [\w' ]{1,30} score|who opened the scoring"
         r"|qui a (marque|ouvert le score)|buteurs?|quien (marco|anoto)|goleador(es)?|quem (marcou|fez)"
         r"|artilheir\w*|wer traf|wer hat (\w+ )?(die|das|ein) tor\w*|torschutze\w*|tore? geschossen"
         r"|chi ha segnato|marcator[ei]|wie scoorde|kim att\w*|gol atan)\b|من سجل|شكون سجل|مين سجل|هداف"
+    ),
+    # The match's events a report may or may not tell: the referee, cards, penalties.
+    "referee": _folded(
+        r"\b(referee\w*|refs?|arbitre\w*|arbitro\w*|arbitragem|schiedsrichter\w*"
+        r"|scheidsrechter\w*|hakem\w*)\b|حكم المباراة|الحكم|من حكم|حكام"
+    ),
+    "card": _folded(
+        r"\b(cards?|booked|bookings?|sent off|sending off|cartons?|tarjetas?|expulsad\w*|cartao|cartoes"
+        r"|expuls\w*|karten?|platzverweis|cartellin\w*|kaart\w*|kart)\b|بطاق\w*|طرد"
+    ),
+    "penalty": _folded(
+        r"\b(penalt\w*|penal|penales|spot ?kicks?|shoot-?outs?|tirs? au but|elfmeter\w*|rigor\w*"
+        r"|strafschop\w*)\b|ركلة جزاء|ركلات الترجيح|ركلة الترجيح|ضربة جزاء"
     ),
     "post": _folded(  # a post on social media: "who tweeted", "qu'a posté mbappé"
         r"\b(tweet\w*|twitter|twitt\w*|getwittert|tuit\w*|(?<!hit the )posts?|posted|postou|postado|poste"
@@ -189,6 +203,9 @@ SPECIFIC_FIRST = (
     "count",
     "post",
     "scorer",
+    "referee",
+    "card",
+    "penalty",
     "score",
     "date",
     "place",
@@ -252,6 +269,18 @@ HELD: dict[str, re.Pattern[str]] = {
         r"|a ouvert le score|a marque|a pousse dans le but|inscrit|marco|anoto|marcou|erzielte|traf|schoss"
         r"|segnato|scoorde)\b|سجل|الهدف"
     ),
+    "referee": _folded(  # read folded (``FOLDED_HELD``)
+        r"\b(referee\w*|officiat\w*|arbitre\w*|arbitr[oa]\w*|arbitragem|schiedsrichter\w*|scheidsrechter\w*"
+        r"|hakem\w*)\b|حكم المباراة|الحكم|أدار المباراة"
+    ),
+    "card": _folded(
+        r"\b(yellow cards?|red cards?|booked|bookings?|sent off|cautioned|cartons?|tarjetas?|cartao|cartoes"
+        r"|cartellin\w*|gelbe karten?|rote karten?|gelb-rote|kaart\w*|kart)\b|بطاقة|البطاقة|طرد"
+    ),
+    "penalty": _folded(
+        r"\b(penalt\w*|penales|spot-? ?kicks?|shoot-?outs?|tirs? au but|elfmeter\w*|rigor\w*|strafschop\w*)\b"
+        r"|ركلة جزاء|ركلات الترجيح|ركلة الترجيح|ضربة جزاء"
+    ),
     "post": re.compile(
         r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
         r"|redes sociais|sozialen Medien)\b|pic\.twitter\.com|وسائل التواصل|تغريدة"
@@ -260,7 +289,7 @@ HELD: dict[str, re.Pattern[str]] = {
 
 
 # The kinds whose pattern reads a passage folded, as questions are read: "Décembre" as "decembre".
-FOLDED_HELD = frozenset({"date", "scorer"})
+FOLDED_HELD = frozenset({"date", "scorer", "referee", "card", "penalty"})
 
 
 def expand(question: str) -> str:

@@ -28,10 +28,10 @@ def chunk(text: str) -> Chunk:
         ("how much did psg pay for mbappe", {"money"}),  # a sum of money, not just any number
         ("qual o salario do mbappe", {"money"}),
         ("how many did france score", {"score", "number"}),
-        ("how many yellow cards were there", {"count"}),  # a number of yellow cards
+        ("how many yellow cards were there", {"count", "card"}),  # a number of yellow cards
         ("combien de spectateurs au stade", {"count"}),
         ("how many goals did morocco score", {"count", "score"}),
-        ("من حكم المباراة", set()),  # "who refereed the match": the "كم" in "حكم" asks for nothing
+        ("من حكم المباراة", {"referee"}),  # "who refereed the match": the "كم" in "حكم" asks for no number
         ("what was the final score", {"score"}),
         ("was hakimi upset", set()),
         ("أين أقيمت المباراة", {"place"}),  # "where was the match played": its hamza is folded away
@@ -39,7 +39,10 @@ def chunk(text: str) -> Chunk:
         ("quanti anni ha hakimi", {"age", "count"}),
         ("chi è l'allenatore del marocco", {"coach"}),
         ("wanneer was de wedstrijd", {"date"}),
-        ("hoeveel gele kaarten", {"count"}),
+        ("hoeveel gele kaarten", {"count", "card"}),
+        ("gab es einen elfmeter", {"penalty"}),
+        ("chi era l'arbitro della partita", {"referee"}),
+        ("who got booked", {"card"}),
         ("maçın skoru neydi", {"score"}),
         ("fas teknik direktörü kim", {"coach"}),
         ("who tweeted that morocco won our hearts", {"post"}),
@@ -74,6 +77,9 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("He shared a message of comfort via his social media channels.", "post", "date"),
         ("Dès la 5e minute, Theo Hernandez a ouvert le score.", "scorer", "score"),
         ("They fell to France in a hard fought 2-0 loss.", "score", "scorer"),  # a score, no scorer
+        ("Hakimi scored the decisive penalty against Spain.", "penalty", "card"),
+        ("وسجل أشرف حكيمي ركلة الترجيح الحاسمة ضد إسبانيا", "penalty", "referee"),
+        ("Hakimi was booked in the first half.", "card", "penalty"),
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
