@@ -650,6 +650,8 @@ KINDS = {
     "referee": "the referee",
     "card": "a card",
     "penalty": "a penalty",
+    "stadium": "the stadium",
+    "stats": "the match's statistics",
     "score": "a score",
     "date": "a date",
     "place": "a place",

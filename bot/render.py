@@ -245,6 +245,8 @@ def declined_reason(answer: Answer) -> str:
         "referee": _("none of the passages I found names the referee."),
         "card": _("none of the passages I found mentions a card."),
         "penalty": _("none of the passages I found mentions a penalty."),
+        "stadium": _("none of the passages I found names the stadium."),
+        "stats": _("none of the passages I found gives the match's statistics."),
         "score": _("none of the passages I found gives a score."),
         "date": _("none of the passages I found gives a date."),
         "place": _("none of the passages I found names a place."),

@@ -169,6 +169,15 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"\b(penalt\w*|penal|penales|spot ?kicks?|shoot-?outs?|tirs? au but|elfmeter\w*|rigor\w*"
         r"|strafschop\w*)\b|ركلة جزاء|ركلات الترجيح|ركلة الترجيح|ضربة جزاء"
     ),
+    "stadium": _folded(
+        r"\b(stadium|stadiums|venue|arena|stade|estadio|stadion|stadio|stadyum\w*)\b|ملعب|الملعب|استاد"
+    ),
+    "stats": _folded(  # the match's statistics: possession, shots, corners
+        r"\b(possession|shots|corners?|passes|pass accuracy|xg|expected goals|stats|statistics|tirs|tiros"
+        r"|remates|corneres|posesion|posse|finalizacoes|chutes|ballbesitz|schusse|torschusse|ecken"
+        r"|statistik\w*|possesso|tiri|balbezit|schoten|hoekschoppen|topla oynama|sut\w*|korner\w*"
+        r"|istatistik\w*)\b|استحواذ|تسديد|ركنية|إحصائيات"
+    ),
     "post": _folded(  # a post on social media: "who tweeted", "qu'a posté mbappé"
         r"\b(tweet\w*|twitter|twitt\w*|getwittert|tuit\w*|(?<!hit the )posts?|posted|postou|postado|poste"
         r"|postait|gepostet|posteo|social media|sociale media|redes sociales|redes sociais|reseaux sociaux"
@@ -206,6 +215,8 @@ SPECIFIC_FIRST = (
     "referee",
     "card",
     "penalty",
+    "stadium",
+    "stats",
     "score",
     "date",
     "place",
@@ -281,6 +292,11 @@ HELD: dict[str, re.Pattern[str]] = {
         r"\b(penalt\w*|penales|spot-? ?kicks?|shoot-?outs?|tirs? au but|elfmeter\w*|rigor\w*|strafschop\w*)\b"
         r"|ركلة جزاء|ركلات الترجيح|ركلة الترجيح|ضربة جزاء"
     ),
+    "stadium": _folded(r"\b(stadium|stade|estadio|stadion|stadio|stadyum\w*|arena)\b|ملعب|استاد"),
+    "stats": _folded(
+        r"\d+ ?%|\b(possession|shots?|corners?|xg|passes|tirs|tiros|remates|posesion|posse|ballbesitz"
+        r"|schusse|ecken|possesso|balbezit)\b|استحواذ|تسديدة"
+    ),
     "post": re.compile(
         r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
         r"|redes sociais|sozialen Medien)\b|pic\.twitter\.com|وسائل التواصل|تغريدة"
@@ -289,7 +305,7 @@ HELD: dict[str, re.Pattern[str]] = {
 
 
 # The kinds whose pattern reads a passage folded, as questions are read: "Décembre" as "decembre".
-FOLDED_HELD = frozenset({"date", "scorer", "referee", "card", "penalty"})
+FOLDED_HELD = frozenset({"date", "scorer", "referee", "card", "penalty", "stadium", "stats"})
 
 
 def expand(question: str) -> str:
@@ -311,6 +327,8 @@ def asked_types(question: str) -> frozenset[str]:
     kinds = frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
     if counted(question):
         kinds |= {"count"}
+    if "stadium" in kinds:  # asks which stadium, not just where
+        kinds -= {"place"}
     if "scorer" in kinds:  # asks for who scored, not the score; "how many did they score" for a number
         kinds -= {"scorer"} if kinds & ({"number"} | NUMBERS) else {"score"}
     return kinds - {"number"} if kinds & NUMBERS else kinds

@@ -29,7 +29,7 @@ def chunk(text: str) -> Chunk:
         ("qual o salario do mbappe", {"money"}),
         ("how many did france score", {"score", "number"}),
         ("how many yellow cards were there", {"count", "card"}),  # a number of yellow cards
-        ("combien de spectateurs au stade", {"count"}),
+        ("combien de spectateurs au stade", {"count", "stadium"}),
         ("how many goals did morocco score", {"count", "score"}),
         ("من حكم المباراة", {"referee"}),  # "who refereed the match": the "كم" in "حكم" asks for no number
         ("what was the final score", {"score"}),
@@ -43,6 +43,9 @@ def chunk(text: str) -> Chunk:
         ("gab es einen elfmeter", {"penalty"}),
         ("chi era l'arbitro della partita", {"referee"}),
         ("who got booked", {"card"}),
+        ("what stadium was the semi final played at", {"stadium"}),  # which stadium, not just where
+        ("where was the match played", {"place"}),
+        ("which team had more possession", {"stats"}),
         ("maçın skoru neydi", {"score"}),
         ("fas teknik direktörü kim", {"coach"}),
         ("who tweeted that morocco won our hearts", {"post"}),
@@ -80,6 +83,8 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("Hakimi scored the decisive penalty against Spain.", "penalty", "card"),
         ("وسجل أشرف حكيمي ركلة الترجيح الحاسمة ضد إسبانيا", "penalty", "referee"),
         ("Hakimi was booked in the first half.", "card", "penalty"),
+        ("Mercredi 14 décembre, au stade Al Bayt d'Al Khor.", "stadium", "stats"),
+        ("Morocco had 62% of the possession.", "stats", "stadium"),
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
