@@ -167,16 +167,11 @@ def read_sets(path: Path) -> list[QuestionSet]:
 
 
 def collect(
-    retriever: Retriever,
-    questions: Sequence[EvalQuestion],
-    source: str,
-    first: Sequence[ScoreTable] | None = None,
+    retriever: Retriever, questions: Sequence[EvalQuestion], source: str, first: Sequence[ScoreTable]
 ) -> list[Example]:
-    """Each question's candidates scored by the answer path as ``retriever`` serves (its later stages'
-    scores kept, so a second run with another fusion recomputes only what it has not read); ``first``:
-    the questions' first-stage tables when they were scored already (they do not depend on the
-    fusion)."""
-    first = retriever.first_scores([q.question for q in questions]) if first is None else first
+    """Each question's candidates scored by the answer path as ``retriever`` serves, from ``first``, the
+    questions' first-stage tables (they do not depend on the fusion; the later stages' scores are kept,
+    so a second run with another fusion recomputes only what it has not read)."""
     tables = retriever.rescore(first)
     chunks = retriever.store.chunks
     return [

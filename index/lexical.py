@@ -82,8 +82,13 @@ def fold(text: str) -> str:
     """Case-fold and strip accents: ``"Mbappé's"`` → ``"mbappe's"``."""
     if text.isascii():  # nothing to strip: the common case, and 40 times quicker
         return text.lower()
+    return strip_marks(text).casefold()
+
+
+def strip_marks(text: str) -> str:
+    """``text`` with its letters' marks (accents, an Arabic hamza) stripped, its case kept."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 class Analyzer:

@@ -18,11 +18,10 @@ are not meant to be complete.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
 from index.chunking import Chunk
-from index.lexical import fold
+from index.lexical import fold, strip_marks
 
 # Each group: words and phrases (folded) a member may use for one another.
 SYNONYMS: tuple[tuple[str, ...], ...] = (
@@ -93,8 +92,7 @@ _PLAIN = _any_of(PLAIN)
 def _folded(pattern: str) -> re.Pattern[str]:
     """``pattern`` compiled to match folded text: its letters' marks stripped as ``fold`` strips them
     (an Arabic hamza too, so "أين" matches a folded "اين")."""
-    decomposed = unicodedata.normalize("NFKD", pattern)
-    return re.compile("".join(char for char in decomposed if not unicodedata.combining(char)))
+    return re.compile(strip_marks(pattern))
 
 
 # What a question asks for, by its words (folded), in the languages the bot reads well.
@@ -242,13 +240,9 @@ _DAYS = (
     r"|venerdi|domenica|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|pazartesi|salı"
     r"|carsamba|persembe|cuma|cumartesi|pazar"
 )
+# What a passage holds, by pattern: read on the passage as written (its capitals and accents tell).
 HELD: dict[str, re.Pattern[str]] = {
     "score": re.compile(r"(?<![\d-])\d{1,2}\s?[-–:]\s?\d{1,2}(?![\d-])"),
-    "date": _folded(  # read folded (``FOLDED_HELD``)
-        rf"\b({_MONTHS}|{_DAYS}|tonight|yesterday|on the night)\b|\b(19|20)\d\d\b"
-        rf"|\b\d{{1,2}}(st|nd|rd|th|er)? ({_WORD_MONTHS})\b|\b({_WORD_MONTHS}) \d{{1,2}}\b"
-        r"|يناير|ديسمبر|الأربعاء|يوم"
-    ),
     "place": re.compile(
         r"\b(in|at|au|en|a|em|no|na|im)\s+(the\s+)?[A-Z][\w'’-]+|\b(stadium|stade|estadio|stadion|stadio|stadyum\w*)\b"
         r"|في\s+(قطر|الخور|ملعب)|ملعب"
@@ -275,12 +269,24 @@ HELD: dict[str, re.Pattern[str]] = {
         r"[$€£]\s?\d|\b\d+([.,]\d+)?\s?(m|bn|million|billion|euros?|dollars?|pounds?|millions?)\b"
         r"|\b(million|millions|milliards?|millones|milhões|Millionen|milioni|miljoen|milyon)\b|مليون"
     ),
-    "scorer": _folded(  # read folded (``FOLDED_HELD``)
+    "post": re.compile(
+        r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
+        r"|redes sociais|sozialen Medien)\b|pic\.twitter\.com|وسائل التواصل|تغريدة"
+    ),
+}
+# … and read on the passage folded, as questions are read ("Décembre" as "decembre").
+HELD_FOLDED: dict[str, re.Pattern[str]] = {
+    "date": _folded(
+        rf"\b({_MONTHS}|{_DAYS}|tonight|yesterday|on the night)\b|\b(19|20)\d\d\b"
+        rf"|\b\d{{1,2}}(st|nd|rd|th|er)? ({_WORD_MONTHS})\b|\b({_WORD_MONTHS}) \d{{1,2}}\b"
+        r"|يناير|ديسمبر|الأربعاء|يوم"
+    ),
+    "scorer": _folded(
         r"\b(scored|scores|netted|nets|headed (in|home)|opened the scoring|goal from|fired (in|home)"
         r"|a ouvert le score|a marque|a pousse dans le but|inscrit|marco|anoto|marcou|erzielte|traf|schoss"
         r"|segnato|scoorde)\b|سجل|الهدف"
     ),
-    "referee": _folded(  # read folded (``FOLDED_HELD``)
+    "referee": _folded(
         r"\b(referee\w*|officiat\w*|arbitre\w*|arbitr[oa]\w*|arbitragem|schiedsrichter\w*|scheidsrechter\w*"
         r"|hakem\w*)\b|حكم المباراة|الحكم|أدار المباراة"
     ),
@@ -297,15 +303,7 @@ HELD: dict[str, re.Pattern[str]] = {
         r"\d+ ?%|\b(possession|shots?|corners?|xg|passes|tirs|tiros|remates|posesion|posse|ballbesitz"
         r"|schusse|ecken|possesso|balbezit)\b|استحواذ|تسديدة"
     ),
-    "post": re.compile(
-        r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
-        r"|redes sociais|sozialen Medien)\b|pic\.twitter\.com|وسائل التواصل|تغريدة"
-    ),
 }
-
-
-# The kinds whose pattern reads a passage folded, as questions are read: "Décembre" as "decembre".
-FOLDED_HELD = frozenset({"date", "scorer", "referee", "card", "penalty", "stadium", "stats"})
 
 
 def expand(question: str) -> str:
@@ -362,11 +360,8 @@ def _stem(word: str) -> str:
 def held_types(chunk: Chunk) -> frozenset[str]:
     """The kinds of answer a passage holds (a tweet holds the date it was posted)."""
     folded = fold(chunk.text)
-    found = {
-        kind
-        for kind, pattern in HELD.items()
-        if pattern.search(folded if kind in FOLDED_HELD else chunk.text)
-    }
+    found = {kind for kind, pattern in HELD.items() if pattern.search(chunk.text)}
+    found |= {kind for kind, pattern in HELD_FOLDED.items() if pattern.search(folded)}
     if chunk.posted:
         found.add("date")
     if chunk.author:
