@@ -639,25 +639,26 @@ def _print_report(report: IndexReport, config: Config, *, stream: TextIO | None 
     print(f"Index {config.data_dir / 'index'}: {report.summary()}", file=stream)
 
 
-# What a declined question asked for that no passage gives (``Answer.missing``), as the terminal says it.
+# What a declined question asked for that no passage gives (``Answer.missing``), as the terminal says it:
+# "None of the passages found <this>."
 KINDS = {
-    "age": "an age",
-    "time": "a time or a minute of the game",
-    "money": "a sum of money",
-    "count": "that number",
-    "post": "a post on social media",
-    "scorer": "who scored",
-    "referee": "the referee",
-    "card": "a card",
-    "penalty": "a penalty",
-    "stadium": "the stadium",
-    "stats": "the match's statistics",
-    "score": "a score",
-    "date": "a date",
-    "place": "a place",
-    "club": "a club",
-    "coach": "a coach",
-    "number": "a number",
+    "age": "gives an age",
+    "time": "gives a time or a minute of the game",
+    "money": "gives a sum of money",
+    "count": "gives that number",
+    "post": "is a post on social media",
+    "scorer": "says who scored",
+    "referee": "names the referee",
+    "card": "mentions a card",
+    "penalty": "mentions a penalty",
+    "stadium": "names the stadium",
+    "stats": "gives the match's statistics",
+    "score": "gives a score",
+    "date": "gives a date",
+    "place": "gives a place",
+    "club": "gives a club",
+    "coach": "gives a coach",
+    "number": "gives a number",
 }
 
 
@@ -670,7 +671,7 @@ def _human(answer: Answer) -> str:
         kind = KINDS.get(answer.missing or "")
         lines.append(
             f"No confident answer (confidence {answer.confidence:.2f}, below {answer.threshold:.2f})."
-            + (f" None of the passages found gives {kind}." if kind else "")
+            + (f" None of the passages found {kind}." if kind else "")
             + " The nearest passages:"
         )
     for number, quote in enumerate(merge(answer.passages, context=False), start=1):

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli import KINDS, main
 from bot.config import SAMPLE_QUESTION
 from index import onnx_embedder, rerank
 from index.embedding import Embedder
 from index.evaluation import is_hit
 from index.store import FORMAT_VERSION, Store
+from index.vocabulary import SPECIFIC_FIRST
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_QUESTIONS = REPO / "tests" / "data" / "seed_questions.jsonl"
@@ -932,7 +933,7 @@ def test_an_off_topic_question_is_declined_with_the_nearest_passages(
     assert code == 0
     assert "No confident answer" in out and "The nearest passages:" in out
     assert " 1. “" in out  # the nearest two, one quote when they are neighbours
-    assert "None of the passages found gives" not in out  # it asked for no kind of answer
+    assert "None of the passages found" not in out  # it asked for no kind of answer
 
 
 @pytest.mark.model
@@ -945,6 +946,12 @@ def test_a_question_asking_for_what_no_passage_gives_says_what_is_missing(
     code, out, _ = run("ask", "what is mbappe's salary", "--json", "--seeds", seeds_dir, "--data", seed_data)
     answer = json.loads(out)
     assert (answer["answered"], answer["missing"]) == (False, "money")
+    code, out, _ = run("ask", "who scored the goals for france", "--seeds", seeds_dir, "--data", seed_data)
+    assert "None of the passages found says who scored." in out
+
+
+def test_the_terminal_says_every_kind_of_answer_a_declined_question_can_miss() -> None:
+    assert set(KINDS) == set(SPECIFIC_FIRST)
 
 
 @pytest.mark.model

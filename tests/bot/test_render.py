@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import discord
 import pytest
@@ -16,6 +17,7 @@ from index.feeds import FeedItem
 from index.library import ArticleInfo
 from index.retriever import Answer, Passage
 from index.store import IndexReport
+from index.vocabulary import SPECIFIC_FIRST
 from index.web import PageAdded
 
 
@@ -107,6 +109,12 @@ def test_a_declined_answer_says_which_kind_of_answer_none_of_the_passages_gives(
     assert french.startswith("Pas de réponse sûre : aucun des passages trouvés ne donne d'âge.")
     generic = render.answer_embed(answer(passage(), answered=False)).description or ""
     assert "don't seem to cover this" in generic and "gives" not in generic
+
+
+@pytest.mark.parametrize("kind", SPECIFIC_FIRST)
+def test_every_kind_of_answer_a_declined_question_can_miss_has_its_own_reason(kind: str) -> None:
+    declined = Answer("a question", False, 0.05, 0.14, [passage()], missing=kind)
+    assert render.declined_reason(declined) != render.declined_reason(replace(declined, missing=None))
 
 
 def test_more_passages_say_so_even_for_a_declined_question() -> None:
