@@ -5,7 +5,8 @@ question asks for.
 looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which
 kinds of answer a question asks for (a score, a date, a place, a club, a coach, a number, an age, a
 time of day or a minute of the game, a sum of money, a count of what a "how many" question names, a
-post on social media), in any of the languages the bot reads well; ``held_types`` which of them a
+post on social media, who scored, a stadium's name, a birthplace, a substitution, the weather: thirty-six
+kinds, ``SPECIFIC_FIRST``), in any of the languages the bot reads well; ``held_types`` which of them a
 passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``, ``the 79th minute``), by the words
 that carry them (``club``, ``head coach``, ``social media``) or by being an embedded tweet, and
 ``holds_count`` whether it gives the count asked for. ``plain`` puts a
@@ -167,8 +168,11 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"\b(penalt\w*|penal|penales|spot ?kicks?|shoot-?outs?|tirs? au but|elfmeter\w*|rigor\w*"
         r"|strafschop\w*)\b|ركلة جزاء|ركلات الترجيح|ركلة الترجيح|ضربة جزاء"
     ),
-    "stadium": _folded(
-        r"\b(stadium|stadiums|venue|arena|stade|estadio|stadion|stadio|stadyum\w*)\b|ملعب|الملعب|استاد"
+    "stadium": _folded(  # which stadium: "walked around the stadium" asks for none
+        r"\b((what|which) (stadium|venue|arena|ground)|venue|(name of|called) the stadium|stadium('?s)? name"
+        r"|quel stade|nom du stade|que estadio|cual estadio|nombre del estadio|qual estadio|nome do estadio"
+        r"|welche[ms]? stadion|wie heisst das stadion|quale stadio|che stadio|nome dello stadio|welk stadion"
+        r"|hangi stad\w*|stadyumun adi)\b|أي ملعب|اسم الملعب|أي استاد"
     ),
     "stats": _folded(  # the match's statistics: possession, shots, corners
         r"\b(possession|shots|corners?|passes|pass accuracy|xg|expected goals|stats|statistics|tirs|tiros"
@@ -180,6 +184,121 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"\b(tweet\w*|twitter|twitt\w*|getwittert|tuit\w*|(?<!hit the )posts?|posted|postou|postado|poste"
         r"|postait|gepostet|posteo|social media|sociale media|redes sociales|redes sociais|reseaux sociaux"
         r"|sozialen medien|instagram|insta)\b|تغريد|غرد|نشر"
+    ),
+    # More of the match, and of its people, a report may or may not tell.
+    "birth": _folded(
+        r"\b(born|birthplace|birth ?place|birthday|date of birth|place of birth|hometown|est nee?|ne ou"
+        r"|nee ou"
+        r"|lieu de naissance|date de naissance|nacio|nacido|nacida|lugar de nacimiento|fecha de nacimiento"
+        r"|nasceu|nascido|nascida|naturalidade|geboren|geburtsort|geburtstag|nato|nata|nascita"
+        r"|geboorteplaats|dogdu|dogum\w*)\b|ولد|مولود|مسقط رأس"
+    ),
+    "contract": _folded(
+        r"\b(contracts?|contrat|contrats|contrato|contratos|vertrag\w*|contratto|contratti|sozlesme\w*"
+        r"|signed until|deal until)\b|عقد"
+    ),
+    "rating": _folded(
+        r"\b(ratings?|rated|marks? out of|out of (10|ten)|quelle note|welche note|note (sur|de|von)|que nota"
+        r"|qual (foi a )?nota|nota de|notas de|calificacion\w*|bewertung\w*|pagell\w*|che voto|voto|voti"
+        r"|rapportcijfer\w*|welk cijfer|cijfer\w*|kac puan|puani|reyting)\b|تقييم"
+    ),
+    "woodwork": _folded(
+        r"\b(hit the (post|bar|crossbar|woodwork|upright)|crossbar|woodwork|poteau|poteaux|transversale"
+        r"|larguero|(el|al|en el|il) palo|(o|no) poste|na trave|travessao|pfosten|(die|der) latte|traversa"
+        r"|de (paal|lat)|direk(ten|e)?|direge)\b|القائم|العارضة"
+    ),
+    "substitution": _folded(
+        r"\b(subs?|subbed|substitut\w*|came on|came off|brought on|taken off|off the bench|replaced"
+        r"|remplac\w*|entre en jeu"
+        r"|cambios?|sustitu\w*|suplentes?|substitu\w*|eingewechselt|ausgewechselt|einwechsl\w*"
+        r"|auswechsl\w*|wechsel\w*|sostitu\w*|cambi|subentrat\w*|wissel\w*|ingevallen|invaller\w*"
+        r"|oyuncu degisikli\w*|oyundan çık\w*|oyuna gir\w*|yedek\w*)\b|تبديل|تبديلات|بديل|استبدال"
+    ),
+    "injury": _folded(
+        r"\b(injur\w*|fit to play|fitness|limp\w*|blesse\w*|blessure\w*|lesion\w*|lesionad\w*|lesao|lesoes"
+        r"|machucad\w*|contundid\w*|verletz\w*|infortun\w*|geblesseerd|sakat\w*|ill|illness|sick|virus"
+        r"|flu)\b|إصاب\w*|مصاب"
+    ),
+    "best": _folded(  # the man of the match
+        r"\b(man of the match|player of the match|motm|homme du match|jugador del partido"
+        r"|hombre del partido|homem do jogo|craque do jogo|spieler des spiels|mann des spiels|uomo partita"
+        r"|migliore in campo|man van de wedstrijd|maçın oyuncusu|maçın adamı)\b|رجل المباراة"
+    ),
+    "lineup": _folded(
+        r"\b(line-?ups?|starting (eleven|xi|11|line-?up)|formation|who started|started the (game|match)"
+        r"|composition|titulaires?|le onze|alineacion\w*|once inicial|titulares?|escalacao|time titular"
+        r"|aufstellung\w*|startelf|formazione|titolar\w*|opstelling|basiself|ilk (11|on bir)|kadro\w*)\b"
+        r"|تشكيل\w*|التشكيلة"
+    ),
+    "broadcast": _folded(
+        r"\b((what|which) channel|on tv|tv|television|watch (it|the game|the match|online|live)"
+        r"|where (can|could) i watch|stream\w*|broadcast\w*|chaine|a la tele|diffus\w*|canal|retransmi\w*"
+        r"|transmitid\w*|fernseh\w*|ubertrag\w*|welcher sender|canale|in tv|diretta|trasmess\w*|zender"
+        r"|uitgezonden|op tv|kanal\w*|yayın\w*)\b|قناة|القناة|بث"
+    ),
+    "weather": _folded(
+        r"\b(weather|rain\w*|temperature|humid\w*|meteo|pluie|pleuvait|chaleur|lluvia|llovio|llovia"
+        r"|que tiempo hizo|chuva|chovia|wetter|regen|regnete|hitze|pioggia|pioveva|het weer|regende"
+        r"|hava durumu|hava nasıl\w*|yagmur\w*|sıcaklık)\b|الطقس|مطر|حرارة"
+    ),
+    "assist": _folded(
+        r"\b(assists?|assisted|set up (the |a )?(\w+ )?goal|teed up|provided the|passe decisive|passeur"
+        r"|asistencia\w*|asistio|assistencia\w*|assistiu|garcom|vorlage\w*|vorbereitet|vorgelegt|assist-man"
+        r"|asist\w*)\b|صناعة|صنع|تمريرة حاسمة"
+    ),
+    "var": _folded(  # the video assistant referee, offside
+        r"\b((the )?var(?!\s+m)|video assistant|offside\w*|hors-?jeu|fuera de juego|impedimento|abseits"
+        r"|videobeweis|fuorigioco|buitenspel|ofsayt)\b|تسلل|الفار"
+    ),
+    "extra_time": _folded(
+        r"\b(extra[- ]time|overtime|prolongations?|prorroga|prorrogacao|verlangerung|supplementari"
+        r"|verlenging|uzatma\w*|stoppage time|injury time|added time|temps additionnel|descuento"
+        r"|tiempo anadido|acrescimos|nachspielzeit|recupero|blessuretijd)\b"
+        r"|الوقت الإضافي|وقت إضافي|الأشواط الإضافية|بدل الضائع"
+    ),
+    "next": _folded(  # the next match and its opponent, which a report of this one may name
+        r"\b(who (will|do|does|are|is) (\w+ ){1,3}(play|face|meet|playing|facing|meeting)(?! for| at)"
+        r"|next (match|game|opponents?|round)|final opponents?|opponents? in the final|who is in the final"
+        r"|contre qui (\w+ ){0,3}(jouer\w*|joue\w*|affronte\w*)|prochain (match|adversaire)"
+        r"|adversaire en finale"
+        r"|contra quien (\w+ ){0,3}(juega\w*|jugara\w*|jugar|enfrenta\w*)|proximo (partido"
+        r"|rival)|rival en la final"
+        r"|contra quem (\w+ ){0,3}(joga\w*|jogara\w*|jogar|enfrenta\w*)|proximo (jogo|adversario)"
+        r"|gegen wen (\w+ ){0,3}(spielt|spielen|trifft|treffen)|nachste[nrs]? (spiel|gegner)|finalgegner"
+        r"|contro chi (\w+ ){0,3}(gioca\w*|giochera\w*|affronta\w*)|prossim[ao] (partita|avversari[oa])"
+        r"|tegen wie (\w+ ){0,3}(speelt|spelen|spelen)|volgende (wedstrijd|tegenstander)"
+        r"|kime karşı|sonraki mac\w*|rakib\w*)\b|ضد من|من سيواجه|المباراة القادمة|الخصم"
+    ),
+    "former": _folded(  # who held a role before: "who was morocco coach before regragui"
+        r"\b((coach|manager|captain|boss|trainer) before|before (him|he took over)|predecessor"
+        r"|previous (coach|manager|captain)|former (coach|manager|captain)|predecesseur|ancien (entraineur"
+        r"|selectionneur)|avant lui|antecesor|entrenador anterior|antes de el"
+        r"|treinador anterior|antecessor|vorganger|vorher trainer|davor trainer|predecessore"
+        r"|allenatore precedente"
+        r"|voorganger|vorige (trainer|coach)|onceki (hoca|teknik direktor|antrenor)\w*|selef\w*)\b"
+        r"|المدرب السابق|سلف"
+    ),
+    "captain": _folded(
+        r"\b(captain\w*|skipper|armband|capitaine|brassard|capitan\w*|capitao|brazalete|braçadeira"
+        r"|bracadeira|kapitan\w*|kapitaen|spielfuhrer|capitano|aanvoerder|kaptan\w*)\b|قائد|شارة"
+    ),
+    "shirt_number": _folded(
+        r"\b(shirt number|jersey number|squad number|what number does|which number does|numero de maillot"
+        r"|quel numero|numero de camiseta|dorsal|que numero|numero da camisa|qual numero|ruckennummer"
+        r"|welche nummer|numero di maglia|che numero|rugnummer|welk nummer|forma numara\w*|kac numara)\b"
+        r"|رقم قميص|أي رقم"
+    ),
+    "height": _folded(
+        r"\b(how tall|his height|her height|height of|how much does \w+ weigh|quelle taille|combien mesure"
+        r"|que altura|cuanto mide|qual (a )?altura|quanto mede|wie schwer|quanto e alto|quanto pesa"
+        r"|hoe lang is|boyu kac|kac kilo)\b|كم طول|طوله"
+    ),
+    "family": _folded(
+        r"\b(wife|girlfriend|married|children|kids|his son|his daughter|his father|his mother|his parents"
+        r"|femme de|epouse|copine|enfants|sa mere|son pere|esposa|novia|hijos|su madre|su padre|mulher de"
+        r"|namorada|filhos|sua mae|seu pai|ehefrau|freundin|kinder|seine mutter|sein vater|moglie"
+        r"|fidanzata|figli|sua madre|suo padre|vrouw van|vriendin|kinderen|zijn moeder|zijn vader|esi kim"
+        r"|kız arkadaşı|cocuk\w*|annesi|babası)\b|زوجة|زوجته|أمه|والدته|أبوه|والده|أطفاله"
     ),
 }
 # "How many <things>": the things counted (folded), in the languages the bot reads well. A question that
@@ -202,6 +321,22 @@ _NUMBER = (
 _A_NUMBER = _folded(rf"{_NUMBER}\W*")
 # Kinds that say which number is asked for: a question asking for one of them asks for no other number.
 NUMBERS = frozenset({"age", "time", "money", "count"})
+# Kinds that narrow others: a question asking which stadium asks for no other place, one asking when a
+# contract ends for no other date, one asking who set up a goal for no score.
+SPECIALISES: dict[str, frozenset[str]] = {
+    "stadium": frozenset({"place"}),
+    "birth": frozenset({"place", "date"}),
+    "contract": frozenset({"date"}),
+    "broadcast": frozenset({"place"}),
+    "assist": frozenset({"score"}),
+    "var": frozenset({"score"}),
+    "woodwork": frozenset({"post"}),
+    "rating": frozenset({"number"}),
+    "extra_time": frozenset({"time", "injury"}),
+    "former": frozenset({"coach"}),
+    "height": frozenset({"number"}),
+    "shirt_number": frozenset({"number"}),
+}
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
 SPECIFIC_FIRST = (
     "age",
@@ -209,12 +344,31 @@ SPECIFIC_FIRST = (
     "money",
     "count",
     "post",
+    "assist",
     "scorer",
     "referee",
     "card",
     "penalty",
     "stadium",
     "stats",
+    "birth",
+    "contract",
+    "rating",
+    "woodwork",
+    "extra_time",
+    "substitution",
+    "injury",
+    "best",
+    "lineup",
+    "broadcast",
+    "weather",
+    "var",
+    "next",
+    "former",
+    "captain",
+    "shirt_number",
+    "height",
+    "family",
     "score",
     "date",
     "place",
@@ -244,7 +398,8 @@ _DAYS = (
 HELD: dict[str, re.Pattern[str]] = {
     "score": re.compile(r"(?<![\d-])\d{1,2}\s?[-–:]\s?\d{1,2}(?![\d-])"),
     "place": re.compile(
-        r"\b(in|at|au|en|a|em|no|na|im)\s+(the\s+)?[A-Z][\w'’-]+|\b(stadium|stade|estadio|stadion|stadio|stadyum\w*)\b"
+        r"\b(in|at|au|en|a|em|no|na|im)\s+(the\s+)?[A-Z][\w'’-]+|\b(stadium|stade|estadio"
+        r"|stadion|stadio|stadyum\w*)\b"
         r"|في\s+(قطر|الخور|ملعب)|ملعب"
     ),
     "club": re.compile(
@@ -268,6 +423,13 @@ HELD: dict[str, re.Pattern[str]] = {
     "money": re.compile(
         r"[$€£]\s?\d|\b\d+([.,]\d+)?\s?(m|bn|million|billion|euros?|dollars?|pounds?|millions?)\b"
         r"|\b(million|millions|milliards?|millones|milhões|Millionen|milioni|miljoen|milyon)\b|مليون"
+    ),
+    # A stadium by its name: "the Al Bayt Stadium", "au stade Al Bayt", not "walked around the stadium".
+    "stadium": re.compile(
+        r"\b(?!The\b)[A-Z][\w'’-]+ (Stadium|Arena|Stadion|Stadyumu)\b"
+        r"|\b([Ss]tadium|[Ss]tade|[Ee]stadio|[Ss]tadion|[Ss]tadio|[Ee]stádio)"
+        r"( (of|de|do|da|del|di|d'))? ?[A-Z]"
+        r"|ملعب|استاد"
     ),
     "post": re.compile(
         r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"
@@ -298,10 +460,96 @@ HELD_FOLDED: dict[str, re.Pattern[str]] = {
         r"\b(penalt\w*|penales|spot-? ?kicks?|shoot-?outs?|tirs? au but|elfmeter\w*|rigor\w*|strafschop\w*)\b"
         r"|ركلة جزاء|ركلات الترجيح|ركلة الترجيح|ضربة جزاء"
     ),
-    "stadium": _folded(r"\b(stadium|stade|estadio|stadion|stadio|stadyum\w*|arena)\b|ملعب|استاد"),
     "stats": _folded(
         r"\d+ ?%|\b(possession|shots?|corners?|xg|passes|tirs|tiros|remates|posesion|posse|ballbesitz"
         r"|schusse|ecken|possesso|balbezit)\b|استحواذ|تسديدة"
+    ),
+    "birth": _folded(
+        r"\b(born|native of|birthplace|hometown|nee? (a|en)|nacid[oa]|nacio|nasceu|nascid[oa]|geboren"
+        r"|nat[oa] (a|nel)"
+        r"|dogdu|dogumlu)\b|ولد|مواليد"
+    ),
+    "contract": _folded(
+        r"\b(contract\w*|contrat\w*|vertrag\w*|contratt[oi]|sozlesme\w*|signed until|deal until)\b|عقد"
+    ),
+    "rating": _folded(
+        r"\b(ratings?|rated|out of (10|ten)|pagell\w*|bewertung\w*|cijfer\w*)\b|\d([.,]\d)?/10|تقييم"
+    ),
+    "woodwork": _folded(
+        r"\b(crossbar|woodwork|(hit|struck|rattled|off|against) the (post|bar|upright)|poteau\w*|transversale"
+        r"|larguero|palo|trave|travessao|pfosten|latte|traversa|paal|direk(ten|e)?|direge)\b|القائم|العارضة"
+    ),
+    "substitution": _folded(
+        r"\b(substitut\w*|subbed|came on|brought on|replaced|off the bench|introduced|remplac\w*|entre en jeu"
+        r"|sustitu\w*|substitu\w*|eingewechselt|ausgewechselt|sostitu\w*|gewisseld|ingevallen|oyuna girdi)\b"
+        r"|تبديل|بديل"
+    ),
+    "injury": _folded(
+        r"\b(injur\w*|hamstring|knee|ankle|limp\w*|fitness|forced off|blesse\w*|blessure\w*|lesion\w*"
+        r"|lesionad\w*"
+        r"|lesao|verletz\w*|infortun\w*|geblesseerd|sakat\w*|ill|illness|sick|virus|flu)\b|إصاب\w*|مصاب"
+    ),
+    "best": _folded(
+        r"\b(man of the match|player of the match|homme du match|jugador del partido|hombre del partido"
+        r"|homem do jogo|spieler des spiels|mann des spiels|uomo partita|migliore in campo"
+        r"|man van de wedstrijd"
+        r"|maçın oyuncusu)\b|رجل المباراة"
+    ),
+    "lineup": _folded(
+        r"\b(line-?ups?|starting (eleven|xi|line-?up)|formation|started|starts|titulaire\w*|alineacion"
+        r"|titular\w*|escalacao|aufstellung|startelf|formazione|titolar\w*|opstelling|basis|kadro\w*)\b"
+        r"|\b\d-\d-\d(-\d)?\b|تشكيل"
+    ),
+    "broadcast": _folded(
+        r"\b(broadcast\w*|televis\w*|tv|bbc|itv|bein|tf1|telemundo|(tv|television) channels?|live stream\w*"
+        r"|streamed|chaine|diffus\w*|canal"
+        r"|retransmi\w*|fernseh\w*|ubertrag\w*|sender|canale|zender|kanal\w*|yayın\w*)\b|قناة|بث"
+    ),
+    "weather": _folded(
+        r"\b(weather|rain\w*|temperature|humid\w*|degrees|meteo|pluie|chaleur|lluvia|chuva|wetter|regen|hitze"
+        r"|pioggia|caldo|yagmur\w*|sıcak\w*)\b|\d ?°|الطقس|مطر|حرارة"
+    ),
+    "assist": _folded(
+        r"\b(assists?|assisted|set up|teed up|cross from|pass from|passe decisive|asistencia|asistio"
+        r"|assistencia|assistiu|vorlage|vorgelegt|asist\w*)\b|صناعة|تمريرة حاسمة"
+    ),
+    "var": _folded(
+        r"\b(var|video assistant|offside\w*|hors-?jeu|fuera de juego|impedimento|abseits|videobeweis"
+        r"|fuorigioco|buitenspel|ofsayt)\b|تسلل|الفار"
+    ),
+    "extra_time": _folded(
+        r"\b(extra[- ]time|overtime|prolongations?|prorroga|prorrogacao|verlangerung|supplementari"
+        r"|verlenging|uzatma\w*|stoppage time|injury time|added time|temps additionnel|descuento"
+        r"|tiempo anadido|acrescimos|nachspielzeit|recupero|blessuretijd)\b"
+        r"|الوقت الإضافي|وقت إضافي|الأشواط الإضافية|بدل الضائع"
+    ),
+    "next": _folded(
+        r"\b(will (face|play|meet|take on)|to face|set up a final (against|with)|final against|next opponent"
+        r"|affronter\w*|affrontera\w*|se mesurer\w*|enfrentar\w*|jugara contra|vai enfrentar|trifft auf"
+        r"|treffen auf|spielt gegen|affrontera\w*|sfidera\w*|neemt het op tegen|speelt tegen"
+        r"|karşılaşacak\w*)\b"
+        r"|سيلاقي|سيواجه|سيلعب"
+    ),
+    "former": _folded(
+        r"\b(predecessor|replaced|succeeded|took over|took charge|former|previous|ancien|predecesseur|succede"
+        r"|remplace|antecesor|sucedio|sustituyo|reemplazo|antecessor|substituiu|vorganger|nachfolger"
+        r"|ubernahm|predecessore|sostituito|voorganger|opvolger|selef\w*|yerine)\b|السابق|خلف|خلفا"
+    ),
+    "captain": _folded(
+        r"\b(captain\w*|skipper|armband|capitaine|brassard|capitan\w*|capitao|kapitan\w*|spielfuhrer|capitano"
+        r"|aanvoerder|kaptan\w*)\b|قائد|شارة"
+    ),
+    "shirt_number": _folded(
+        r"\b(number \d{1,2}|no\. ?\d{1,2}|numero \d{1,2}|nummer \d{1,2}|dorsal)\b|رقم \d"
+    ),
+    "height": _folded(
+        r"\b\d[.,]\d\d ?m\b|\b\d{3} ?cm\b|\b\d ?ft\b|\d{2,3} ?kg\b|\b(tall|height|taille|altura)\b"
+    ),
+    "family": _folded(
+        r"\b(wife|girlfriend|married|children|sons|his son|her son|daughters?|father|mother|mum|mom|dad"
+        r"|parents|femme|epouse|enfants|mere|pere|esposa|novia|hijos|madre|padre|mulher|filhos|mae|pai|frau|kinder"
+        r"|mutter|vater|moglie|figli|vrouw|kinderen|moeder|vader|annesi\w*|babası\w*"
+        r"|زوجة|زوجته|والدة|والدته|والده|أمه|أبوه)\b"
     ),
 }
 
@@ -325,8 +573,8 @@ def asked_types(question: str) -> frozenset[str]:
     kinds = frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
     if counted(question):
         kinds |= {"count"}
-    if "stadium" in kinds:  # asks which stadium, not just where
-        kinds -= {"place"}
+    for kind in kinds & SPECIALISES.keys():  # "where was he born" asks for a birthplace, not any place
+        kinds -= SPECIALISES[kind]
     if "scorer" in kinds:  # asks for who scored, not the score; "how many did they score" for a number
         kinds -= {"scorer"} if kinds & ({"number"} | NUMBERS) else {"score"}
     return kinds - {"number"} if kinds & NUMBERS else kinds
