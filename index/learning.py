@@ -301,25 +301,31 @@ def ranking_names(examples: Sequence[Example]) -> list[str]:
     ]
 
 
-def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, dict[float, float]]:
+def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, float, dict[float, float]]:
     """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
-    MRR@10 (``SHUFFLES`` shuffles into folds); with the mean MRR@10 of the held-out folds for each
-    regularisation tried."""
+    MRR@10 (``SHUFFLES`` shuffles into folds): the strongest whose mean is within one standard error
+    (over the folds) of the best mean, so that a difference the folds cannot tell does not move the
+    weights; with the regularisation chosen and the mean MRR@10 of the held-out folds for each one
+    tried."""
     names, features, differences = _pairs_of(examples)
     splits = _splits(len(examples), seed=0)
     scores: dict[float, float] = {}
+    errors: dict[float, float] = {}
     for regularisation in REGULARISATION:
         held_out = []
         for chosen, tested in splits:
             model = _fit_on(examples, features, differences, names, chosen, regularisation)
             held_out.append(ranked_mrr([examples[i] for i in tested], _logistic(base, model)))
         scores[regularisation] = round(float(np.mean(held_out)), 4)
-    return _logistic(base, fit_pairwise(examples, features, differences, names, chosen_c(scores))), scores
+        errors[regularisation] = float(np.std(held_out, ddof=1) / np.sqrt(len(held_out)))
+    chosen = chosen_c(scores, within=errors[chosen_c(scores)])
+    return _logistic(base, fit_pairwise(examples, features, differences, names, chosen)), chosen, scores
 
 
-def chosen_c(scores: Mapping[float, float]) -> float:
-    """The regularisation with the best cross-validated figure (ties: the stronger)."""
-    return max(scores, key=lambda c: (scores[c], -c))
+def chosen_c(scores: Mapping[float, float], within: float = 0.0) -> float:
+    """The strongest regularisation whose cross-validated figure is within ``within`` of the best."""
+    best = max(scores.values())
+    return min(c for c, score in scores.items() if score >= best - within - 1e-9)
 
 
 def _pairs_of(examples: Sequence[Example]) -> tuple[list[str], list[np.ndarray], list[np.ndarray | None]]:
@@ -540,7 +546,8 @@ def decline_regularisation(
     """For each key with answerable and off-topic questions, the decline model's C chosen by 5-fold
     cross-validation: the share of its off-topic questions that out-of-fold confidences decline while
     declining at most ``within_bar`` of its answerable ones, the mean over ``DECLINE_SHUFFLES`` shuffles
-    into folds (ties: the stronger regularisation). With the share for each C tried."""
+    into folds; the strongest regularisation within one off-topic question of the best, as for the
+    ranking (``chosen_c``). With the share for each C tried."""
     chosen, tried = {}, {}
     for key, (questions, rows) in evidence_of.items():
         answerable = np.array([not question.off_topic for question in questions])
@@ -556,7 +563,7 @@ def decline_regularisation(
                     calibrate_confidences(questions, confidence, max_wrong=allowed).declined_off_topic
                 )
             shares[regularisation] = round(float(np.mean(found)), 4)
-        chosen[key] = chosen_c(shares)
+        chosen[key] = chosen_c(shares, within=1 / int((~answerable).sum()))
         tried[key] = shares
     return chosen, tried
 
@@ -668,13 +675,13 @@ def learn(
         say(f"round {round_number}: scoring the tuning questions")
         examples = scored(fusion)
         say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
-        fusion, cross_validated = fit_ranking(examples, base)
-        report[f"round {round_number} k-fold MRR@10"] = cross_validated
+        fusion, regularisation, cross_validated = fit_ranking(examples, base)
+        report[f"round {round_number} k-fold MRR@10 (C={regularisation:g} kept)"] = cross_validated
     say("scoring the tuning questions with the learned ranking, for the trees")
     examples = scored(fusion)
     stages = opened[0][0].pipeline.stage_names
     say(f"fitting the trees on {len(examples)} questions")
-    report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, chosen_c(cross_validated), stages)
+    report["k-fold hit@1, MRR@10"] = cross_validate_trees(examples, base, regularisation, stages)
     fusion = replace(fusion, trees=fit_trees(examples, ranking_names(examples), stages))
     say("scoring every combination of later stages")
     combinations = score_combinations([(r, q, first) for r, q, _, first in opened], fusion)
