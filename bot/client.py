@@ -43,7 +43,8 @@ from bot.metrics import Metrics
 from bot.registry import ArticleRegistry
 from bot.settings import SettingsStore, open_settings
 from index.errors import MatchbotError
-from index.language import LanguageDetector
+from index.language import ENGLISH, LanguageDetector
+from index.lexical import common_words
 from index.library import Library
 from index.pipeline import Pipeline, load_pipeline
 from index.web import Fetcher
@@ -507,15 +508,19 @@ def run(config: Config, *, pipeline: Pipeline | None = None) -> None:
 
 def warm_up(languages: LanguageDetector, pipeline: Pipeline) -> None:
     """Make the first call of every model now (the language detector's about 2 s, the encoders' and
-    the later stages'), so that the first member's question does not wait for them. Blocking: the bot
-    runs it in a thread as it starts. A model that fails here is logged and left to fail (or not) at
-    the first question, which reports it as any question's failure."""
+    the later stages'), and read English's common words (``index.lexical.common_words``), so that the
+    first member's question does not wait for them. Blocking: the bot runs it in a thread as it
+    starts. A model that fails here is logged and left to fail (or not) at the first question, which
+    reports it as any question's failure."""
     started = time.perf_counter()
     try:
         took = pipeline.warm()
         began = time.perf_counter()
         i18n.warm(languages)
         took["language detector"] = time.perf_counter() - began
+        began = time.perf_counter()
+        common_words(ENGLISH)
+        took["common words"] = time.perf_counter() - began
     except Exception:
         log.warning(
             "Warming the models up failed; the first question will load what is missing.", exc_info=True

@@ -107,9 +107,10 @@ class FirstStage:
         """Whether the articles hold ``word`` (folded), in any language."""
         return self._lexical.holds(word)
 
-    def prepare(self, question: str) -> str:
-        """The question as it is searched: accents and case folded, misspelt words corrected."""
-        return self._lexical.correct(question)
+    def prepare(self, question: str, language: str = "en") -> str:
+        """The question as it is searched: accents and case folded, misspelt words corrected (a word
+        ``language`` commonly uses is not misspelt)."""
+        return self._lexical.correct(question, language)
 
     def score(
         self,
@@ -118,10 +119,13 @@ class FirstStage:
         language: str = "en",
         *,
         looked_up: str = "",
+        typed: str = "",
     ) -> ScoreTable:
         """The candidates for a prepared ``question`` in ``language``, with its vector by each encoder
         that reads that language (a lone vector: the primary encoder's), and their scores; BM25 and
-        ``coverage`` also read the words of ``looked_up``."""
+        ``coverage`` also read the words of ``looked_up``. The kinds of answer asked for are read on
+        the question as ``typed`` too: correcting "raining" to an article's "reigning" asks for no
+        weather."""
         if isinstance(vectors, np.ndarray):
             vectors = {self.readers[0].name: vectors}
         asked = [reader for reader in self.readers if reader.name in vectors and reader.reads(language)]
@@ -147,9 +151,10 @@ class FirstStage:
             "coverage": self._coverage(words, rows),
         }
         table = ScoreTable(rows, {name: np.asarray(v, np.float32) for name, v in scores.items()}, language)
-        kinds = table.asked = asked_types(question)
+        wording = f"{typed}\n{question}" if typed else question
+        kinds = table.asked = asked_types(wording)
         if kinds:
-            things = counted(question)
+            things = counted(wording)
             table.add("answer_type", [float(self._holds(int(row), kinds, things)) for row in rows])
         for reader in asked:
             readable = np.flatnonzero([reader.reads(own) for own in self.language_of_row[rows]])

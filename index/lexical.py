@@ -17,6 +17,7 @@ terms the way ``bm25s.tokenize`` cuts them, and the stop words are bm25s's own l
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 import json
 import logging
@@ -68,6 +69,7 @@ BM25S_STOPWORDS = {
 UNSPACED = {"ja", "th", "zh"}  # written without spaces between words: terms are pairs of characters
 MIN_CORRECTED = 5
 CORRECTION_CUTOFF = 0.8
+COMMON_LIST = "small"  # wordfreq's list of the words used at least once in a million
 WORDS = "words.json"  # beside bm25s's own files in a saved LexicalIndex: the text count and their words
 # bm25s.tokenize's defaults, as the postings were built with them
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -76,6 +78,17 @@ POSTINGS_FILES = {name: f"{name}.csc.index.npy" for name in ("data", "indices", 
 VOCABULARY_FILE = "vocab.index.json"
 PARAMETERS_FILE = "params.index.json"
 METHODS = ("lucene", "robertson", "atire")
+
+
+@functools.cache
+def common_words(language: str) -> frozenset[str]:
+    """The words ``language`` commonly uses (wordfreq's small list: at least once in a million words),
+    folded; empty for a language wordfreq has no list of. Read once per language, on first use."""
+    import wordfreq  # not imported until a question holds a word that would be corrected
+
+    if language not in wordfreq.available_languages(COMMON_LIST):
+        return frozenset()
+    return frozenset(fold(word) for word in wordfreq.iter_wordlist(language, COMMON_LIST))
 
 
 def fold(text: str) -> str:
@@ -309,19 +322,27 @@ class LexicalIndex:
         """Whether a text holds ``word`` (folded)."""
         return bool(word) and word in self._words.get(word[0], ())
 
-    def correct(self, query: str) -> str:
-        """The query, folded, with each unknown word of 5+ letters replaced by the closest corpus word.
+    def correct(self, query: str, language: str = "en") -> str:
+        """The query, folded, with each word of 5+ letters that neither the texts hold nor ``language``
+        commonly uses (``common_words``) replaced by the closest corpus word.
 
-        ``"mbape hakimy"`` → ``"mbappe hakimi"``: members misspell names; the articles do not.
+        ``"mbape hakimy"`` → ``"mbappe hakimi"``: members misspell names; the articles do not. "where",
+        "whistle" and "raining" are words, even in a question about an article that never writes them.
         """
+        common: frozenset[str] | None = None
 
         def closest(match: re.Match[str]) -> str:
+            nonlocal common
             word = match.group()
             known = self._words.get(word[0], ())
             if len(word) < MIN_CORRECTED or word in known:
                 return word
             found = difflib.get_close_matches(word, known, n=1, cutoff=CORRECTION_CUTOFF)
-            return found[0] if found else word
+            if not found:
+                return word
+            if common is None:  # read only when a word would be corrected
+                common = common_words(language)
+            return word if word in common else found[0]
 
         return _WORD.sub(closest, fold(query))
 

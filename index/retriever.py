@@ -199,9 +199,9 @@ class Retriever:
             for query, question, table in zip(queries, cleaned, tables, strict=True)
         ]
 
-    def prepare(self, question: str) -> str:
+    def prepare(self, question: str, language: str = ENGLISH) -> str:
         """The question as it is searched: accents and case folded, misspelt words corrected."""
-        return self.first_stage.prepare(question)
+        return self.first_stage.prepare(question, language)
 
     def warm_word_lookup(self, still_wanted: Callable[[], bool] = lambda: True) -> None:
         """Encode the articles' words for the word lookup now rather than at the first question that
@@ -224,7 +224,7 @@ class Retriever:
         questions in a language it reads; the words of every question are looked up among the
         articles' in one batch too (``index.word_lookup``)."""
         languages = [self.question_language(question) for question in questions]
-        prepared = [self.prepare(question) for question in questions]
+        prepared = [self.prepare(q, language) for q, language in zip(questions, languages, strict=True)]
         vectors: list[dict[str, np.ndarray]] = [{} for _ in questions]
         encoders = {encoder.name: encoder for encoder in self.pipeline.encoders}
         for reader in self.first_stage.readers:
@@ -239,8 +239,10 @@ class Retriever:
             else ["" for _ in questions]
         )
         tables = []
-        for question, found, language, extra in zip(prepared, vectors, languages, looked_up, strict=True):
-            table = self.first_stage.score(question, found, language, looked_up=extra)
+        for typed, question, found, language, extra in zip(
+            questions, prepared, vectors, languages, looked_up, strict=True
+        ):
+            table = self.first_stage.score(question, found, language, looked_up=extra, typed=typed)
             table.question = plain(question)
             tables.append(table)
         return tables
