@@ -243,8 +243,8 @@ ASKED: dict[str, re.Pattern[str]] = {
     ),
     "assist": _folded(
         r"\b(assists?|assisted|set up (the |a )?(\w+ )?goal|teed up|provided the|passe decisive|passeur"
-        r"|asistencia\w*|asistio|assistencia\w*|assistiu|garcom|vorlage\w*|vorbereitet|vorgelegt|assist-man"
-        r"|asist\w*)\b|صناعة|صنع|تمريرة حاسمة"
+        r"|(dio|hizo|la) asistencia|asistio|(deu|fez|a) assistencia|assistiu|garcom|vorlage\w*|vorbereitet"
+        r"|vorgelegt|assist-man|asist(i|ini|ler|yap\w*)?)\b|صناعة|صنع|تمريرة حاسمة"
     ),
     "var": _folded(  # the video assistant referee, offside
         r"\b((the )?var(?!\s+m)|video assistant|offside\w*|hors-?jeu|fuera de juego|impedimento|abseits"
@@ -511,7 +511,7 @@ HELD_FOLDED: dict[str, re.Pattern[str]] = {
     ),
     "assist": _folded(
         r"\b(assists?|assisted|set up|teed up|cross from|pass from|passe decisive|asistencia|asistio"
-        r"|assistencia|assistiu|vorlage|vorgelegt|asist\w*)\b|صناعة|تمريرة حاسمة"
+        r"|assistencia|assistiu|vorlage|vorgelegt|asist(i|ini|ler|yap\w*)?)\b|صناعة|تمريرة حاسمة"
     ),
     "var": _folded(
         r"\b(var|video assistant|offside\w*|hors-?jeu|fuera de juego|impedimento|abseits|videobeweis"

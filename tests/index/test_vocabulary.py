@@ -73,6 +73,9 @@ def chunk(text: str) -> Chunk:
         ("was it raining", {"weather"}),
         ("who set up the first goal", {"assist"}),  # a player, not the score
         ("من صنع الهدف الثاني", {"assist"}),
+        ("kim asist yaptı", {"assist"}),
+        ("quién dio la asistencia del segundo gol", {"assist"}),
+        ("cuántos asistentes hubo en el estadio", {"count"}),  # attendees, not an assist
         ("was a goal ruled out by var", {"var"}),
         ("penaltı var mıydı", {"penalty"}),  # Turkish "var mı", "was there", is no VAR
         ("gab es verlängerung", {"extra_time"}),
