@@ -208,7 +208,7 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|de (paal|lat)|direk(ten|e)?|direge)\b|القائم|العارضة"
     ),
     "substitution": _folded(
-        r"\b(subs?|subbed|substitut\w*|came on|came off|brought on|taken off|off the bench|replaced"
+        r"\b(subs?(?!-)|subbed|substitut\w*|came on|came off|brought on|taken off|off the bench|replaced"
         r"|remplac\w*|entre en jeu"
         r"|cambios?|sustitu\w*|suplentes?|substitu\w*|eingewechselt|ausgewechselt|einwechsl\w*"
         r"|auswechsl\w*|wechsel\w*|sostitu\w*|cambi|subentrat\w*|wissel\w*|ingevallen|invaller\w*"

@@ -63,6 +63,7 @@ def chunk(text: str) -> Chunk:
         ("o mbappe bateu no poste", {"woodwork"}),  # not a post on social media
         ("who came off the bench for morocco", {"substitution"}),
         ("wer wurde eingewechselt", {"substitution"}),
+        ("first sub-saharan team in the semis?", set()),  # "sub-" is no substitute
         ("did anyone get injured", {"injury"}),
         ("hakimi était-il blessé", {"injury"}),
         ("who was man of the match", {"best"}),
