@@ -301,12 +301,12 @@ def ranking_names(examples: Sequence[Example]) -> list[str]:
     ]
 
 
-def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, float, dict[float, float]]:
+def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, float, dict[float, float], float]:
     """The ranking model, its regularisation chosen by 5-fold cross-validation over the questions on
     MRR@10 (``SHUFFLES`` shuffles into folds): the strongest whose mean is within one standard error
     (over the folds) of the best mean, so that a difference the folds cannot tell does not move the
-    weights; with the regularisation chosen and the mean MRR@10 of the held-out folds for each one
-    tried."""
+    weights; with the regularisation chosen, the mean MRR@10 of the held-out folds for each one tried,
+    and the standard error of the best."""
     names, features, differences = _pairs_of(examples)
     splits = _splits(len(examples), seed=0)
     scores: dict[float, float] = {}
@@ -318,8 +318,10 @@ def fit_ranking(examples: Sequence[Example], base: Fusion) -> tuple[Fusion, floa
             held_out.append(ranked_mrr([examples[i] for i in tested], _logistic(base, model)))
         scores[regularisation] = round(float(np.mean(held_out)), 4)
         errors[regularisation] = float(np.std(held_out, ddof=1) / np.sqrt(len(held_out)))
-    chosen = chosen_c(scores, within=errors[chosen_c(scores)])
-    return _logistic(base, fit_pairwise(examples, features, differences, names, chosen)), chosen, scores
+    error = errors[chosen_c(scores)]
+    chosen = chosen_c(scores, within=error)
+    fitted = _logistic(base, fit_pairwise(examples, features, differences, names, chosen))
+    return fitted, chosen, scores, error
 
 
 def chosen_c(scores: Mapping[float, float], within: float = 0.0) -> float:
@@ -675,8 +677,9 @@ def learn(
         say(f"round {round_number}: scoring the tuning questions")
         examples = scored(fusion)
         say(f"round {round_number}: fitting the ranking on {len(examples)} questions")
-        fusion, regularisation, cross_validated = fit_ranking(examples, base)
-        report[f"round {round_number} k-fold MRR@10 (C={regularisation:g} kept)"] = cross_validated
+        fusion, regularisation, cross_validated, error = fit_ranking(examples, base)
+        kept = f"C={regularisation:g} kept, the best's standard error {error:.3f}"
+        report[f"round {round_number} k-fold MRR@10 ({kept})"] = cross_validated
     say("scoring the tuning questions with the learned ranking, for the trees")
     examples = scored(fusion)
     stages = opened[0][0].pipeline.stage_names

@@ -74,14 +74,14 @@ def test_learning_again_from_the_shipped_questions_answers_as_the_shipped_fusion
 
 def test_the_strongest_regularisation_within_the_tolerance_of_the_best_is_kept() -> None:
     """k-fold MRR@10 of the ranking for each C, as learn-fusion measured them on the 390 tuning questions:
-    C = 0.3 leads C = 0.01 by 0.003, less than the folds' standard error (about 0.01), so the stronger
+    C = 0.3 leads C = 0.01 by 0.003, less than the folds' standard error (0.005), so the stronger
     is kept and the weights do not jump with a difference the folds cannot tell; a lead larger than
     the tolerance is kept."""
     measured = {0.01: 0.860, 0.03: 0.858, 0.1: 0.862, 0.3: 0.863, 1.0: 0.862}
     assert chosen_c(measured) == 0.3
-    assert chosen_c(measured, within=0.01) == 0.01
+    assert chosen_c(measured, within=0.005) == 0.01
     assert chosen_c(measured, within=0.002) == 0.1
-    assert chosen_c({0.01: 0.850, 0.3: 0.861}, within=0.01) == 0.3
+    assert chosen_c({0.01: 0.850, 0.3: 0.861}, within=0.005) == 0.3
 
 
 def test_a_threshold_holds_its_share_of_wrong_declines_on_questions_it_was_not_calibrated_on() -> None:
