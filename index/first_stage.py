@@ -17,8 +17,8 @@ sentence cosine and by context cosine. Each gets these scores, each comparable a
 - ``coverage``: the share of the question's terms that the sentence and its neighbours hold, a football
   synonym counting as the word (``index.vocabulary``);
 - ``answer_type``: 1 when the passage holds the kind of thing the question asks for (a score, a date,
-  a place, a club, a coach, a number), 0 when it holds none; missing when the question asks for none of
-  them.
+  a place, a club, a coach, a birthplace…: ``index.vocabulary.SPECIFIC_FIRST`` lists them), read on the
+  question as typed and as corrected, 0 when it holds none; missing when the question asks for none.
 
 BM25 reads the question with the synonyms of its football words added, and with the articles' words
 its own words were looked up as (``index.word_lookup``: their translations into the articles' other
