@@ -96,6 +96,14 @@ def _folded(pattern: str) -> re.Pattern[str]:
     return re.compile(strip_marks(pattern))
 
 
+# Extra or added time, asked for and held by the same words.
+_EXTRA_TIME = _folded(
+    r"\b(extra[- ]time|overtime|prolongations?|prorroga|prorrogacao|verlangerung|supplementari"
+    r"|verlenging|uzatma\w*|stoppage time|injury time|added time|temps additionnel|descuento"
+    r"|tiempo anadido|acrescimos|nachspielzeit|recupero|blessuretijd)\b"
+    r"|الوقت الإضافي|وقت إضافي|الأشواط الإضافية|بدل الضائع"
+)
+
 # What a question asks for, by its words (folded), in the languages the bot reads well.
 ASKED: dict[str, re.Pattern[str]] = {
     "score": _folded(
@@ -250,12 +258,7 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"\b((the )?var(?!\s+m)|video assistant|offside\w*|hors-?jeu|fuera de juego|impedimento|abseits"
         r"|videobeweis|fuorigioco|buitenspel|ofsayt)\b|تسلل|الفار"
     ),
-    "extra_time": _folded(
-        r"\b(extra[- ]time|overtime|prolongations?|prorroga|prorrogacao|verlangerung|supplementari"
-        r"|verlenging|uzatma\w*|stoppage time|injury time|added time|temps additionnel|descuento"
-        r"|tiempo anadido|acrescimos|nachspielzeit|recupero|blessuretijd)\b"
-        r"|الوقت الإضافي|وقت إضافي|الأشواط الإضافية|بدل الضائع"
-    ),
+    "extra_time": _EXTRA_TIME,
     "next": _folded(  # the next match and its opponent, which a report of this one may name
         r"\b(who (will|do|does|are|is) (\w+ ){1,3}(play|face|meet|playing|facing|meeting)(?! for| at)"
         r"|next (match|game|opponents?|round)|final opponents?|opponents? in the final|who is in the final"
@@ -517,12 +520,7 @@ HELD_FOLDED: dict[str, re.Pattern[str]] = {
         r"\b(var|video assistant|offside\w*|hors-?jeu|fuera de juego|impedimento|abseits|videobeweis"
         r"|fuorigioco|buitenspel|ofsayt)\b|تسلل|الفار"
     ),
-    "extra_time": _folded(
-        r"\b(extra[- ]time|overtime|prolongations?|prorroga|prorrogacao|verlangerung|supplementari"
-        r"|verlenging|uzatma\w*|stoppage time|injury time|added time|temps additionnel|descuento"
-        r"|tiempo anadido|acrescimos|nachspielzeit|recupero|blessuretijd)\b"
-        r"|الوقت الإضافي|وقت إضافي|الأشواط الإضافية|بدل الضائع"
-    ),
+    "extra_time": _EXTRA_TIME,
     "next": _folded(
         r"\b(will (face|play|meet|take on)|to face|set up a final (against|with)|final against|next opponent"
         r"|affronter\w*|affrontera\w*|se mesurer\w*|enfrentar\w*|jugara contra|vai enfrentar|trifft auf"
