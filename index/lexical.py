@@ -329,20 +329,15 @@ class LexicalIndex:
         ``"mbape hakimy"`` → ``"mbappe hakimi"``: members misspell names; the articles do not. "where",
         "whistle" and "raining" are words, even in a question about an article that never writes them.
         """
-        common: frozenset[str] | None = None
 
         def closest(match: re.Match[str]) -> str:
-            nonlocal common
             word = match.group()
             known = self._words.get(word[0], ())
             if len(word) < MIN_CORRECTED or word in known:
                 return word
             found = difflib.get_close_matches(word, known, n=1, cutoff=CORRECTION_CUTOFF)
-            if not found:
-                return word
-            if common is None:  # read only when a word would be corrected
-                common = common_words(language)
-            return word if word in common else found[0]
+            # the language's list is read only when a word would be corrected
+            return found[0] if found and word not in common_words(language) else word
 
         return _WORD.sub(closest, fold(query))
 
