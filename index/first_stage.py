@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.encoder import Encoder
+from index.lexical import fold
 from index.scores import ScoreTable
 from index.store import Store, unit_rows
 from index.vocabulary import asked_types, counted, expand, held_types, holds_count
@@ -151,7 +152,7 @@ class FirstStage:
             "coverage": self._coverage(words, rows),
         }
         table = ScoreTable(rows, {name: np.asarray(v, np.float32) for name, v in scores.items()}, language)
-        wording = f"{typed}\n{question}" if typed else question
+        wording = f"{typed}\n{question}" if typed and fold(typed) != question else question
         kinds = table.asked = asked_types(wording)
         if kinds:
             things = counted(wording)
