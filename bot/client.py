@@ -216,7 +216,7 @@ class MatchBot(commands.Bot):
         ``locale`` is the interaction's (None for a message), the question's language is detected off
         the event loop; ``fallback`` (a server's locale) serves when neither tells."""
         if question:
-            names = self.library.retriever.first_stage.names if self.library.loaded else ()
+            names = self.library.retriever.first_stage.names_in(question) if self.library.loaded else ()
             asked = await asyncio.to_thread(self.languages.question_language, question, names)
             language = i18n.reply_language(locale, asked)
         else:

@@ -99,10 +99,10 @@ class FirstStage:
         self._terms = store.lexical.terms  # each row's terms, synonyms too
         self.lookups: dict[str, WordLookup] = {}  # by encoder: kept by every retriever over it
 
-    @property
-    def names(self) -> frozenset[str]:
-        """The articles' proper nouns, folded: words that tell nothing of a question's language."""
-        return self._lexical.names
+    def names_in(self, question: str) -> frozenset[str]:
+        """The question's words (folded) that are the articles' proper nouns or misspell one: words that
+        tell nothing of its language."""
+        return self._lexical.named(question)
 
     def knows(self, word: str) -> bool:
         """Whether the articles hold ``word`` (folded), in any language."""

@@ -53,6 +53,10 @@ QUESTION_CONFIDENCE = 0.3
 # full models, unless it holds another language's small word. Chosen on the dev questions, where it
 # changes no question's language (README, "How it works").
 QUICK_ENGLISH = 0.8
+# A question holding this many of the other Latin-script languages' small words ("que", "el", "de") is
+# taken for the language lingua finds likeliest even below QUESTION_CONFIDENCE, as long as that is not
+# English. One is not enough: "man" is German's, "les" in "les bleus" French's.
+FOREIGN_WORDS = 2
 _WORD = re.compile(r"[^\W\d_]+")
 # Read by ``warm``: a short text in letters every Latin-script language here shares. lingua reads a text
 # under 120 characters with its models of every n-gram length (a longer one with its trigrams alone), so
@@ -99,14 +103,18 @@ class LanguageDetector:
         if not words:
             return ENGLISH
         text = " ".join(words)
-        if _foreign_words().isdisjoint(words) and (
+        foreign = _foreign_words().intersection(words)
+        if not foreign and (
             self._detector(quick=True).compute_language_confidence(text, _english()) >= QUICK_ENGLISH  # type: ignore[attr-defined]
+            or _common_english(words)
         ):
             return ENGLISH
         values = self._detector().compute_language_confidence_values(text)  # type: ignore[attr-defined]
         best = values[0]
         code = _code(best.language)
-        return code if code == ENGLISH or best.value >= QUESTION_CONFIDENCE else ENGLISH
+        # below the confidence, a question holding two small words of other languages is not English
+        sure = best.value >= QUESTION_CONFIDENCE or len(foreign) >= FOREIGN_WORDS
+        return code if code == ENGLISH or sure else ENGLISH
 
     def warm(self) -> None:
         """Load lingua's models now (the bot does, in the background, as it starts): a short question
@@ -143,6 +151,15 @@ def _foreign_words() -> frozenset[str]:
 
 
 _OTHER_STOPWORDS = ("DUTCH", "FRENCH", "GERMAN", "ITALIAN", "PORTUGUESE", "SPANISH", "TURKISH")
+
+
+def _common_english(words: Iterable[str]) -> bool:
+    """Whether every word is one English commonly uses (wordfreq's list, ``index.lexical.common_words``):
+    "ben jacobs tweet" is English, though lingua takes "tweet" alone for Dutch."""
+    from index.lexical import common_words
+
+    english = common_words(ENGLISH)
+    return all(_fold(word) in english for word in words)
 
 
 def _english() -> object:

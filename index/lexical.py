@@ -281,6 +281,7 @@ class LexicalIndex:
         self._vocabulary = set(postings.vocabulary)
         self._words = _by_letter(words)
         self.names = frozenset(names)  # folded: a question's words that tell nothing of its language
+        self._names = _by_letter(self.names)
 
     def save(self, folder: Path) -> None:
         """Write the postings, the languages and the corpus's words (for ``correct``) to ``folder``."""
@@ -340,6 +341,19 @@ class LexicalIndex:
             return found[0] if found and word not in common_words(language) else word
 
         return _WORD.sub(closest, fold(query))
+
+    def named(self, query: str) -> frozenset[str]:
+        """The folded words of ``query`` that are the texts' proper nouns, or misspell one as ``correct``
+        would mend it (``"hakimy"``): words that tell nothing of the question's language."""
+        found = set()
+        for word in _WORD.findall(fold(query)):
+            if word in self.names:
+                found.add(word)
+            elif len(word) >= MIN_CORRECTED and word not in self._words.get(word[0], ()):
+                names = self._names.get(word[0], ())
+                if difflib.get_close_matches(word, names, n=1, cutoff=CORRECTION_CUTOFF):
+                    found.add(word)
+        return frozenset(found)
 
     def terms(self, query: str) -> list[str]:
         """The query's terms, cut by the analyzer of each language of the texts, that occur in them."""

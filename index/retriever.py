@@ -215,7 +215,7 @@ class Retriever:
         detector = self.pipeline.languages
         if detector is None:
             return ENGLISH
-        return detector.question_language(question, self.first_stage.names)
+        return detector.question_language(question, self.first_stage.names_in(question))
 
     def first_scores(self, questions: Sequence[str]) -> list[ScoreTable]:
         """Each (checked) question's candidates with the first stage's scores: a table for it in its

@@ -73,3 +73,21 @@ def test_asking_the_trigrams_first_changes_no_dev_questions_language() -> None:
 )
 def test_a_short_question_in_another_language_still_goes_to_the_full_models(question, expected) -> None:
     assert LanguageDetector().question_language(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("ben jacobs tweet", {"ben", "jacobs"}),  # "tweet" alone is Dutch to lingua (0.50)
+        ("shirt swap", set()),  # lingua: English 0.26, Dutch 0.21
+        ("is achraf morocco's main man", {"achraf"}),  # one small word of German's ("man") is not enough
+    ],
+)
+def test_a_question_of_everyday_english_words_is_english(question: str, names: set[str]) -> None:
+    assert LanguageDetector().question_language(question, names) == "en"
+
+
+def test_a_question_with_other_languages_small_words_is_not_english_though_lingua_is_unsure() -> None:
+    # lingua's best (French 0.22, Italian 0.21, Spanish 0.20) is below its confidence; "que", "el" and
+    # "de" make it another language's question all the same, read by the multilingual encoder
+    assert LanguageDetector().question_language("que dice el tuit de espn fc", {"espn", "fc"}) != "en"

@@ -29,6 +29,8 @@ def retriever(seed_library, served) -> Retriever:
     ("question", "language"),
     [
         ("mbappe hakimi tunnel", "en"),  # names say nothing of a language: English, read by every model
+        ("mbape hakimy shirt swap", "en"),  # nor do misspelt ones: "hakimy" alone made it Turkish
+        ("ben jacobs tweet", "en"),  # "tweet" alone is Dutch to lingua, and an everyday English word
         ("what did regragui say", "en"),
         ("qu'a dit regragui après le match", "fr"),
         ("¿qué le dijo mbappé a hakimi?", "es"),
