@@ -38,7 +38,7 @@ from bot.config import Config, ConfigError
 from bot.cooldown import Cooldowns
 from bot.feeds import FeedPoller
 from bot.lag import LagMonitor
-from bot.logs import hide_database_password, hide_from_logs, libraries_at_debug
+from bot.logs import hide_database_password, hide_token, libraries_at_debug
 from bot.metrics import Metrics
 from bot.registry import ArticleRegistry
 from bot.settings import SettingsStore, open_settings
@@ -500,7 +500,7 @@ def run(config: Config, *, pipeline: Pipeline | None = None) -> None:
     logging.getLogger().handlers.clear()  # the bot's log replaces the command line's terse one
     discord.utils.setup_logging(level=logging.getLevelName(config.log_level))
     libraries_at_debug()
-    hide_from_logs(token)
+    hide_token(token)
     if config.database_url:
         hide_database_password(config.database_url)
     asyncio.run(serve(config, pipeline=pipeline))

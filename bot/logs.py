@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+import discord
+
 from bot.database import passwords, redact
 
 HIDDEN = "[DISCORD_TOKEN]"
@@ -50,6 +52,16 @@ def hide_from_logs(secret: str, shown: str = HIDDEN) -> None:
     """Hide ``secret`` from everything the root logger's handlers write, from now on."""
     for handler in logging.getLogger().handlers:
         handler.addFilter(HideSecret(secret, shown))
+
+
+def hide_token(token: str) -> None:
+    """Hide the bot's token from the log in every form a line can show it: as it is; escaped for
+    Discord's markdown, as the bot quotes a member's question that holds it ("_" → "\\_"), which the
+    gateway's DEBUG lines then show when Discord sends the bot its own message back; and that escape as
+    a Python or JSON string shows it, each backslash written twice ("\\\\_")."""
+    escaped = discord.utils.escape_markdown(token)
+    for form in dict.fromkeys((token, escaped, escaped.replace("\\", "\\\\"))):
+        hide_from_logs(form)
 
 
 def hide_database_password(url: str) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.logs import HIDDEN, HideSecret
+import discord
+
+from bot.logs import HIDDEN, HideSecret, hide_token
 
 SECRET = "MTI5.Gabc.secret-token-value"
 
@@ -29,6 +31,26 @@ def test_the_secret_is_replaced_in_messages_arguments_and_tracebacks() -> None:
     written = stream.getvalue()
     assert SECRET not in written
     assert written.count(HIDDEN) == 3 and "while logging in" in written and "RuntimeError" in written
+
+
+def test_the_token_quoted_back_in_a_message_is_hidden_in_the_gateways_debug_lines() -> None:
+    """A member asks "what is <token>?"; the bot quotes the question with Discord's markdown escaped
+    ("_" → "\\_"), and Discord sends the bot its own message back, which the gateway logs at DEBUG as a
+    dict: the backslash written twice."""
+    token = "MTI5.Gsecret.ab_cd*ef"
+    stream = io.StringIO()
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream)
+    root.addHandler(handler)
+    try:
+        hide_token(token)
+        event = {"content": discord.utils.escape_markdown(f"what is {token}?")}
+        logging.getLogger("test-hide-token").warning("WebSocket Event: %s", event)
+        logging.getLogger("test-hide-token").warning("sent %s", event["content"])
+    finally:
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    assert written == f"WebSocket Event: {{'content': 'what is {HIDDEN}?'}}\nsent what is {HIDDEN}?\n"
 
 
 def test_the_configuration_never_shows_the_token() -> None:
