@@ -110,8 +110,9 @@ class FirstStage:
 
     def prepare(self, question: str, language: str = "en") -> str:
         """The question as it is searched: accents and case folded, misspelt words corrected (a word
-        ``language`` commonly uses is not misspelt)."""
-        return self._lexical.correct(question, language)
+        ``language`` commonly uses is not misspelt), a given name followed by its surname ("walid" →
+        "walid regragui")."""
+        return self._lexical.in_full(self._lexical.correct(question, language))
 
     def score(
         self,

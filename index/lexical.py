@@ -24,8 +24,8 @@ import logging
 import re
 import sys
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -267,13 +267,20 @@ class LexicalIndex:
         self._bm25: bm25s.BM25 | None = bm25  # kept to be saved
         words = (word for text in folded for word in _WORD.findall(text))
         postings = Postings.of(bm25, len(texts))
-        self._attach(postings, sorted(set(languages)) or [ENGLISH], words, proper_nouns(texts))
+        names = proper_nouns(texts)
+        self._attach(postings, sorted(set(languages)) or [ENGLISH], words, names, surnames(texts, names))
 
     def _attach(
-        self, postings: Postings, languages: list[str], words: Iterable[str], names: Iterable[str]
+        self,
+        postings: Postings,
+        languages: list[str],
+        words: Iterable[str],
+        names: Iterable[str],
+        given: Mapping[str, str] | None,
     ) -> None:
         """Take the postings (over ``postings.size`` texts, maybe none), the texts' languages, their folded
-        words and their proper nouns."""
+        words, their proper nouns and the surname each given name comes with (None: not known, an index
+        saved before they were kept)."""
         self._postings = postings
         self._size = postings.size
         self.languages = languages
@@ -281,6 +288,7 @@ class LexicalIndex:
         self._vocabulary = set(postings.vocabulary)
         self._words = _by_letter(words)
         self.names = frozenset(names)  # folded: a question's words that tell nothing of its language
+        self.surnames = dict(given) if given is not None else None  # folded: {"walid": "regragui"}
         self._names = _by_letter(self.names)
 
     def save(self, folder: Path) -> None:
@@ -297,6 +305,7 @@ class LexicalIndex:
             "languages": self.languages,
             "words": words,
             "names": sorted(self.names),
+            "surnames": self.surnames,
         }
         (folder / WORDS).write_text(json.dumps(saved), encoding="utf-8")
 
@@ -313,7 +322,12 @@ class LexicalIndex:
         postings = Postings.load(folder) if size else Postings.of(None, 0)  # type: ignore[arg-type]
         if postings.size != size:
             raise ValueError(f"{folder} holds postings of {postings.size} texts, not {size}")
-        index._attach(postings, languages, saved["words"], saved.get("names", ()))
+        given = saved.get("surnames")
+        if given is not None and not (
+            isinstance(given, dict) and all(isinstance(v, str) for v in given.values())
+        ):
+            raise ValueError(f"{folder} holds surnames that are not words")
+        index._attach(postings, languages, saved["words"], saved.get("names", ()), given)
         return index
 
     def __len__(self) -> int:
@@ -354,6 +368,23 @@ class LexicalIndex:
                 if difflib.get_close_matches(word, names, n=1, cutoff=CORRECTION_CUTOFF):
                     found.add(word)
         return frozenset(found)
+
+    def in_full(self, query: str) -> str:
+        """The (folded) query with each given name the texts write before a surname followed by it, unless
+        the query already holds that surname: "what did walid say" → "what did walid regragui say".
+        Members call players and coaches by either name; a report calls them by the surname."""
+        given = self.surnames
+        if not given:
+            return query
+        written = set(_WORD.findall(query))
+        return _WORD.sub(
+            lambda match: (
+                f"{match[0]} {given[match[0]]}"
+                if match[0] in given and given[match[0]] not in written
+                else match[0]
+            ),
+            query,
+        )
 
     def terms(self, query: str) -> list[str]:
         """The query's terms, cut by the analyzer of each language of the texts, that occur in them."""
@@ -402,6 +433,44 @@ def proper_nouns(texts: Iterable[str]) -> set[str]:
             word = match[1]
             (capitalised if word[:1].isupper() else lower).add(fold(word))
     return capitalised - lower
+
+
+_FULL_NAME = re.compile(r"(?<![^\W\d_])([^\W\d_]{2,}) (?=([^\W\d_]{2,}))")  # two words, overlapping
+
+
+def surnames(texts: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """The given names the texts write before a surname, folded: ``{"walid": "regragui"}`` from "Walid
+    Regragui". A given name is a capitalised word never written in lower case that English does not
+    commonly use (wordfreq's list: "While Morocco", "New England Patriots" give none); its surname a
+    proper noun the texts also write on its own ("Regragui said"), and the only one the given name comes
+    before, every time it is written ("World Cup" gives none: "Cup" is never written alone)."""
+    names = set(names)
+    before: dict[str, set[str]] = defaultdict(set)
+    paired: Counter[str] = Counter()  # how often a word comes before a name
+    written: Counter[str] = Counter()  # how often it is written at all
+    lower: set[str] = set()
+    alone: set[str] = set()
+    for text in texts:
+        words = _WORD.findall(text)
+        written.update(fold(word) for word in words)
+        lower.update(fold(word) for word in words if word[:1].islower())
+        for match in _FULL_NAME.finditer(text):
+            if match[1][:1].isupper() and match[2][:1].isupper() and fold(match[2]) in names:
+                before[fold(match[1])].add(fold(match[2]))
+                paired[fold(match[1])] += 1
+        for previous, word in zip(["", *words], words, strict=False):
+            if word[:1].isupper() and not previous[:1].isupper():
+                alone.add(fold(word))
+    common = common_words(ENGLISH) if before else frozenset()
+    found = {}
+    for given, (surname, *others) in ((given, sorted(after)) for given, after in before.items()):
+        if others or given in lower or given == surname or surname not in alone:
+            continue
+        if paired[given] < written[given]:  # "Fatimid Egypt" and "Fatimid caliphate": no given name
+            continue
+        if given not in common:
+            found[given] = surname
+    return found
 
 
 def _stopwords(language: str) -> list[str]:

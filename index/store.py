@@ -497,6 +497,8 @@ class Store:
                 vectors[name] = found
             scores = np.load(folder / DISTINCT, allow_pickle=False)
             lexical = Lexical.load(folder / LEXICAL) if Lexical.saved_in(folder / LEXICAL) else None
+            if lexical is not None and lexical.passages.surnames is None:
+                lexical = None  # saved before surnames were kept: built again from the chunks
         except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
         if scores.ndim != 2 or scores.shape[1] != 2 or scores.dtype != np.float32:

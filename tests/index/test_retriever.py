@@ -210,6 +210,22 @@ def test_a_quotation_is_found_by_its_speaker_named_only_in_the_paragraph_before(
     assert answer.passages[0].text == '"I am proud of them."'
 
 
+def test_a_given_name_is_searched_with_the_surname_the_report_uses(make_embedder) -> None:
+    embedder = make_embedder()
+    text = "Walid Regragui's side lost to France.\n\nRegragui said they had shown their values."
+    store, _ = Store.build([Article(id="a", title="Semi-final", text=text)], embedder)
+
+    assert Retriever(store, Pipeline(embedder)).prepare("What did Walid say?") == "what did walid regragui say?"
+
+
+@pytest.mark.model
+def test_a_question_calling_the_coach_by_his_given_name_gets_his_words(seed_library) -> None:
+    answer = seed_library.retriever.search("what did walid say after the game", k=3)
+
+    assert answer.answered
+    assert answer.passages[0].text.endswith("Regragui said.")
+
+
 def test_bm25_read_from_postings_gives_every_text_the_score_of_a_full_scan() -> None:
     lexical = LexicalIndex([text for article in reports(6) for text in article.text.split(". ")])
 

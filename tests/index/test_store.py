@@ -213,6 +213,19 @@ def test_an_index_saved_before_term_sets_opens_and_builds_them(store: Store, tmp
     assert np.array_equal(loaded.lexical.terms.indices, built.indices)
 
 
+def test_an_index_saved_before_surnames_opens_and_finds_them(store: Store, tmp_path: Path) -> None:
+    store.save(tmp_path / "index")
+    words = tmp_path / "index" / "bm25" / "passages" / "words.json"
+    saved = json.loads(words.read_text(encoding="utf-8"))
+    del saved["surnames"]  # as an index saved by an earlier matchbot
+    words.write_text(json.dumps(saved), encoding="utf-8")
+
+    loaded = Store.load(tmp_path / "index")
+
+    assert loaded.lexical.passages.surnames == store.lexical.passages.surnames
+    assert loaded.lexical.passages.surnames["kylian"] == "mbappe"
+
+
 def test_an_index_saved_without_bm25_still_opens_and_builds_it(store: Store, tmp_path: Path) -> None:
     store.save(tmp_path / "index")
     shutil.rmtree(tmp_path / "index" / "bm25")  # as an index saved by an earlier matchbot
