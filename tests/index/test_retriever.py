@@ -214,8 +214,9 @@ def test_a_given_name_is_searched_with_the_surname_the_report_uses(make_embedder
     embedder = make_embedder()
     text = "Walid Regragui's side lost to France.\n\nRegragui said they had shown their values."
     store, _ = Store.build([Article(id="a", title="Semi-final", text=text)], embedder)
+    retriever = Retriever(store, Pipeline(embedder))
 
-    assert Retriever(store, Pipeline(embedder)).prepare("What did Walid say?") == "what did walid regragui say?"
+    assert retriever.prepare("What did Walid say?") == "what did walid regragui say?"
 
 
 @pytest.mark.model
