@@ -250,7 +250,12 @@ class LexicalIndex:
     reading a text again, which is what keeps a large index quick to open.
     """
 
-    def __init__(self, texts: Sequence[str], languages: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, texts: Sequence[str], languages: Sequence[str] | None = None, *, given_names: bool = True
+    ) -> None:
+        """BM25 over ``texts`` (each in its language, English by default), with their words, proper nouns
+        and, when ``given_names``, the surname each given name comes with (``surnames``; an index no
+        question is put ``in_full`` against, the whole articles', does without)."""
         languages = list(languages) if languages is not None else [ENGLISH] * len(texts)
         folded = [fold(text) for text in texts]
         tokens: list[list[str]] = [[] for _ in texts]
@@ -268,7 +273,8 @@ class LexicalIndex:
         words = (word for text in folded for word in _WORD.findall(text))
         postings = Postings.of(bm25, len(texts))
         names = proper_nouns(texts)
-        self._attach(postings, sorted(set(languages)) or [ENGLISH], words, names, surnames(texts, names))
+        given = surnames(texts, names) if given_names else {}
+        self._attach(postings, sorted(set(languages)) or [ENGLISH], words, names, given)
 
     def _attach(
         self,
@@ -347,27 +353,25 @@ class LexicalIndex:
 
         def closest(match: re.Match[str]) -> str:
             word = match.group()
-            known = self._words.get(word[0], ())
-            if len(word) < MIN_CORRECTED or word in known:
-                return word
-            found = difflib.get_close_matches(word, known, n=1, cutoff=CORRECTION_CUTOFF)
+            found = self._misspelling_of(word, self._words)
             # the language's list is read only when a word would be corrected
-            return found[0] if found and word not in common_words(language) else word
+            return found if found and word not in common_words(language) else word
 
         return _WORD.sub(closest, fold(query))
 
     def named(self, query: str) -> frozenset[str]:
         """The folded words of ``query`` that are the texts' proper nouns, or misspell one as ``correct``
         would mend it (``"hakimy"``): words that tell nothing of the question's language."""
-        found = set()
-        for word in _WORD.findall(fold(query)):
-            if word in self.names:
-                found.add(word)
-            elif len(word) >= MIN_CORRECTED and word not in self._words.get(word[0], ()):
-                names = self._names.get(word[0], ())
-                if difflib.get_close_matches(word, names, n=1, cutoff=CORRECTION_CUTOFF):
-                    found.add(word)
-        return frozenset(found)
+        words = _WORD.findall(fold(query))
+        return frozenset(w for w in words if w in self.names or self._misspelling_of(w, self._names))
+
+    def _misspelling_of(self, word: str, among: Mapping[str, set[str]]) -> str | None:
+        """The word of ``among`` (grouped by first letter) that ``word`` (folded) misspells: the closest
+        one, for a word of 5+ letters that the texts do not hold; else None."""
+        if len(word) < MIN_CORRECTED or word in self._words.get(word[0], ()):
+            return None
+        found = difflib.get_close_matches(word, among.get(word[0], ()), n=1, cutoff=CORRECTION_CUTOFF)
+        return found[0] if found else None
 
     def in_full(self, query: str) -> str:
         """The (folded) query with each given name the texts write before a surname followed by it, unless
@@ -452,15 +456,17 @@ def surnames(texts: Iterable[str], names: Iterable[str]) -> dict[str, str]:
     alone: set[str] = set()
     for text in texts:
         words = _WORD.findall(text)
-        written.update(fold(word) for word in words)
-        lower.update(fold(word) for word in words if word[:1].islower())
+        folded = [fold(word) for word in words]
+        written.update(folded)
+        for previous, word, folded_word in zip(["", *words], words, folded, strict=False):
+            if word[:1].islower():
+                lower.add(folded_word)
+            elif word[:1].isupper() and not previous[:1].isupper():
+                alone.add(folded_word)  # capitalised, after a word that is not
         for match in _FULL_NAME.finditer(text):
             if match[1][:1].isupper() and match[2][:1].isupper() and fold(match[2]) in names:
                 before[fold(match[1])].add(fold(match[2]))
                 paired[fold(match[1])] += 1
-        for previous, word in zip(["", *words], words, strict=False):
-            if word[:1].isupper() and not previous[:1].isupper():
-                alone.add(fold(word))
     common = common_words(ENGLISH) if before else frozenset()
     found = {}
     for given, (surname, *others) in ((given, sorted(after)) for given, after in before.items()):

@@ -123,7 +123,9 @@ class Lexical:
         passages = LexicalIndex(texts, [chunk.language for chunk in chunks])
         return cls(
             passages,
-            LexicalIndex([" ".join(parts) for parts in articles.values()], list(languages.values())),
+            LexicalIndex(
+                [" ".join(parts) for parts in articles.values()], list(languages.values()), given_names=False
+            ),
             TermSets.build(passages.analyse(expand(text)) for text in texts),
         )
 
