@@ -216,13 +216,18 @@ class MatchBot(commands.Bot):
         ``locale`` is the interaction's (None for a message), the question's language is detected off
         the event loop; ``fallback`` (a server's locale) serves when neither tells."""
         if question:
-            names = self.library.retriever.first_stage.names_in(question) if self.library.loaded else ()
-            asked = await asyncio.to_thread(self.languages.question_language, question, names)
+            asked = await asyncio.to_thread(self._question_language, question)
             language = i18n.reply_language(locale, asked)
         else:
             language = i18n.reply_language(locale or fallback, None)
         i18n.speak(language)
         return language
+
+    def _question_language(self, question: str) -> str:
+        """The question's language, the articles' names in it left out (blocking: the misspelt ones are
+        looked up among the names)."""
+        names = self.library.retriever.first_stage.names_in(question) if self.library.loaded else ()
+        return self.languages.question_language(question, names)
 
     @contextlib.asynccontextmanager
     async def answering(self) -> AsyncIterator[None]:
