@@ -112,6 +112,16 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|ergebnis|endstand|wie viele tore|tore|risultato|punteggio|quanti gol|uitslag|eindstand"
         r"|hoeveel doelpunten|hoeveel goals|skor\w*|sonuc\w*|kac gol\w*)\b"
         r"|النتيجة|نتيجة|كم هدف|الأهداف|أهداف"
+        # Who won the match itself, named by its two sides or as the game, or a question ending on "win":
+        # the result. Not "who won the golden ball", "the final" or "the other semi".
+        r"|\b(who won (between )?[\w']+ (or|vs|v|versus|against|and) [\w']+"
+        r"|who won (the |this |that |today'?s |tonight'?s )?(game|match|semi|semi ?-?final|semifinal)s?\b"
+        r"|qui a gagne (entre|le match|la demi)|qui l'a emporte|quien gano (entre|el partido|la semi)"
+        r"|quem ganhou (entre|o jogo|a partida|a semi)|wer hat (das spiel |das halbfinale )?gewonnen"
+        r"|wie (ist|endete) das spiel|chi ha vinto (tra|la partita|la semi)"
+        r"|wie (heeft|won) (de wedstrijd|er gewonnen))"
+        r"|\b(won|win|gagne|gano|ganhou|gewonnen|vinto|kazandi)\W*$"
+        r"|من فاز (في المباراة|بالمباراة|بين)"
     ),
     "date": _folded(
         r"\b(when|what day|what date|which day|what year|which year|quand|quel jour|quelle date|quelle annee"

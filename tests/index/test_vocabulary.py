@@ -55,7 +55,7 @@ def chunk(text: str) -> Chunk:
         ("qui a marqué le premier but", {"scorer"}),
         ("من سجل أهداف فرنسا", {"scorer"}),
         ("how many did france score", {"score", "number"}),  # a number, not who scored
-        ("wer hat gewonnen", set()),  # "who won"
+        ("wer hat gewonnen", {"score"}),  # "who won": the result, not a scorer
         ("where was regragui born", {"birth"}),  # a birthplace, not any place
         ("où est né hakimi", {"birth"}),
         ("when does mbappe's contract end", {"contract"}),  # not any date
@@ -91,6 +91,12 @@ def chunk(text: str) -> Chunk:
         ("what number does hakimi wear", {"shirt_number"}),
         ("how much does mbappe weigh", {"height"}),  # a weight, not any number
         ("is hakimi married", {"family"}),
+        ("who won france or morocco", {"score"}),  # the match's result
+        ("quien gano el partido", {"score"}),
+        ("hat marokko gewonnen?", {"score"}),
+        ("who won the golden ball", set()),  # another prize, not the match
+        ("who won the other semi final", set()),
+        ("qui a gagné la finale", set()),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
