@@ -673,6 +673,7 @@ KINDS = {
     "height": "gives a height or a weight",
     "family": "mentions their family",
     "score": "gives a score",
+    "role": "says who they are or what they play as",
     "date": "gives a date",
     "place": "gives a place",
     "club": "gives a club",

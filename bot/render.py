@@ -267,6 +267,7 @@ def declined_reason(answer: Answer) -> str:
         "height": _("none of the passages I found gives a height or a weight."),
         "family": _("none of the passages I found mentions their family."),
         "score": _("none of the passages I found gives a score."),
+        "role": _("none of the passages I found says who they are or what they play as."),
         "date": _("none of the passages I found gives a date."),
         "place": _("none of the passages I found names a place."),
         "club": _("none of the passages I found names a club."),

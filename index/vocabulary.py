@@ -5,15 +5,14 @@ question asks for.
 looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked_types`` tells which
 kinds of answer a question asks for (a score, a date, a place, a club, a coach, a number, an age, a
 time of day or a minute of the game, a sum of money, a count of what a "how many" question names, a
-post on social media, who scored, a stadium's name, a birthplace, a substitution, the weather: thirty-six
-kinds, ``SPECIFIC_FIRST``), in any of the languages the bot reads well; ``held_types`` which of them a
-passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``, ``the 79th minute``), by the words
-that carry them (``club``, ``head coach``, ``social media``) or by being an embedded tweet, and
-``holds_count`` whether it gives the count asked for. ``plain`` puts a
-member's words for the game as reporters write them ("gaffer" as "coach"), for the later
-stages' English-only models, trained on plain English. These are
-lists written for the game and measured on the tuning questions (README, "Quality"); they
-are not meant to be complete.
+post on social media, who scored, a stadium's name, a birthplace, a substitution, who a person is, the
+weather: thirty-seven kinds, ``SPECIFIC_FIRST``), in any of the languages the bot reads well;
+``held_types`` which of them a passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``,
+``the 79th minute``), by the words that carry them (``club``, ``head coach``, ``social media``) or by
+being an embedded tweet, and ``holds_count`` whether it gives the count asked for. ``plain`` puts a
+member's words for the game as reporters write them ("gaffer" as "coach"), for the later stages'
+English-only models, trained on plain English. These are lists written for the game and measured on
+the tuning questions (README, "Quality"); they are not meant to be complete.
 """
 
 from __future__ import annotations
@@ -306,6 +305,16 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|que altura|cuanto mide|qual (a )?altura|quanto mede|wie schwer|quanto e alto|quanto pesa"
         r"|hoe lang is|boyu kac|kac kilo)\b|كم طول|طوله"
     ),
+    # Who a named person is, what they play as, where from: "who is hakimi", "qui est regragui", "what
+    # nationality is mbappe". Not "who is the best player" or "who is morocco's coach" (a person by role).
+    "role": _folded(
+        r"\b(who is|who's|whos|who was|qui est|c'est qui|c qui|quien es|quem e|wer ist|wer war|chi e|wie is"
+        r"|wie was) (?!(the|a|an|his|her|their|this|that|it|he|she|le|la|les|el|o|der|die|das|il|de)\b)"
+        r"[\w-]+( [\w-]+)?\W*$"
+        r"|\b(what|which) nationality|\b(what|which) (kind|type|sort) of player|\bwhat position does"
+        r"|\bquelle nationalite|\bque nacionalidad|\bqual (a )?nacionalidade|\bwelche nationalitat"
+        r"|^من (هو|هي) \S+( \S+)?\W*$"
+    ),
     "family": _folded(
         r"\b(wife|girlfriend|married|children|kids|his son|his daughter|his father|his mother|his parents"
         r"|femme de|epouse|copine|enfants|sa mere|son pere|esposa|novia|hijos|su madre|su padre|mulher de"
@@ -338,7 +347,7 @@ NUMBERS = frozenset({"age", "time", "money", "count"})
 # contract ends for no other date, one asking who set up a goal for no score.
 SPECIALISES: dict[str, frozenset[str]] = {
     "stadium": frozenset({"place"}),
-    "birth": frozenset({"place", "date"}),
+    "birth": frozenset({"place", "date", "role"}),
     "contract": frozenset({"date"}),
     "broadcast": frozenset({"place"}),
     "assist": frozenset({"score"}),
@@ -349,6 +358,9 @@ SPECIALISES: dict[str, frozenset[str]] = {
     "former": frozenset({"coach"}),
     "height": frozenset({"number"}),
     "shirt_number": frozenset({"number"}),
+    "coach": frozenset({"role"}),
+    "captain": frozenset({"role"}),
+    "club": frozenset({"role"}),
 }
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
 SPECIFIC_FIRST = (
@@ -383,6 +395,7 @@ SPECIFIC_FIRST = (
     "height",
     "family",
     "score",
+    "role",
     "date",
     "place",
     "club",
@@ -406,6 +419,14 @@ _DAYS = (
     r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lunedi|martedi|mercoledi|giovedi"
     r"|venerdi|domenica|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|pazartesi|salı"
     r"|carsamba|persembe|cuma|cumartesi|pazar"
+)
+# Words for a footballer's or a coach's role or standing, as reporters write them before a name.
+_ROLES = (
+    r"star player|player|star|sensation|striker|forward|winger|defender|full-back|right-back|left-back"
+    r"|midfielder|goalkeeper|keeper|captain|skipper|coach|manager|boss|winner|teammate|team-mate|talisman"
+    r"|international|attaquant|défenseur|latéral|milieu|gardien|sélectionneur|entraîneur|capitaine"
+    r"|delantero|defensa|portero|entrenador|seleccionador|atacante|zagueiro|goleiro|treinador|Stürmer"
+    r"|Verteidiger|Torwart|Trainer|Kapitän"
 )
 # What a passage holds, by pattern: read on the passage as written (its capitals and accents tell).
 HELD: dict[str, re.Pattern[str]] = {
@@ -443,6 +464,12 @@ HELD: dict[str, re.Pattern[str]] = {
         r"|\b([Ss]tadium|[Ss]tade|[Ee]stadio|[Ss]tadion|[Ss]tadio|[Ee]stádio)"
         r"( (of|de|do|da|del|di|d'))? ?[A-Z]"
         r"|ملعب|استاد"
+    ),
+    # A person's role or standing, next to their name or their country: "star player Achraf Hakimi",
+    # "French sensation Kylian Mbappe", "the French striker", "Morocco's head coach Regragui".
+    "role": re.compile(
+        rf"\b({_ROLES})\s+[A-Z][\w'’-]+|\b[A-Z][\w'’-]+\s+({_ROLES})\b"
+        r"|(الظهير|المدافع|المهاجم|النجم|الحارس|المدرب|البديل|لاعب الوسط|القائد)"
     ),
     "post": re.compile(
         r"(?i)\b(social media|instagram|twitter|tweet(ed)?|posted|réseaux sociaux|redes sociales"

@@ -97,6 +97,11 @@ def chunk(text: str) -> Chunk:
         ("who won the golden ball", set()),  # another prize, not the match
         ("who won the other semi final", set()),
         ("qui a gagné la finale", set()),
+        ("who is hakimi", {"role"}),  # who a named person is
+        ("what nationality is mbappe", {"role"}),
+        ("qui est regragui ?", {"role"}),
+        ("who is the best player in the world", set()),  # a person by what they are, not the reverse
+        ("who is morocco's coach", {"coach"}),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -146,6 +151,10 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("Hakimi, who wears number 2, ran to him.", "shirt_number", "height"),
         ("At 1.78 m he is no giant.", "height", "shirt_number"),
         ("Hakimi kissed his mother in the stands.", "family", "next"),
+        ("The African nation's star player Achraf Hakimi wept.", "role", "family"),
+        ("It was apparent to the French sensation.", "role", "captain"),
+        ("وافتتح الظهير الفرنسي ثيو هيرنانديز التسجيل", "role", "family"),
+        ("The pair were inseparable on the night.", "date", "role"),
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
