@@ -265,6 +265,20 @@ def test_a_question_asking_for_what_the_article_never_gives_is_declined(seed_ret
 
 
 @pytest.mark.model
+def test_the_result_and_a_persons_role_are_found_though_the_question_shares_no_word_with_them(
+    seed_retriever: Retriever,
+) -> None:
+    """A question asking who won the match asks for its result, and one asking a player's nationality
+    for their role or standing, which the seed gives in words the questions do not use ("2-0", "French
+    sensation"); "who won the golden ball" asks for neither, and the seed cannot answer it."""
+    answer = seed_retriever.search("who won france or morocco")
+    assert answer.answered and "2-0" in answer.passages[0].text
+    answer = seed_retriever.search("what nationality is mbappe")
+    assert answer.answered and "French sensation Kylian Mbappe" in answer.passages[0].text
+    assert not seed_retriever.search("who won the golden ball").answered
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_matchbot_beats_bm25_alone_and_dense_alone_on_the_same_sentences(
     seed_retriever: Retriever, split: str
