@@ -464,13 +464,19 @@ def surnames(texts: Iterable[str], names: Iterable[str]) -> dict[str, str]:
             elif word[:1].isupper() and not previous[:1].isupper():
                 alone.add(folded_word)  # capitalised, after a word that is not
         for match in _FULL_NAME.finditer(text):
-            if match[1][:1].isupper() and match[2][:1].isupper() and fold(match[2]) in names:
-                before[fold(match[1])].add(fold(match[2]))
-                paired[fold(match[1])] += 1
+            if not (match[1][:1].isupper() and match[2][:1].isupper()):
+                continue
+            given, surname = fold(match[1]), fold(match[2])
+            if surname in names:
+                before[given].add(surname)
+                paired[given] += 1
     common = common_words(ENGLISH) if before else frozenset()
     found = {}
-    for given, (surname, *others) in ((given, sorted(after)) for given, after in before.items()):
-        if others or given in lower or given == surname or surname not in alone:
+    for given, after in before.items():
+        if len(after) > 1:
+            continue
+        (surname,) = after
+        if given in lower or given == surname or surname not in alone:
             continue
         if paired[given] < written[given]:  # "Fatimid Egypt" and "Fatimid caliphate": no given name
             continue
