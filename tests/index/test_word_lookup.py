@@ -300,15 +300,16 @@ def test_an_english_word_the_article_never_writes_finds_the_one_it_does(
     looking_up: tuple[Retriever, Retriever],
 ) -> None:
     """The seed writes "sad", not "upset", and "exchanging shirts", not "swap kits". Looked up as
-    "exchanging sets", "did they swap kits" gets the shirts quoted first and a surer answer (measured: a
-    confidence of 0.24 against 0.10; asserted: 0.1 apart). Whether that crosses the bar is the decline
-    model's: it did with an earlier fusion (README, "Word lookup")."""
+    "exchanging sets", "did they swap kits" gets the shirts quoted first and is answered, where without
+    the lookup it is declined (measured: a confidence of 0.27 against 0.06, the bar 0.20, with the later
+    models int8 or fp32 alike)."""
     off, on = looking_up
     assert on._lookup is not None
     found = on._lookup.look_up_many(["was hakimi upset?", "was hakimi sad?"], ["en", "en"])
     assert "sad" in found[0].split() and found[1] == ""  # a word the article holds is not looked up
     answer, without = on.search("did they swap kits"), off.search("did they swap kits")
     assert "exchanging shirts" in answer.passages[0].text
+    assert answer.answered and not without.answered
     assert answer.confidence >= without.confidence + 0.1
 
 
