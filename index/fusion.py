@@ -43,7 +43,7 @@ import numpy as np
 
 from index.boosting import Trees
 from index.errors import MatchbotError
-from index.scores import ScoreTable
+from index.scores import GLOSS, ScoreTable
 
 FUSION_FILE = Path(__file__).with_name("fusion.json")
 FIRST_STAGE = "first"  # the thresholds' key when no later stage is in use
@@ -58,6 +58,7 @@ KINDS = ("mean", "logistic")
 # learn-fusion`` starts, and what ``matchbot eval --tune`` varies (``Fusion.as_mean``).
 MEAN_WEIGHTS = {"sentence": 0.2, "context": 0.25, "lexical": 0.2, "article_lexical": 0.1, "distinct": 0.25}
 MEAN_WEIGHTS |= {"use_sentence": 0.2, "use_context": 0.25, "late": 1.0, "cross": 4.0}
+MEAN_WEIGHTS |= {"gloss_late": 1.0, "gloss_cross": 4.0}
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class Fusion:
         """The last stage of the cascade that read each candidate (0: the first stage only)."""
         stage = np.zeros(len(table), dtype=np.int64)
         for number, names in enumerate(self.stages[1:], 1):
-            for name in names:
+            for name in (*names, *(GLOSS + name for name in names)):  # on the question or its gloss
                 if name in table:
                     stage[table.present(name)] = number
         return stage

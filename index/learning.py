@@ -84,6 +84,8 @@ RANKING = (
     "distinct",
     "late",
     "cross_logit",
+    "gloss_late",  # the later stages on the gloss of a question in another language
+    "gloss_cross_logit",
     "answer_type",
     "coverage",
     *(f"{name}{OTHER_LANGUAGE}" for name in OTHER_LANGUAGE_SCORES),

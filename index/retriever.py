@@ -28,10 +28,10 @@ from index.fusion import Fusion, other_language, unheld
 from index.language import ENGLISH
 from index.lexical import fold
 from index.pipeline import Pipeline
-from index.scores import ScoreTable
+from index.scores import GLOSS, ScoreTable
 from index.store import Store
 from index.vocabulary import SPECIFIC_FIRST, plain
-from index.word_lookup import word_lookup
+from index.word_lookup import LookedUp, word_lookup
 
 MAX_QUESTION_CHARS = 1000
 DUPLICATE_OVERLAP = 0.8
@@ -234,41 +234,48 @@ class Retriever:
                 for n, vector in zip(asked, found, strict=True):
                     vectors[n][reader.name] = vector
         looked_up = (
-            self._lookup.look_up_many(questions, languages)
+            self._lookup.look_up(questions, languages)
             if self._lookup is not None
-            else ["" for _ in questions]
+            else [LookedUp() for _ in questions]
         )
         tables = []
         for typed, question, found, language, extra in zip(
             questions, prepared, vectors, languages, looked_up, strict=True
         ):
-            table = self.first_stage.score(question, found, language, looked_up=extra, typed=typed)
+            table = self.first_stage.score(question, found, language, looked_up=extra.words, typed=typed)
             table.question = plain(question)
+            table.glosses = dict(extra.glosses)
             tables.append(table)
         return tables
 
     def rescore(self, tables: Sequence[ScoreTable]) -> list[ScoreTable]:
         """The tables with the later stages' scores added (new tables): each stage reads, for every
-        question in a language it reads, the best of the ranking so far among the passages in such a
-        language, as deep as the fusion says."""
+        question, the best of the ranking so far among the passages in a language it reads, as deep as
+        the fusion says: the question itself when it reads the question's language, else the question's
+        gloss in a language it reads (``index.word_lookup.LookedUp``: its columns then have the prefix
+        ``GLOSS``), else none."""
         tables = [table.take(np.arange(len(table))) for table in tables]
         chunks = self.store.chunks
         for stage in self.pipeline.stages:
             depth = self.fusion.depth(stage.name)
             languages = getattr(stage, "languages", None)
-            tops = []
+            tops, texts = [], []
             for table in tables:
                 order = self.fusion.rank(table)[0]
+                text = table.question
                 if languages is not None:
+                    text = read_as(table, languages)
                     order = order[[chunks[row].language in languages for row in table.rows[order]]]
-                    order = order if table.language in languages else order[:0]
+                    order = order if text else order[:0]
                 tops.append(order[:depth])
+                texts.append(text)
             asked = [n for n, top in enumerate(tops) if len(top)]
             read = [[chunks[row] for row in tables[n].rows[tops[n]]] for n in asked]
-            found = stage.score_many([tables[n].question for n in asked], read) if asked else []
+            found = stage.score_many([texts[n] for n in asked], read) if asked else []
             for n, columns in zip(asked, found, strict=True):
+                prefix = GLOSS if languages is not None and tables[n].language not in languages else ""
                 for name, values in columns.items():
-                    tables[n].add(name, values, at=tops[n])
+                    tables[n].add(prefix + name, values, at=tops[n])
         return tables
 
     def ranked(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
@@ -327,6 +334,14 @@ class Retriever:
             before_sentence=chunks[before].sentence if before is not None else None,
             after_sentence=chunks[after].sentence if after is not None else None,
         )
+
+
+def read_as(table: ScoreTable, languages: frozenset[str]) -> str:
+    """What a later stage reading ``languages`` reads of the table's question: the question in its own
+    language, else its gloss in one of them, else "" (nothing: the stage's scores are missing)."""
+    if table.language in languages:
+        return table.question
+    return next((table.glosses[language] for language in sorted(languages) if language in table.glosses), "")
 
 
 def missing_kind(table: ScoreTable) -> str | None:

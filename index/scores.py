@@ -2,9 +2,12 @@
 
 A stage adds a column: the first stage ``sentence``, ``context``, ``lexical``, ``article_lexical`` and
 ``distinct`` for every candidate; the second stage ``late`` for the best few and ``cross`` for fewer
-still. A score that does not apply to a candidate (a passage the cross-encoder did not read, a model that
-does not read the question's language) is *missing*: NaN, never zero, so that the fusion
-(``index.fusion``) weighs only the scores a candidate has.
+still. A later stage that read the question's gloss (a question in a language it does not read,
+glossed word by word into its own: ``index.word_lookup``) adds its columns with the prefix ``GLOSS``
+(``gloss_late``, ``gloss_cross``): scores of their own, which the fusion weighs apart. A score that does
+not apply to a candidate (a passage the cross-encoder did not read, a model that does not read the
+question's language) is *missing*: NaN, never zero, so that the fusion (``index.fusion``) weighs only
+the scores a candidate has.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
+
+GLOSS = "gloss_"  # the prefix of a later stage's columns when it read the question's gloss
 
 
 class ScoreTable:
@@ -24,6 +29,9 @@ class ScoreTable:
         self.rows = np.asarray(rows, dtype=np.int64)
         self.language = language
         self.question = ""  # the question as the later stages read it: as searched, in plain words
+        # the question glossed word by word into other languages (``index.word_lookup.LookedUp``): what
+        # a later stage that does not read its language reads instead, by the gloss's language
+        self.glosses: dict[str, str] = {}
         self.asked: frozenset[str] = frozenset()  # the kinds of answer it asks for (index.vocabulary)
         self._columns: dict[str, np.ndarray] = {}
         for name, values in (columns or {}).items():
@@ -68,6 +76,7 @@ class ScoreTable:
             self.rows[positions], {n: c[positions] for n, c in self._columns.items()}, self.language
         )
         taken.question = self.question
+        taken.glosses = self.glosses
         taken.asked = self.asked
         return taken
 

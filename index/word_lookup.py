@@ -12,6 +12,11 @@ what BM25 and ``coverage`` read:
 - a word the articles do not hold at all is looked up among the words of the articles in its own
   language, so a member's word finds the reporter's.
 
+The words found in another language, in the question's order (a word the articles write as it is
+asked, a name, kept as it is), are also the question's *gloss* in that language: what the later
+stages, which read English only, read of a question in another language (``LookedUp.glosses``,
+``index.retriever.Retriever.rescore``).
+
 Some of the articles' words lie near a great many others in the encoder's space ("donned", "along",
 "over": each within a cosine of about 0.75 of its ten nearest), and so near many a question's words they do
 not translate ("score", "postou" and the Arabic for "be sad" all reached "donned"). Such a hub is found
@@ -37,7 +42,8 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +70,17 @@ MAX_WORDS = 10_000
 MAX_ROWS = 50_000
 FOLDER = "words"  # in the data folder, beside the index: each encoder's words of each language
 _WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class LookedUp:
+    """What a question's words were found as among the articles' words."""
+
+    words: str = ""  # the articles' words found for them, joined by spaces: what BM25 and coverage add
+    # by the articles' other languages: the question word by word in that language, the nearest
+    # article words of each of its words (one the articles write as it is asked, a name, kept),
+    # for the readers of that language alone (``index.retriever.Retriever.rescore``)
+    glosses: Mapping[str, str] = field(default_factory=dict)
 
 
 class WordLookup:
@@ -98,7 +115,13 @@ class WordLookup:
 
     def look_up_many(self, questions: Sequence[str], languages: Sequence[str]) -> list[str]:
         """For each question in its language, the articles' words found for its words, joined by spaces
-        ("" for none). The words of every question are encoded in one call."""
+        ("" for none): what BM25 and ``coverage`` read besides the question."""
+        return [found.words for found in self.look_up(questions, languages)]
+
+    def look_up(self, questions: Sequence[str], languages: Sequence[str]) -> list[LookedUp]:
+        """For each question in its language, the articles' words found for its words, and the question
+        glossed into each of the articles' other languages. The words of every question are encoded in
+        one call."""
         asked = []  # per question: (the articles' language, the question's words looked up there)
         for question, language in zip(questions, languages, strict=True):
             words = self._question_words(question, language) if self._reads_language(language) else []
@@ -109,20 +132,24 @@ class WordLookup:
             )
         distinct = list(dict.fromkeys(word for pairs in asked for _, words in pairs for word in words))
         if not distinct:
-            return ["" for _ in questions]
+            return [LookedUp() for _ in questions]
         vectors = dict(zip(distinct, self._encoder.encode(distinct), strict=True))
         found = []
-        for pairs in asked:
+        for pairs, language in zip(asked, languages, strict=True):
             extra: list[str] = []
+            glosses: dict[str, str] = {}
             for other, words in pairs:
                 targets, matrix, hubs = self._words(other)
                 cosines = np.stack([vectors[word] for word in words]) @ matrix.T - HUB_PENALTY * hubs
+                gloss: list[str] = []
                 for word, row in zip(words, cosines, strict=True):
                     best = np.argsort(-row, kind="stable")[: PER_WORD + 1]  # ties: the more frequent word
-                    extra += [targets[i] for i in best if row[i] >= MIN_COSINE and targets[i] != word][
-                        :PER_WORD
-                    ]
-            found.append(" ".join(dict.fromkeys(extra)))
+                    near = [targets[i] for i in best if row[i] >= MIN_COSINE]
+                    extra += [target for target in near if target != word][:PER_WORD]
+                    gloss += [word] if word in near else near[:PER_WORD]  # a name stands for itself
+                if other != language and gloss:
+                    glosses[other] = " ".join(dict.fromkeys(gloss))
+            found.append(LookedUp(" ".join(dict.fromkeys(extra)), glosses))
         return found
 
     def warm(self, still_wanted: Callable[[], bool] = lambda: True) -> None:

@@ -69,6 +69,17 @@ def test_a_questions_words_are_found_among_the_articles_words_in_another_languag
     ]
 
 
+def test_a_question_is_glossed_word_by_word_into_each_of_the_articles_other_languages() -> None:
+    """The gloss is what the English-only readers read of a question in another language: each word's
+    nearest article words, a name the articles write as asked kept as it is; the question's own
+    language gets none."""
+    store = articles(("en", "Hakimi was sad."), ("fr", "Hakimi était triste."))  # no other words: no
+    # chance axes to collide with "hakimi"'s
+    (found,) = lookup(store, WordSpace()).look_up(["hakimi était-il triste ?"], ["fr"])
+    assert found.glosses == {"en": "hakimi sad"}
+    assert found.words == "sad"  # BM25 and coverage read the translations, not the name again
+
+
 def test_a_word_too_far_from_every_article_word_finds_nothing() -> None:
     store = articles(("en", "He showed the values of the team."))
     assert lookup(store, WordSpace()).look_up_many(["le roi"], ["fr"]) == [""]
