@@ -436,8 +436,13 @@ HELD: dict[str, re.Pattern[str]] = {
         r"|stadion|stadio|stadyum\w*)\b"
         r"|في\s+(قطر|الخور|ملعب)|ملعب"
     ),
+    # a club by its name: a word for "club" or "teammate" alone ("his Moroccan club teammate") does not
+    # say which club; the names are those a club's name is made of, and the biggest clubs' own
     "club": re.compile(
-        r"\b(club|clubs|teammates?|team-mates?|PSG|Paris Saint-Germain|FC|clube|verein|equipo)\b|نادي|زميل"
+        r"\b(PSG|Paris Saint-Germain|(FC|AC|AS|CF|SC|SL|RC|OGC|Olympique|Real|Atlético|Atletico"
+        r"|Sporting|Inter) [A-Z]\w+|[A-Z]\w+ (FC|CF|United|City|Athletic|Rovers|Wanderers|Hotspur|Albion)"
+        r"|Barcelona|Bayern|Juventus|Chelsea|Arsenal|Liverpool|Dortmund|Ajax|Benfica|Porto|Galatasaray|Fenerbahçe|Wydad|Raja)\b"
+        r"|نادي\s+\S+|الوداد|الرجاء"
     ),
     "coach": re.compile(
         r"\b(coach|manager|boss|head coach|entraineur|entraîneur|sélectionneur|selectionneur|seleccionador"

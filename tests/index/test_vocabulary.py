@@ -155,6 +155,9 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("It was apparent to the French sensation.", "role", "captain"),
         ("وافتتح الظهير الفرنسي ثيو هيرنانديز التسجيل", "role", "family"),
         ("The pair were inseparable on the night.", "date", "role"),
+        ("Mbappe ran to his close friend and Paris Saint-Germain teammate.", "club", "family"),
+        ("He joined Manchester United in 2003.", "club", "family"),
+        ("فهما زميلان في نادي باريس سان جيرمان", "club", "family"),
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
@@ -170,6 +173,8 @@ def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) ->
         ("He shared a message of comfort via his social media channels.", "broadcast"),
         ("Mbappé a publié un message de réconfort pour son ami.", "family"),  # "son" is "his"
         ("ثم أضاف البديل الهدف الثاني أمام الجماهير", "family"),  # "أمام" ("before") is no "أم" ("mother")
+        ("He was spotted with his Moroccan club teammate on a day off.", "club"),  # which club?
+        ("Mbappe went over to console his good friend and teammate Achraf Hakimi.", "club"),
     ],
 )
 def test_a_word_that_names_no_such_thing_holds_no_kind(text: str, not_held: str) -> None:
