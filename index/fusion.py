@@ -216,7 +216,7 @@ class Fusion:
         """The last stage of the cascade that read each candidate (0: the first stage only)."""
         stage = np.zeros(len(table), dtype=np.int64)
         for number, names in enumerate(self.stages[1:], 1):
-            for name in (*names, *(GLOSS + name for name in names)):  # on the question or its gloss
+            for name in (*names, *(GLOSS + score for score in names)):  # on the question or its gloss
                 if name in table:
                     stage[table.present(name)] = number
         return stage

@@ -259,23 +259,22 @@ class Retriever:
         for stage in self.pipeline.stages:
             depth = self.fusion.depth(stage.name)
             languages = getattr(stage, "languages", None)
-            tops, texts = [], []
+            tops, texts = [], []  # texts: (what the stage reads of the question, its columns' prefix)
             for table in tables:
                 order = self.fusion.rank(table)[0]
-                text = table.question
+                text = (table.question, "")
                 if languages is not None:
                     text = read_as(table, languages)
                     order = order[[chunks[row].language in languages for row in table.rows[order]]]
-                    order = order if text else order[:0]
+                    order = order if text[0] else order[:0]
                 tops.append(order[:depth])
                 texts.append(text)
             asked = [n for n, top in enumerate(tops) if len(top)]
             read = [[chunks[row] for row in tables[n].rows[tops[n]]] for n in asked]
-            found = stage.score_many([texts[n] for n in asked], read) if asked else []
+            found = stage.score_many([texts[n][0] for n in asked], read) if asked else []
             for n, columns in zip(asked, found, strict=True):
-                prefix = GLOSS if languages is not None and tables[n].language not in languages else ""
                 for name, values in columns.items():
-                    tables[n].add(prefix + name, values, at=tops[n])
+                    tables[n].add(texts[n][1] + name, values, at=tops[n])
         return tables
 
     def ranked(self, table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
@@ -336,12 +335,14 @@ class Retriever:
         )
 
 
-def read_as(table: ScoreTable, languages: frozenset[str]) -> str:
-    """What a later stage reading ``languages`` reads of the table's question: the question in its own
-    language, else its gloss in one of them, else "" (nothing: the stage's scores are missing)."""
+def read_as(table: ScoreTable, languages: frozenset[str]) -> tuple[str, str]:
+    """What a later stage reading ``languages`` reads of the table's question, and the prefix of the
+    columns it adds: the question in its own language (no prefix), else its gloss in one of them
+    (``GLOSS``), else "" (nothing: the stage's scores are missing)."""
     if table.language in languages:
-        return table.question
-    return next((table.glosses[language] for language in sorted(languages) if language in table.glosses), "")
+        return table.question, ""
+    gloss = next((table.glosses[language] for language in sorted(languages) if language in table.glosses), "")
+    return gloss, GLOSS
 
 
 def missing_kind(table: ScoreTable) -> str | None:

@@ -113,11 +113,6 @@ class WordLookup:
         self._vocabulary: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         self._stopwords: dict[str, frozenset[str]] = {}
 
-    def look_up_many(self, questions: Sequence[str], languages: Sequence[str]) -> list[str]:
-        """For each question in its language, the articles' words found for its words, joined by spaces
-        ("" for none): what BM25 and ``coverage`` read besides the question."""
-        return [found.words for found in self.look_up(questions, languages)]
-
     def look_up(self, questions: Sequence[str], languages: Sequence[str]) -> list[LookedUp]:
         """For each question in its language, the articles' words found for its words, and the question
         glossed into each of the articles' other languages. The words of every question are encoded in

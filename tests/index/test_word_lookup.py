@@ -47,6 +47,11 @@ class WordSpace:
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+def found_words(words: WordLookup, questions: Sequence[str], languages: Sequence[str]) -> list[str]:
+    """For each question, the articles' words found for its words, as BM25 and ``coverage`` read them."""
+    return [found.words for found in words.look_up(questions, languages)]
+
+
 def lookup(store: SimpleNamespace, space: WordSpace) -> WordLookup:
     """A lookup over ``store`` that knows a word when a chunk writes it."""
     words = {fold(word) for chunk in store.chunks for word in chunk.text.lower().replace(".", " ").split()}
@@ -63,7 +68,7 @@ def articles(*texts: tuple[str, str]) -> SimpleNamespace:
 def test_a_questions_words_are_found_among_the_articles_words_in_another_language() -> None:
     store = articles(("en", "He showed the values of the team."), ("en", "Hakimi was sad and upset."))
     words = lookup(store, WordSpace())
-    assert words.look_up_many(["les valeurs", "était-il triste ?"], ["fr", "fr"]) == [
+    assert found_words(words, ["les valeurs", "était-il triste ?"], ["fr", "fr"]) == [
         "values",
         "sad upset",
     ]
@@ -82,26 +87,26 @@ def test_a_question_is_glossed_word_by_word_into_each_of_the_articles_other_lang
 
 def test_a_word_too_far_from_every_article_word_finds_nothing() -> None:
     store = articles(("en", "He showed the values of the team."))
-    assert lookup(store, WordSpace()).look_up_many(["le roi"], ["fr"]) == [""]
+    assert found_words(lookup(store, WordSpace()), ["le roi"], ["fr"]) == [""]
 
 
 def test_a_question_in_the_articles_language_whose_words_they_hold_is_left_as_asked() -> None:
     space = WordSpace()
     store = articles(("en", "He was sad in the tunnel."))
-    assert lookup(store, space).look_up_many(["was he sad?", "tunnel"], ["en", "en"]) == ["", ""]
+    assert found_words(lookup(store, space), ["was he sad?", "tunnel"], ["en", "en"]) == ["", ""]
     assert space.calls == []  # nothing to look up: nothing encoded
 
 
 def test_a_word_the_articles_do_not_hold_is_looked_up_in_its_own_language() -> None:
     store = articles(("en", "He was sad in the tunnel."))
-    assert lookup(store, WordSpace()).look_up_many(["was he upset?"], ["en"]) == ["sad"]
+    assert found_words(lookup(store, WordSpace()), ["was he upset?"], ["en"]) == ["sad"]
 
 
 def test_a_held_word_is_looked_up_in_the_other_languages_only_and_a_stop_word_never() -> None:
     space = WordSpace()
     store = articles(("fr", "Il était triste."), ("en", "He was sad."))
     words = lookup(store, space)
-    assert words.look_up_many(["il était triste"], ["fr"]) == ["sad"]  # not "triste" itself
+    assert found_words(words, ["il était triste"], ["fr"]) == ["sad"]  # not "triste" itself
     asked = space.calls[0]  # the question's words, before the articles'
     assert asked == ["triste"]  # "il" and "était" are French stop words
 
@@ -109,8 +114,8 @@ def test_a_held_word_is_looked_up_in_the_other_languages_only_and_a_stop_word_ne
 def test_each_languages_words_are_encoded_once_for_every_question_after() -> None:
     space = WordSpace()
     words = lookup(articles(("en", "He was sad.")), space)
-    words.look_up_many(["triste"], ["fr"])
-    words.look_up_many(["triste", "valeurs"], ["fr", "fr"])
+    found_words(words, ["triste"], ["fr"])
+    found_words(words, ["triste", "valeurs"], ["fr", "fr"])
     encoded = [text for call in space.calls for text in call]
     assert encoded.count("sad") == 1  # the article's word, once
     assert len(space.calls) == 3  # the article's words, then each batch of questions' words once
@@ -122,7 +127,7 @@ def test_warming_up_encodes_every_languages_words_so_that_a_question_encodes_onl
     words.warm()
     assert sorted(text for call in space.calls for text in call) == ["sad", "triste"]
     space.calls.clear()
-    assert words.look_up_many(["valeurs triste"], ["fr"]) == ["sad"]
+    assert found_words(words, ["valeurs triste"], ["fr"]) == ["sad"]
     assert space.calls == [["valeurs", "triste"]]  # the question's words, and nothing else
 
 
@@ -268,9 +273,9 @@ def test_a_word_near_many_of_the_articles_words_translates_none(monkeypatch: pyt
     "donned": a hub, found for words it does not translate, is not looked up (CSLS's correction)."""
     text = "Sad values in the tunnel: the team and the king donned, wearing, walked the pitch."
     store = articles(("en", text))
-    assert lookup(store, HubSpace()).look_up_many(["score triste"], ["fr"]) == ["sad"]
+    assert found_words(lookup(store, HubSpace()), ["score triste"], ["fr"]) == ["sad"]
     monkeypatch.setattr(word_lookup, "HUB_PENALTY", 0.0)
-    assert lookup(store, HubSpace()).look_up_many(["score triste"], ["fr"]) == ["donned sad"]
+    assert found_words(lookup(store, HubSpace()), ["score triste"], ["fr"]) == ["donned sad"]
 
 
 def test_hubness_is_how_far_a_words_neighbours_are_nearer_than_the_median_words() -> None:
@@ -300,7 +305,7 @@ def test_a_french_question_finds_the_english_words_it_asks_about(
     off, on = looking_up
     question = "qui a écrit ne sois pas triste"
     assert on._lookup is not None
-    assert {"wrote", "sad"} <= set(on._lookup.look_up_many([question], ["fr"])[0].split())
+    assert {"wrote", "sad"} <= set(found_words(on._lookup, [question], ["fr"])[0].split())
     answer = on.search(question)
     assert answer.answered and "Don't be sad bro" in answer.passages[0].text
     assert answer.confidence > off.search(question).confidence + 0.15
@@ -316,7 +321,7 @@ def test_an_english_word_the_article_never_writes_finds_the_one_it_does(
     models int8 or fp32 alike)."""
     off, on = looking_up
     assert on._lookup is not None
-    found = on._lookup.look_up_many(["was hakimi upset?", "was hakimi sad?"], ["en", "en"])
+    found = found_words(on._lookup, ["was hakimi upset?", "was hakimi sad?"], ["en", "en"])
     assert "sad" in found[0].split() and found[1] == ""  # a word the article holds is not looked up
     answer, without = on.search("did they swap kits"), off.search("did they swap kits")
     assert "exchanging shirts" in answer.passages[0].text
@@ -334,7 +339,7 @@ def test_a_large_index_is_read_in_a_sample_of_passages_and_keeps_its_most_freque
     chunks = store.chunks
     store.chunks = ReadCounter(chunks, read)
     space = WordSpace()
-    assert lookup(store, space).look_up_many(["triste valeurs"], ["fr"]) == ["sad"]
+    assert found_words(lookup(store, space), ["triste valeurs"], ["fr"]) == ["sad"]
     assert read == [0, 4, 9]  # the first, the middle and the last passage
     assert space.calls[-1] == ["sad"]  # "values" is rarer: not kept
 
