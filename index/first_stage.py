@@ -104,6 +104,11 @@ class FirstStage:
         tell nothing of its language."""
         return self._lexical.named(question)
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The articles' names, folded: the proper nouns they write and the given names before them."""
+        return self._lexical.names | frozenset(self._lexical.surnames or ())
+
     def knows(self, word: str) -> bool:
         """Whether the articles hold ``word`` (folded), in any language."""
         return self._lexical.holds(word)

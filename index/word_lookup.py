@@ -52,6 +52,7 @@ import numpy as np
 from index.encoder import Encoder
 from index.lexical import Analyzer, fold
 from index.store import Store
+from index.transliteration import is_latin, keys
 
 if TYPE_CHECKING:
     from index.first_stage import FirstStage
@@ -97,12 +98,15 @@ class WordLookup:
         known: Callable[[str], bool] = lambda _: True,
         row_languages: np.ndarray | None = None,
         folder: Path | None = None,
+        names: frozenset[str] = frozenset(),
     ) -> None:
         self._store = store
         self._encoder = encoder
         self._folder = folder  # where each language's encoded words are saved (None: nowhere)
         self._reads = languages  # the encoder's languages (None: all)
         self._known = known  # whether the articles hold a word (folded), in any language
+        self._names = names  # the articles' names, folded ("mbappe")
+        self._named: dict[str, dict[str, list[int]]] = {}  # per language: its names by their key
         self._lock = threading.Lock()
         # each row's language, as the first stage already holds it (else read from the store)
         self._row_languages = store.row_languages() if row_languages is None else row_languages
@@ -137,9 +141,16 @@ class WordLookup:
                 targets, matrix, hubs = self._words(other)
                 cosines = np.stack([vectors[word] for word in words]) @ matrix.T - HUB_PENALTY * hubs
                 gloss: list[str] = []
+                named = self._names_by_key(other)
                 for word, row in zip(words, cosines, strict=True):
                     best = np.argsort(-row, kind="stable")[: PER_WORD + 1]  # ties: the more frequent word
                     near = [targets[i] for i in best if row[i] >= MIN_COSINE]
+                    latin = is_latin(word)
+                    same = [n for k in keys(word) for n in named.get(k, ()) if is_latin(targets[n]) != latin]
+                    if same and not (latin and near):
+                        # a name in another script: the one the articles write, the nearest if several
+                        # (for a word in Latin letters, only when nothing else was found for it)
+                        near = [targets[max(same, key=lambda n: (row[n], -n))]]
                     extra += [target for target in near if target != word][:PER_WORD]
                     gloss += [word] if word in near else near[:PER_WORD]  # a name stands for itself
                 if other != language and gloss:
@@ -148,13 +159,28 @@ class WordLookup:
         return found
 
     def warm(self, still_wanted: Callable[[], bool] = lambda: True) -> None:
-        """Encode every language's words now, so that no question waits for them (a large library's
-        take seconds: ``MAX_WORDS``). Blocking; stops between two languages once ``still_wanted()`` is
-        false (the index it looks into was replaced)."""
+        """Encode every language's words now, and key its names, so that no question waits for them (a
+        large library's take seconds: ``MAX_WORDS``). Blocking; stops between two languages once
+        ``still_wanted()`` is false (the index it looks into was replaced)."""
         for language in self._languages:
             if not still_wanted():
                 return
-            self._words(language)
+            self._names_by_key(language)  # encodes the words first
+
+    def _names_by_key(self, language: str) -> dict[str, list[int]]:
+        """The words of the articles in ``language`` that may be names a question writes in another
+        script, by their keys (``index.transliteration``), as positions among ``_words(language)``: the
+        articles' names when they are in Latin letters, else (Arabic has no capitals to tell a name by)
+        every word long enough."""
+        if language not in self._named:
+            found: dict[str, list[int]] = {}
+            for number, word in enumerate(self._words(language)[0]):
+                if is_latin(word) and fold(word) not in self._names:
+                    continue
+                for k in keys(word):
+                    found.setdefault(k, []).append(number)
+            self._named[language] = found
+        return self._named[language]
 
     def _reads_language(self, language: str) -> bool:
         return self._reads is None or language in self._reads
@@ -274,6 +300,7 @@ def word_lookup(first_stage: FirstStage, pipeline: Pipeline, folder: Path | None
                     encoder,
                     frozenset(languages) if languages else None,
                     known=first_stage.knows,
+                    names=first_stage.names,
                     row_languages=first_stage.language_of_row,
                     folder=folder,
                 )

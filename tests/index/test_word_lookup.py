@@ -85,6 +85,47 @@ def test_a_question_is_glossed_word_by_word_into_each_of_the_articles_other_lang
     assert found.words == "sad"  # BM25 and coverage read the translations, not the name again
 
 
+class Placed:
+    """An encoder that gives each text an axis of its own, in the order it first sees them, except
+    that the texts of each group in ``together`` share one: deterministic, unlike ``WordSpace``'s
+    other words."""
+
+    name = "placed"
+    dimension = 32
+
+    def __init__(self, *together: tuple[str, ...]) -> None:
+        self.axes = {text: number for number, group in enumerate(together) for text in group}
+
+    def encode(self, texts: Sequence[str], **_: object) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            vectors[row, self.axes.setdefault(text, len(set(self.axes.values())))] = 1.0
+        return vectors
+
+
+def test_a_name_in_another_script_is_glossed_as_the_name_the_articles_write() -> None:
+    """The multilingual encoder places "مبابي" (Mbappe) nearer "moroccan" than "mbappe"; read by its
+    consonants, it is the name the articles write."""
+    store = articles(("en", "Mbappe consoled the Moroccan Hakimi."))
+    space = Placed(("مبابي", "moroccan"), ("حزين", "consoled"))
+    known = {"mbappe", "consoled", "the", "moroccan", "hakimi"}
+    words = WordLookup(store, space, known=known.__contains__, names=frozenset({"mbappe", "moroccan"}))
+    (found,) = words.look_up(["هل كان مبابي حزين"], ["ar"])
+    assert found.glosses == {"en": "mbappe consoled"}
+    nameless = WordLookup(store, Placed(("مبابي", "moroccan")), known=known.__contains__)
+    assert nameless.look_up(["مبابي"], ["ar"])[0].glosses == {"en": "moroccan"}  # the encoder alone
+
+
+def test_a_name_in_latin_letters_finds_its_spelling_in_an_arabic_article_when_nothing_else_does() -> None:
+    """Arabic has no capitals to tell a name by: any of the article's words may be the name asked, when
+    the encoder finds nothing for it; a word it does translate keeps its translation."""
+    store = articles(("ar", "بكى مبابي بعد المباراة"))
+    words = WordLookup(store, Placed(("cry", "بكى")), known=lambda _: False)
+    (found,) = words.look_up(["did mbappe cry"], ["en"])
+    assert found.glosses == {"ar": "مبابي بكى"}
+    assert words.look_up(["did hakimi cry"], ["en"])[0].glosses == {"ar": "بكى"}  # no such name
+
+
 def test_a_word_too_far_from_every_article_word_finds_nothing() -> None:
     store = articles(("en", "He showed the values of the team."))
     assert found_words(lookup(store, WordSpace()), ["le roi"], ["fr"]) == [""]
