@@ -42,7 +42,7 @@ from index.embedding_cache import embed_new_texts
 from index.encoder import Encoder
 from index.errors import OlderIndex, StoreError, disk_problem
 from index.lexical import LexicalIndex, TermSets
-from index.vocabulary import expand
+from index.vocabulary import expand, synonyms_version
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +304,7 @@ class Store:
         manifest = {
             "format": FORMAT_VERSION,
             "chunker": CHUNKER_VERSION,
+            "synonyms": synonyms_version(),
             "model": primary.name,
             "dimension": primary.dimension,
             "chunks": len(chunks),
@@ -499,8 +500,12 @@ class Store:
                 vectors[name] = found
             scores = np.load(folder / DISTINCT, allow_pickle=False)
             lexical = Lexical.load(folder / LEXICAL) if Lexical.saved_in(folder / LEXICAL) else None
-            if lexical is not None and lexical.passages.surnames is None:
-                lexical = None  # saved before surnames were kept: built again from the chunks
+            if lexical is not None and (
+                lexical.passages.surnames is None or manifest.get("synonyms") != synonyms_version()
+            ):
+                # saved before surnames were kept, or with other synonyms in its terms: built again from
+                # the chunks (and saved again by the library that opens it)
+                lexical = None
         except (OSError, ValueError, TypeError, RuntimeError, KeyError) as exc:
             raise _corrupt(folder, f"a file is missing or unreadable ({exc})") from exc
         if scores.ndim != 2 or scores.shape[1] != 2 or scores.dtype != np.float32:

@@ -17,6 +17,8 @@ the tuning questions (README, "Quality"); they are not meant to be complete.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 
@@ -48,8 +50,15 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("hakimi", "achraf"),
     ("regragui", "walid", "regs"),
     ("tunnel", "corridor", "dressing room"),
+    ("holders", "title holders", "defending champions", "reigning champions", "world champions"),
 )
 _GROUPS = {word: group for group in SYNONYMS for word in group}
+
+
+def synonyms_version() -> str:
+    """A digest of ``SYNONYMS``, kept in an index's manifest: each passage's terms are saved with its
+    words' synonyms (``index.store.Lexical``), so an index saved with other groups has them built again."""
+    return hashlib.sha256(json.dumps(SYNONYMS).encode("utf-8")).hexdigest()[:16]
 
 
 def _any_of(phrases: Iterable[str]) -> re.Pattern[str]:

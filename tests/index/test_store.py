@@ -12,7 +12,7 @@ import faiss
 import numpy as np
 import pytest
 
-from index import chunk_table
+from index import chunk_table, vocabulary
 from index.articles import Article, read_seeds
 from index.chunking import Chunk, chunk_article, indexed_text, neighbours
 from index.errors import StoreError
@@ -224,6 +224,30 @@ def test_an_index_saved_before_surnames_opens_and_finds_them(store: Store, tmp_p
 
     assert loaded.lexical.passages.surnames == store.lexical.passages.surnames
     assert loaded.lexical.passages.surnames["kylian"] == "mbappe"
+
+
+def test_an_index_saved_with_other_synonyms_builds_its_terms_again_with_todays(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each passage's terms are saved with its words' synonyms: an index saved before a group was added
+    ("reigning world champions" for "holders") would never let "who are the holders" count them."""
+    fewer = tuple(group for group in vocabulary.SYNONYMS if "holders" not in group)
+    monkeypatch.setattr(vocabulary, "SYNONYMS", fewer)
+    monkeypatch.setattr(vocabulary, "_GROUPS", {word: group for group in fewer for word in group})
+    monkeypatch.setattr(vocabulary, "_PHRASE", vocabulary._any_of(vocabulary._GROUPS))
+    manifest = store.manifest | {"synonyms": vocabulary.synonyms_version()}
+    Store(store.chunks, store._vectors, manifest, store.distinct, Lexical.build(store.chunks)).save(
+        tmp_path / "index"
+    )  # as an earlier matchbot saved it
+    old = Store.load(tmp_path / "index")
+    monkeypatch.undo()
+
+    loaded = Store.load(tmp_path / "index")
+
+    row = next(row for row, chunk in enumerate(store.chunks) if "reigning world champions" in chunk.text)
+    (holders,) = loaded.lexical.passages.analyse("holders")
+    assert not old.lexical.terms.holding([holders], np.array([row]))[0, 0]
+    assert loaded.lexical.terms.holding([holders], np.array([row]))[0, 0]
 
 
 def test_an_index_saved_without_bm25_still_opens_and_builds_it(store: Store, tmp_path: Path) -> None:
