@@ -11,7 +11,8 @@ writes long vowels with them), and a letter repeated once. "mbby" and "mbappe" a
 "to Hakimi") are tried off as well.
 
 A key of a single consonant matches too much to mean anything, so a word must be four letters or
-more and its key two consonants or more.
+more and its key two consonants or more. Letters are counted in the word's own script, so a name
+written in Chinese, Japanese or Korean (two or three signs, a syllable each) is not read this way.
 """
 
 from __future__ import annotations
