@@ -5,8 +5,8 @@ encoder places such a word poorly: "مبابي" lies nearer "moroccan" (0.49) th
 "الركراكي" is not within the ten nearest of "regragui". So a word in another script is read in Latin
 letters (``anyascii``: "مبابي" → "mbby") and both it and the articles' names are reduced to a *key*:
 their consonants, with those that the two scripts confuse merged (p and b, v and f, g, j, q, c and k,
-z and s; "sh", "ch" and "sch" one sound), vowels, "w" and "y" dropped after the first letter (Arabic
-writes long vowels with them), and a letter repeated once. "mbby" and "mbappe" are both ``mb``;
+z and s; "sh", "ch" and "sch" one sound, "kh" an h), vowels, "w" and "y" dropped after the first
+letter (Arabic writes long vowels with them), and a letter repeated once. "mbby" and "mbappe" are both ``mb``;
 "'shrf" and "achraf" ``Xrf``. Arabic's article and one-letter prefixes ("ال", "لـ", "وـ": "لحكيمي",
 "to Hakimi") are tried off as well.
 
@@ -26,7 +26,8 @@ MIN_LETTERS = 4  # a word shorter than this is not read as a name ("من", "who"
 MIN_KEY = 2  # consonants a key must have
 # Arabic's article and the one-letter prefixes written onto a word: "والركراكي" is "and Regragui".
 ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ل", "ب", "ف")
-_DIGRAPHS = (("sch", "X"), ("ch", "X"), ("sh", "X"), ("ph", "f"), ("th", "t"), ("kh", "k"), ("gh", "k"))
+# "kh" is an h: Cyrillic writes Hakimi "Хакими" (anyascii "Khakimi"), and Arabic's "خ" is "kh" too
+_DIGRAPHS = (("sch", "X"), ("ch", "X"), ("sh", "X"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("gh", "k"))
 _CONSONANTS = str.maketrans(
     {
         "p": "b",

@@ -19,6 +19,8 @@ from index.transliteration import is_latin, key, keys
         ("Hernandez", "هيرنانديز"),
         ("Griezmann", "غريزمان"),
         ("Mbappe", "Мбаппе"),  # Cyrillic too
+        ("Hakimi", "Хакими"),  # which writes an h as "kh"
+        ("Al Khor", "الخور"),
     ],
 )
 def test_a_name_and_its_spelling_in_another_script_share_a_key(latin: str, other: str) -> None:
