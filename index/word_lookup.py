@@ -106,7 +106,8 @@ class WordLookup:
         self._reads = languages  # the encoder's languages (None: all)
         self._known = known  # whether the articles hold a word (folded), in any language
         self._names = names  # the articles' names, folded ("mbappe")
-        self._named: dict[str, dict[str, list[int]]] = {}  # per language: its names by their key
+        # per language: its names by whether they are in Latin letters and by their key
+        self._named: dict[str, dict[tuple[bool, str], list[int]]] = {}
         self._lock = threading.Lock()
         # each row's language, as the first stage already holds it (else read from the store)
         self._row_languages = store.row_languages() if row_languages is None else row_languages
@@ -133,6 +134,7 @@ class WordLookup:
         if not distinct:
             return [LookedUp() for _ in questions]
         vectors = dict(zip(distinct, self._encoder.encode(distinct), strict=True))
+        read = {word: (is_latin(word), keys(word)) for word in distinct}  # as a name: its script, keys
         found = []
         for pairs, language in zip(asked, languages, strict=True):
             extra: list[str] = []
@@ -145,8 +147,8 @@ class WordLookup:
                 for word, row in zip(words, cosines, strict=True):
                     best = np.argsort(-row, kind="stable")[: PER_WORD + 1]  # ties: the more frequent word
                     near = [targets[i] for i in best if row[i] >= MIN_COSINE]
-                    latin = is_latin(word)
-                    same = [n for k in keys(word) for n in named.get(k, ()) if is_latin(targets[n]) != latin]
+                    latin, word_keys = read[word]
+                    same = [n for k in word_keys for n in named.get((not latin, k), ())]
                     if same and not (latin and near):
                         # a name in another script: the one the articles write, the nearest if several
                         # (for a word in Latin letters, only when nothing else was found for it)
@@ -167,18 +169,19 @@ class WordLookup:
                 return
             self._names_by_key(language)  # encodes the words first
 
-    def _names_by_key(self, language: str) -> dict[str, list[int]]:
+    def _names_by_key(self, language: str) -> dict[tuple[bool, str], list[int]]:
         """The words of the articles in ``language`` that may be names a question writes in another
-        script, by their keys (``index.transliteration``), as positions among ``_words(language)``: the
-        articles' names when they are in Latin letters, else (Arabic has no capitals to tell a name by)
-        every word long enough."""
+        script, by whether they are in Latin letters and by their keys (``index.transliteration``), as
+        positions among ``_words(language)``: the articles' names when they are in Latin letters, else
+        (Arabic has no capitals to tell a name by) every word long enough."""
         if language not in self._named:
-            found: dict[str, list[int]] = {}
+            found: dict[tuple[bool, str], list[int]] = {}
             for number, word in enumerate(self._words(language)[0]):
-                if is_latin(word) and fold(word) not in self._names:
+                latin = is_latin(word)
+                if latin and fold(word) not in self._names:
                     continue
                 for k in keys(word):
-                    found.setdefault(k, []).append(number)
+                    found.setdefault((latin, k), []).append(number)
             self._named[language] = found
         return self._named[language]
 
