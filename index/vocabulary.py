@@ -331,6 +331,47 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|fidanzata|figli|sua madre|suo padre|vrouw van|vriendin|kinderen|zijn moeder|zijn vader|esi kim"
         r"|kız arkadaşı|cocuk\w*|annesi|babası)\b|زوجة|زوجته|أمه|والدته|أبوه|والده|أطفاله"
     ),
+    # More that members ask of a match and a report may not tell: the keepers, the fouls, the half-time,
+    # the crowd's size, the sides' earlier meetings, trouble in the streets, the betting.
+    "goalkeeper": _folded(
+        r"\b(goal-?keepers?|keepers?|goalies?|saves|clean sheets?|in goal|gardiens?( de but)?|arrets"
+        r"|portero|porteros|arquero|guardameta|paradas|goleiro|goleiros|defesas|torwart|torhuter|paraden"
+        r"|portiere|parate|doelman|keeper|reddingen|kaleci\w*|kurtaris\w*)\b|حارس المرمى|حارس مرمى|تصدي\w*"
+    ),
+    "fouls": _folded(
+        r"\b(fouls?|fouled|free-? ?kicks?|fautes?|coups? francs?|faltas|tiros? libres?|faltas cometidas"
+        r"|fouls|freisto\w*|punizion\w*|falli|overtreding\w*|vrije trap\w*|faul\w*|serbest vurus\w*)\b"
+        r"|ضربة حرة|الأخطاء|أخطاء"
+    ),
+    "halftime": _folded(
+        r"\b(half-? ?time|first half|second half|1st half|2nd half|at the break|mi-? ?temps|premiere periode"
+        r"|seconde periode|primer tiempo|segundo tiempo|descanso|entretiempo|primeiro tempo|intervalo"
+        r"|halbzeit\w*|(ersten|zweiten) halfte|primo tempo|secondo tempo|intervallo|rust|eerste helft"
+        r"|tweede helft|ilk yari|ikinci yari|devre arasi)\b|الشوط الأول|الشوط الثاني|بين الشوطين"
+    ),
+    "attendance": _folded(
+        r"\b(attendance|attended|spectators|sold-? ?out|sell-? ?out|capacity crowd|affluence|spectateurs"
+        r"|espectadores|aficionados en el estadio|torcedores no estadio|zuschauer\w*|ausverkauft|spettatori"
+        r"|toeschouwers|uitverkocht|seyirci\w*)\b|الحضور الجماهيري|المتفرجين|متفرج"
+    ),
+    "history": _folded(
+        r"\b(head-? ?to-? ?head|h2h|previous meetings?|met before|played each other"
+        r"|last time they (met|played)|times have they (met|played)|record against"
+        r"|confrontations? directes?|deja affronte\w*"
+        r"|enfrentamientos|historial|confrontos|ja se enfrentaram|direktvergleich|bilanz gegen"
+        r"|schon gegeneinander|precedenti|onderlinge|aralarindaki mac\w*)\b|المواجهات السابقة|مواجهات سابقة"
+    ),
+    "trouble": _folded(
+        r"\b(riots?|rioting|rioters|clashes|violence|arrests?|arrested|police|unrest|hooligan\w*|emeutes?"
+        r"|violences|affrontements|interpellations?|policiers|disturbios|altercados|detenidos|policia"
+        r"|tumultos|confrontos com|presos|krawall\w*|ausschreitungen|randale|festnahmen|polizei|scontri"
+        r"|disordini|arresti|polizia|rellen|relschoppers|politie|olaylar|polis|arbede)\b"
+        r"|شغب|اعتقال|الشرطة|اشتباكات"
+    ),
+    "betting": _folded(
+        r"\b(odds|betting|bookmakers?|bookies|cotes?|paris sportifs|apuestas|cuotas|apostas|wettquoten"
+        r"|quoten|wetten|scommess\w*|bookmaker|gokken|wedden|bahis|iddaa)\b|مراهنات|المراهنات"
+    ),
 }
 # "How many <things>": the things counted (folded), in the languages the bot reads well. A question that
 # names them asks for a count of them ("count"): a passage holds it when a number comes just before them.
@@ -370,6 +411,10 @@ SPECIALISES: dict[str, frozenset[str]] = {
     "coach": frozenset({"role"}),
     "captain": frozenset({"role"}),
     "club": frozenset({"role"}),
+    "goalkeeper": frozenset({"role"}),
+    "halftime": frozenset({"score", "time"}),
+    "attendance": frozenset({"count", "number"}),
+    "history": frozenset({"score", "number"}),
 }
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
 SPECIFIC_FIRST = (
@@ -403,6 +448,13 @@ SPECIFIC_FIRST = (
     "shirt_number",
     "height",
     "family",
+    "goalkeeper",
+    "fouls",
+    "halftime",
+    "attendance",
+    "history",
+    "trouble",
+    "betting",
     "score",
     "role",
     "date",
@@ -599,6 +651,42 @@ HELD_FOLDED: dict[str, re.Pattern[str]] = {
         r"|parents|femme|epouse|enfants|mere|pere|esposa|novia|hijos|madre|padre|mulher|filhos|mae|pai|frau|kinder"
         r"|mutter|vater|moglie|figli|vrouw|kinderen|moeder|vader|annesi\w*|babası\w*"
         r"|زوجة|زوجته|والدة|والدته|والده|أمه|أبوه)\b"
+    ),
+    "goalkeeper": _folded(
+        r"\b(goal-?keepers?|keepers?|goalies?|saves?d?|clean sheets?|gardien\w*|portero|arquero|guardameta"
+        r"|goleiro|torwart|torhuter|portiere|doelman|kaleci\w*)\b|حارس المرمى|حارس مرمى|الحارس|تصد"
+    ),
+    "fouls": _folded(
+        r"\b(fouls?|fouled|free-? ?kicks?|fautes?|coups? francs?|faltas?|tiros? libres?|freisto\w*|foul\w*"
+        r"|punizion\w*|falli|overtreding\w*|vrije trap\w*|faul\w*)\b|ضربة حرة|خطأ|أخطاء"
+    ),
+    "halftime": _folded(
+        r"\b(half-? ?time|first half|second half|the break|interval|mi-? ?temps|periode|primer tiempo"
+        r"|segundo tiempo|descanso|primeiro tempo|segundo tempo|intervalo|halbzeit\w*|halfte|primo tempo"
+        r"|secondo tempo|intervallo|rust|helft|devre\w*|yari)\b|الشوط"
+    ),
+    "attendance": _folded(
+        r"\b\d[\d,. ]*\d (fans|spectators|supporters|people|spectateurs|aficionados|espectadores"
+        r"|torcedores|zuschauer|tifosi|spettatori|toeschouwers|taraftar|seyirci)\b"
+        r"|\b(attendance|crowd of \d[\d,.]*|sold-? ?out|sell-? ?out|capacity crowd|affluence|guichets fermes"
+        r"|lleno|lotado|ausverkauft"
+        r"|tutto esaurito|uitverkocht)\b|متفرج|الحضور"
+    ),
+    "history": _folded(
+        r"\b(head-? ?to-? ?head|h2h|previous meetings?|last met|met (only |just )?(once|twice|\w+ times)"
+        r"|(had|have) (never )?met"
+        r"|first (ever )?meeting|(deja|jamais) affronte\w*|enfrentamientos?|confrontos?|direktvergleich"
+        r"|precedenti|onderlinge)\b|المواجهات|مواجهة سابقة"
+    ),
+    "trouble": _folded(
+        r"\b(riots?|rioting|rioters|clashes|violence|arrests?|arrested|police|unrest|hooligan\w*|emeutes?"
+        r"|violences|affrontements|interpellations?|policiers|disturbios|altercados|detenidos|policia"
+        r"|tumultos|presos|krawall\w*|ausschreitungen|randale|festnahmen|polizei|scontri|disordini|arresti"
+        r"|polizia|rellen|politie|olaylar|polis)\b|شغب|اعتقال|الشرطة|اشتباكات"
+    ),
+    "betting": _folded(
+        r"\b(odds|betting|bookmakers?|bookies|cotes?|apuestas|cuotas|apostas|wettquoten|quoten|wetten"
+        r"|scommess\w*|bahis|iddaa)\b|مراهنات"
     ),
 }
 

@@ -171,21 +171,22 @@ def seed_retriever(seed_library, served) -> Retriever:
 # for each system and split, the lowest hit@1, hit@3, MRR@10 and share of off-topic questions declined,
 # and the highest share of answerable questions declined, over the variants it ran (an AVX-512 VNNI
 # processor with exact and with default int8 kernels, and both later models in fp32). With the boosted
-# trees blended into the ranking, the fp32 models put up to five more questions first than the int8 ones
-# (over all; four held out) and decline two more off-topic questions; exact and default kernels give
-# the same figures. An AVX2 processor without VNNI computes the same exact kernels (it gave the same figures
-# as the VNNI machine to the question with earlier fusions). The floors sit MARGINS questions below the
-# lowest: for the whole path the widest spread measured between the variants (five questions), for the
-# first stage, whose variants agree, two; so a processor that ranks a few questions otherwise still
-# passes and a change that loses more fails.
+# trees blended into the ranking, the fp32 models have put up to five more questions first than the int8
+# ones (over all; four held out) and declined two more off-topic questions; with the current fusion one
+# question fewer first over all (one more in the top three held out) and one more off-topic question
+# declined. Exact and default kernels give the same figures. An AVX2 processor without VNNI computes the
+# same exact kernels (it gave the same figures as the VNNI machine to the question with earlier fusions).
+# The floors sit MARGINS questions below the lowest: for the whole path the widest spread measured between the
+# variants (five questions), for the first stage, whose variants agree, two; so a processor that ranks a few
+# questions otherwise still passes and a change that loses more fails.
 MARGINS = {"both": 5, "first": 2}
 MEASURED = {
-    ("both", None): (0.931, 0.985, 0.958, 0.721, 0.012),
-    ("both", "dev"): (0.955, 0.995, 0.975, 0.881, 0.010),
-    ("both", "test"): (0.896, 0.970, 0.934, 0.538, 0.015),
-    ("first", None): (0.784, 0.958, 0.874, 0.685, 0.015),
+    ("both", None): (0.922, 0.985, 0.955, 0.748, 0.012),
+    ("both", "dev"): (0.944, 0.995, 0.969, 0.881, 0.010),
+    ("both", "test"): (0.889, 0.970, 0.931, 0.596, 0.015),
+    ("first", None): (0.784, 0.958, 0.874, 0.712, 0.015),
     ("first", "dev"): (0.778, 0.970, 0.875, 0.831, 0.010),
-    ("first", "test"): (0.793, 0.941, 0.874, 0.519, 0.022),
+    ("first", "test"): (0.793, 0.941, 0.873, 0.577, 0.022),
 }
 
 
@@ -270,11 +271,13 @@ def test_the_result_and_a_persons_role_are_found_though_the_question_shares_no_w
 ) -> None:
     """A question asking who won the match asks for its result, and one asking a player's nationality
     for their role or standing, which the seed gives in words the questions do not use ("2-0", "French
-    sensation"); "who won the golden ball" asks for neither, and the seed cannot answer it."""
+    sensation Kylian Mbappe", "the French striker"); "who won the golden ball" asks for neither, and the
+    seed cannot answer it."""
     answer = seed_retriever.search("who won france or morocco")
     assert answer.answered and "2-0" in answer.passages[0].text
     answer = seed_retriever.search("what nationality is mbappe")
-    assert answer.answered and "French sensation Kylian Mbappe" in answer.passages[0].text
+    assert answer.answered
+    assert any(role in answer.passages[0].text for role in ("French sensation Kylian", "the French striker"))
     assert not seed_retriever.search("who won the golden ball").answered
 
 

@@ -29,7 +29,7 @@ def chunk(text: str) -> Chunk:
         ("qual o salario do mbappe", {"money"}),
         ("how many did france score", {"score", "number"}),
         ("how many yellow cards were there", {"count", "card"}),  # a number of yellow cards
-        ("combien de spectateurs au stade", {"count"}),  # at the stadium: which one is not asked
+        ("combien de spectateurs au stade", {"attendance"}),  # the crowd, not which stadium
         ("how many goals did morocco score", {"count", "score"}),
         ("من حكم المباراة", {"referee"}),  # "who refereed the match": the "كم" in "حكم" asks for no number
         ("what was the final score", {"score"}),
@@ -102,6 +102,18 @@ def chunk(text: str) -> Chunk:
         ("qui est regragui ?", {"role"}),
         ("who is the best player in the world", set()),  # a person by what they are, not the reverse
         ("who is morocco's coach", {"coach"}),
+        ("who was in goal for morocco", {"goalkeeper"}),
+        ("bounou a fait des arrêts ?", {"goalkeeper"}),
+        ("how many fouls were there", {"count", "fouls"}),
+        ("what was the score at half time", {"halftime"}),  # the half-time's, not the final score
+        ("le maroc a dominé la 2e mi temps ?", {"halftime"}),
+        ("what was the attendance", {"attendance"}),
+        ("how many spectators were there", {"attendance"}),  # the crowd's size, not any count
+        ("have france and morocco played each other before", {"history"}),
+        ("were there riots in brussels after the game", {"trouble"}),
+        ("gab es ausschreitungen nach dem spiel", {"trouble"}),
+        ("what were the odds on morocco", {"betting"}),
+        ("was morocco popular with the fans", set()),  # the fans' hearts, not the crowd's size
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -158,6 +170,13 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("Mbappe ran to his close friend and Paris Saint-Germain teammate.", "club", "family"),
         ("He joined Manchester United in 2003.", "club", "family"),
         ("فهما زميلان في نادي باريس سان جيرمان", "club", "family"),
+        ("Bounou made three fine saves before the break.", "goalkeeper", "fouls"),
+        ("Griezmann's free kick was headed away.", "fouls", "goalkeeper"),
+        ("En seconde période, ils ont souvent eu le ballon.", "halftime", "attendance"),
+        ("A crowd of 68,294 watched at Al Bayt.", "attendance", "halftime"),
+        ("The sides had met only once before, in a 2007 friendly.", "history", "trouble"),
+        ("Police made arrests in Brussels after the match.", "trouble", "history"),
+        ("Morocco were 5/1 with the bookmakers.", "betting", "trouble"),
     ],
 )
 def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) -> None:
@@ -175,6 +194,8 @@ def test_what_a_passage_holds_by_pattern(text: str, held: str, not_held: str) ->
         ("ثم أضاف البديل الهدف الثاني أمام الجماهير", "family"),  # "أمام" ("before") is no "أم" ("mother")
         ("He was spotted with his Moroccan club teammate on a day off.", "club"),  # which club?
         ("Mbappe went over to console his good friend and teammate Achraf Hakimi.", "club"),
+        ("The duo walked around the stadium, accepting praise from both sets of fans.", "attendance"),
+        ("He is certain the players have made the entire world take notice.", "history"),
     ],
 )
 def test_a_word_that_names_no_such_thing_holds_no_kind(text: str, not_held: str) -> None:
