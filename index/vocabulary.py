@@ -176,6 +176,7 @@ ASKED: dict[str, re.Pattern[str]] = {
     ),
     "scorer": _folded(  # who scored: "who got the first goal", "qui a marqué", "من سجل"
         r"\b(who (scored|netted|headed)|who got (the |a |an )?(\w+ )?goals?|(goal)?scorers?"
+        r"|(premier|1er|deuxieme|2e|2eme|second|dernier) but,? c'?est qui|c'?est qui (qui a marque|le buteur)"
         r"|did [\w' ]{1,30} score|who opened the scoring"
         r"|qui a (marque|ouvert le score)|buteurs?|quien (marco|anoto)|goleador(es)?|quem (marcou|fez)"
         r"|artilheir\w*|wer traf|wer hat (\w+ )?(die|das|ein) tor\w*|torschutze\w*|tore? geschossen"
@@ -235,7 +236,7 @@ ASKED: dict[str, re.Pattern[str]] = {
     ),
     "substitution": _folded(
         r"\b(subs?(?!-)|subbed|substitut\w*|came on|came off|brought on|taken off|off the bench|replaced"
-        r"|remplac\w*|entre en jeu"
+        r"|remplac\w*|entre en jeu|est rentre|rentre quand"
         r"|cambios?|sustitu\w*|suplentes?|substitu\w*|eingewechselt|ausgewechselt|einwechsl\w*"
         r"|auswechsl\w*|wechsel\w*|sostitu\w*|cambi|subentrat\w*|wissel\w*|ingevallen|invaller\w*"
         r"|oyuncu degisikli\w*|oyundan çık\w*|oyuna gir\w*|yedek\w*)\b|تبديل|تبديلات|بديل|استبدال"
@@ -289,6 +290,18 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|contro chi (\w+ ){0,3}(gioca\w*|giochera\w*|affronta\w*)|prossim[ao] (partita|avversari[oa])"
         r"|tegen wie (\w+ ){0,3}(speelt|spelen|spelen)|volgende (wedstrijd|tegenstander)"
         r"|kime karşı|sonraki mac\w*|rakib\w*)\b|ضد من|من سيواجه|المباراة القادمة|الخصم"
+        # the final itself (its day, place or winner), the world cup's winner, the match for third place
+        # and the other semi-final: matches a report of this one may not tell of
+        r"|\b((when|where|what time) (is|was|will be|does|did) the (world cup )?final"
+        r"|who won the (world cup )?final|who won the world cup( in)? 2022|third[- ]place|3rd place"
+        r"|other semi\w*|quand (est|a lieu|se joue) la finale|ou (est|a lieu|se joue) la finale"
+        r"|qui a gagne (la finale|la coupe du monde)|petite finale|l'autre demi\w*"
+        r"|cuando es la final|donde (es|se juega) la final|quien gano (la final|el mundial)|tercer puesto"
+        r"|la otra semi\w*|quando e a final|onde (e|sera) a final|quem ganhou (a final|a copa)"
+        r"|terceiro lugar|a outra semi\w*|wann ist das finale|wo ist das finale|wer hat das finale gewonnen"
+        r"|wer wurde weltmeister|spiel um platz (drei|3)|(das )?andere halbfinale|chi ha vinto la finale"
+        r"|finalina|l'altra semifinale)\b|متى النهائي|أين النهائي|من فاز بالنهائي|من فاز بكأس العالم"
+        r"|المركز الثالث"
     ),
     "former": _folded(  # who held a role before: "who was morocco coach before regragui"
         r"\b((coach|manager|captain|boss|trainer) before|before (him|he took over)|predecessor"
@@ -373,6 +386,10 @@ ASKED: dict[str, re.Pattern[str]] = {
         r"|quoten|wetten|scommess\w*|bookmaker|gokken|wedden|bahis|iddaa)\b|مراهنات|المراهنات"
     ),
 }
+# A goal scored, in a question: "when did he score" asks for a minute of the game, not a date.
+_SCORED = _folded(
+    r"\b(scored?|scoring|netted|marque|marquer|marco|anoto|marcou|traf|getroffen|segnato|scoorde|atti)\b|سجل"
+)
 # "How many <things>": the things counted (folded), in the languages the bot reads well. A question that
 # names them asks for a count of them ("count"): a passage holds it when a number comes just before them.
 _COUNTED = _folded(
@@ -413,7 +430,9 @@ SPECIALISES: dict[str, frozenset[str]] = {
     "club": frozenset({"role"}),
     "goalkeeper": frozenset({"role"}),
     "halftime": frozenset({"score", "time"}),
-    "attendance": frozenset({"count", "number"}),
+    "attendance": frozenset({"count", "number", "place"}),
+    "substitution": frozenset({"date", "time"}),
+    "next": frozenset({"place", "date", "time", "club", "score"}),
     "history": frozenset({"score", "number"}),
 }
 # The kinds, the most specific first: of several a question asks for and no passage holds, the one named.
@@ -628,8 +647,9 @@ HELD_FOLDED: dict[str, re.Pattern[str]] = {
         r"\b(will (face|play|meet|take on)|to face|set up a final (against|with)|final against|next opponent"
         r"|affronter\w*|affrontera\w*|se mesurer\w*|enfrentar\w*|jugara contra|vai enfrentar|trifft auf"
         r"|treffen auf|spielt gegen|affrontera\w*|sfidera\w*|neemt het op tegen|speelt tegen"
-        r"|karşılaşacak\w*)\b"
-        r"|سيلاقي|سيواجه|سيلعب"
+        r"|karşılaşacak\w*|third[- ]place (play-?off|match)|jouera (\w+ ){0,4}contre|(la )?troisieme place"
+        r"|petite finale|(tercer|3er) puesto|terceiro lugar|um platz (drei|3)|terzo posto)\b"
+        r"|سيلاقي|سيواجه|سيلعب|المركز الثالث"
     ),
     "former": _folded(
         r"\b(predecessor|replaced|succeeded|took over|took charge|former|previous|ancien|predecesseur|succede"
@@ -710,6 +730,8 @@ def asked_types(question: str) -> frozenset[str]:
     kinds = frozenset(kind for kind, pattern in ASKED.items() if pattern.search(folded))
     if counted(question):
         kinds |= {"count"}
+    if "date" in kinds and _SCORED.search(folded):  # "when did he score": a minute of the game
+        kinds = kinds - {"date", "score"} | {"time"}
     for kind in kinds & SPECIALISES.keys():  # "where was he born" asks for a birthplace, not any place
         kinds -= SPECIALISES[kind]
     if "scorer" in kinds:  # asks for who scored, not the score; "how many did they score" for a number

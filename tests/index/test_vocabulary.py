@@ -95,8 +95,11 @@ def chunk(text: str) -> Chunk:
         ("quien gano el partido", {"score"}),
         ("hat marokko gewonnen?", {"score"}),
         ("who won the golden ball", set()),  # another prize, not the match
-        ("who won the other semi final", set()),
-        ("qui a gagné la finale", set()),
+        ("who won the other semi final", {"next"}),  # another match, which a report of this one may not tell
+        ("qui a gagné la finale", {"next"}),  # the final, not this match
+        ("where is the final", {"next"}),  # the final's place, not any place
+        ("who will morocco play for third place", {"next"}),  # an opponent, not a club
+        ("wer wurde weltmeister 2022", {"next"}),
         ("who is hakimi", {"role"}),  # who a named person is
         ("what nationality is mbappe", {"role"}),
         ("qui est regragui ?", {"role"}),
@@ -114,6 +117,12 @@ def chunk(text: str) -> Chunk:
         ("gab es ausschreitungen nach dem spiel", {"trouble"}),
         ("what were the odds on morocco", {"betting"}),
         ("was morocco popular with the fans", set()),  # the fans' hearts, not the crowd's size
+        ("كم عدد المتفرجين في الملعب", {"attendance"}),  # the crowd in the stadium, not where it is
+        ("le deuxieme but c'est qui", {"scorer"}),
+        ("kolo muani il est rentré quand", {"substitution"}),  # when he came on: a minute, not a date
+        ("when did mbappe score", {"time"}),  # a minute of the game, not a date or the score
+        ("كولو مواني سجل امتى", {"time"}),
+        ("when did mbappe post the message", {"date", "post"}),  # a post's date: a date
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -158,6 +167,7 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: set[str]) 
         ("Hakimi was named man of the match.", "best", "extra_time"),
         ("Mbappe's rating: 8/10.", "rating", "lineup"),
         ("Ils affronteront l'Argentine dimanche.", "next", "family"),
+        ("Le Maroc jouera samedi le match pour la troisième place contre la Croatie.", "next", "family"),
         ("Regragui took over from Vahid Halilhodzic in August.", "former", "captain"),
         ("Saiss, Morocco's captain, went off early.", "captain", "family"),
         ("Hakimi, who wears number 2, ran to him.", "shirt_number", "height"),

@@ -356,17 +356,20 @@ def test_a_french_question_finds_the_english_words_it_asks_about(
 def test_an_english_word_the_article_never_writes_finds_the_one_it_does(
     looking_up: tuple[Retriever, Retriever],
 ) -> None:
-    """The seed writes "sad", not "upset", and "exchanging shirts", not "swap kits". Looked up as
-    "exchanging sets", "did they swap kits" gets the shirts quoted first and is answered, where without
-    the lookup it is declined (measured: a confidence of 0.27 against 0.06, the bar 0.20, with the later
-    models int8 or fp32 alike)."""
+    """The seed writes "sad", not "upset", and "exchanging shirts", not "swap". Looked up as "exchanging",
+    "did mbappe and hakimi swap" gets the shirts quoted first, where without the lookup a sentence about
+    the pair's friendship is; and "did they swap kits", whose only words for the answer are those, is
+    answered far more surely (measured: a confidence of 0.20 against 0.04; under the decline's bar of
+    0.28, where the previous fusion's 0.27 against 0.06 crossed its bar of 0.20)."""
     off, on = looking_up
     assert on._lookup is not None
     found = found_words(on._lookup, ["was hakimi upset?", "was hakimi sad?"], ["en", "en"])
     assert "sad" in found[0].split() and found[1] == ""  # a word the article holds is not looked up
+    answer, without = on.search("did mbappe and hakimi swap"), off.search("did mbappe and hakimi swap")
+    assert "exchanging shirts" in answer.passages[0].text
+    assert "exchanging shirts" not in without.passages[0].text
     answer, without = on.search("did they swap kits"), off.search("did they swap kits")
     assert "exchanging shirts" in answer.passages[0].text
-    assert answer.answered and not without.answered
     assert answer.confidence >= without.confidence + 0.1
 
 
