@@ -33,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from index import arrays
 from index.encoder import Progress
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class SavedTokens:
         try:
             generation = (folder / CURRENT).read_text(encoding="utf-8").strip()
             listed = json.loads((folder / f"{generation}.json").read_text(encoding="utf-8"))
-            vectors = np.load(folder / f"{generation}.npy", mmap_mode="r", allow_pickle=False)
+            vectors = arrays.load(folder / f"{generation}.npy", mmap_mode="r", allow_pickle=False)
             rows = {str(d): (int(start), int(end)) for d, start, end in listed["rows"]}
             if vectors.ndim != 2 or any(not 0 <= s < e <= len(vectors) for s, e in rows.values()):
                 raise ValueError("rows outside the vectors")

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import Stemmer
 
+from index import arrays
+
 if TYPE_CHECKING:
     import bm25s
 
@@ -161,7 +163,9 @@ class Postings:
         if parameters.get("method", "lucene") not in METHODS:
             raise ValueError(f"BM25 method {parameters.get('method')!r}")
         vocabulary = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
-        scores = {name: np.load(folder / file, allow_pickle=False) for name, file in POSTINGS_FILES.items()}
+        scores = {
+            name: arrays.load(folder / file, allow_pickle=False) for name, file in POSTINGS_FILES.items()
+        }
         dtype = parameters.get("dtype", "float32")
         return cls(vocabulary, scores, int(parameters["num_docs"]), dtype, parameters)
 
@@ -234,8 +238,8 @@ class TermSets:
     def load(cls, folder: Path) -> TermSets:
         """What ``save`` wrote; OSError or ValueError when a file is missing or does not fit."""
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
-        indptr = np.load(folder / "indptr.npy", allow_pickle=False)
-        indices = np.load(folder / "indices.npy", allow_pickle=False)
+        indptr = arrays.load(folder / "indptr.npy", allow_pickle=False)
+        indices = arrays.load(folder / "indices.npy", allow_pickle=False)
         if indptr.ndim != 1 or not len(indptr) or indptr[-1] != len(indices):
             raise ValueError(f"{folder} holds term sets that do not fit together")
         if len(indices) and (indices.min() < 0 or indices.max() >= len(terms)):

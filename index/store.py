@@ -34,7 +34,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index import ann, chunk_table, distinct
+from index import ann, arrays, chunk_table, distinct
 from index.articles import Article
 from index.chunk_table import ChunkTable
 from index.chunking import CHUNKER_VERSION, Chunk, chunk_article, context_text, indexed_text
@@ -498,7 +498,7 @@ class Store:
                 ann.configure(found.sentences, entry["search"]["sentences"])
                 ann.configure(found.contexts, entry["search"]["contexts"])
                 vectors[name] = found
-            scores = np.load(folder / DISTINCT, allow_pickle=False)
+            scores = arrays.load(folder / DISTINCT, allow_pickle=False)
             lexical = Lexical.load(folder / LEXICAL) if Lexical.saved_in(folder / LEXICAL) else None
             if lexical is not None and (
                 lexical.passages.surnames is None or manifest.get("synonyms") != synonyms_version()

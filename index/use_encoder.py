@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import arrays
 from index.encoder import Progress
 from index.errors import ModelError
 
@@ -152,7 +153,7 @@ def _cache_file(folder: Path) -> Path | None:
 
 def _mapped_table(cache: Path) -> np.ndarray:
     """The cached embedding table, memory-mapped: a question reads only its tokens' rows."""
-    table = np.load(_table_file(cache), mmap_mode="r", allow_pickle=False)
+    table = arrays.load(_table_file(cache), mmap_mode="r", allow_pickle=False)
     if table.ndim != 2 or table.shape[1] != DIMENSION or table.dtype != np.uint8:
         raise ValueError(f"the cached table has shape {table.shape} and type {table.dtype}")
     return table

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index import arrays
 from index.encoder import Encoder
 from index.lexical import Analyzer, fold
 from index.store import Store
@@ -239,7 +240,7 @@ class WordLookup:
         if path is None or not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as saved:
+            with arrays.load(path, allow_pickle=False) as saved:
                 same = (
                     str(saved["encoder"]) == self._encoder.name
                     and int(saved["neighbours"]) == HUB_NEIGHBOURS
