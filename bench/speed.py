@@ -76,17 +76,14 @@ class Bench:
         and warmed up as the bot warms it before members ask (every model's first call, the language
         detector's models, the word lookup's words): what a figure measures is answering, not loading."""
         if "library" not in self._cache:
-            from index.language import ENGLISH
-            from index.lexical import common_words
+            from bot.client import warm_up
+            from bot.i18n import shared_detector
             from index.pipeline import load_pipeline
 
             library = self.config.library(load_pipeline(self.config.models))
             library.open()
             pipeline = library.retriever.pipeline
-            pipeline.warm()
-            if pipeline.languages is not None:
-                pipeline.languages.warm()
-            common_words(ENGLISH)
+            warm_up(pipeline.languages or shared_detector(), pipeline)
             library.warm_word_lookup()
             self._cache["library"] = library
         return self._cache["library"]
@@ -194,7 +191,8 @@ def throughput(bench: Bench, report: Report) -> None:
     # every figure answers the same questions, at least as many as members ask at once, each asked once
     # before the clock starts (an unseen question's words are looked up once: ``index.word_lookup``)
     questions = _cycle(bench.questions, max(bench.count, CONCURRENCY[-1]))
-    for question in dict.fromkeys(questions):
+    distinct = list(dict.fromkeys(questions))
+    for question in distinct:
         bench.naive(question)
     naive = len(questions) / _seconds(lambda: [bench.naive(q) for q in questions])
     paths = {"first stage": retriever.first_stage_only()}
@@ -203,7 +201,7 @@ def throughput(bench: Bench, report: Report) -> None:
     report.lines.append(f"(b) questions per second, {len(questions)} questions ({_corpus(bench)}):")
     report.lines.append(f"  naive one at a time: {naive:8.1f} q/s")
     for name, system in paths.items():
-        system.search_many(list(dict.fromkeys(questions)))  # warm up
+        system.search_many(distinct)  # warm up
         alone = len(questions) / _seconds(lambda system=system: [system.search(q) for q in questions])
         rates = {c: _concurrent_rate(system, questions, c, Query, bench.config.batch_ms) for c in CONCURRENCY}
         report.lines.append(

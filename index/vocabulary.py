@@ -349,11 +349,11 @@ ASKED: dict[str, re.Pattern[str]] = {
     "goalkeeper": _folded(
         r"\b(goal-?keepers?|keepers?|goalies?|saves|clean sheets?|in goal|gardiens?( de but)?|arrets"
         r"|portero|porteros|arquero|guardameta|paradas|goleiro|goleiros|defesas|torwart|torhuter|paraden"
-        r"|portiere|parate|doelman|keeper|reddingen|kaleci\w*|kurtaris\w*)\b|حارس المرمى|حارس مرمى|تصدي\w*"
+        r"|portiere|parate|doelman|reddingen|kaleci\w*|kurtaris\w*)\b|حارس المرمى|حارس مرمى|تصدي\w*"
     ),
     "fouls": _folded(
-        r"\b(fouls?|fouled|free-? ?kicks?|fautes?|coups? francs?|faltas|tiros? libres?|faltas cometidas"
-        r"|fouls|freisto\w*|punizion\w*|falli|overtreding\w*|vrije trap\w*|faul\w*|serbest vurus\w*)\b"
+        r"\b(fouls?|fouled|free-? ?kicks?|fautes?|coups? francs?|faltas|tiros? libres?"
+        r"|freisto\w*|punizion\w*|falli|overtreding\w*|vrije trap\w*|faul\w*|serbest vurus\w*)\b"
         r"|ضربة حرة|الأخطاء|أخطاء"
     ),
     "halftime": _folded(
@@ -383,7 +383,7 @@ ASKED: dict[str, re.Pattern[str]] = {
     ),
     "betting": _folded(
         r"\b(odds|betting|bookmakers?|bookies|cotes?|paris sportifs|apuestas|cuotas|apostas|wettquoten"
-        r"|quoten|wetten|scommess\w*|bookmaker|gokken|wedden|bahis|iddaa)\b|مراهنات|المراهنات"
+        r"|quoten|wetten|scommess\w*|gokken|wedden|bahis|iddaa)\b|مراهنات|المراهنات"
     ),
 }
 # A goal scored, in a question: "when did he score" asks for a minute of the game, not a date.
@@ -677,7 +677,7 @@ HELD_FOLDED: dict[str, re.Pattern[str]] = {
         r"|goleiro|torwart|torhuter|portiere|doelman|kaleci\w*)\b|حارس المرمى|حارس مرمى|الحارس|تصد"
     ),
     "fouls": _folded(
-        r"\b(fouls?|fouled|free-? ?kicks?|fautes?|coups? francs?|faltas?|tiros? libres?|freisto\w*|foul\w*"
+        r"\b(foul\w*|free-? ?kicks?|fautes?|coups? francs?|faltas?|tiros? libres?|freisto\w*"
         r"|punizion\w*|falli|overtreding\w*|vrije trap\w*|faul\w*)\b|ضربة حرة|خطأ|أخطاء"
     ),
     "halftime": _folded(
