@@ -3,10 +3,11 @@
     python -m bench.word_lookup [--questions FILE] [--rounds 3]
 
 The questions (those in other languages about the seed by default) are answered one at a time by the
-whole path with ``MATCHBOT_WORD_LOOKUP`` off and on, interleaved question by question so that a busy
-machine slows both alike, after the articles' words are encoded. Timed apart first: the first question
-that needs the articles' words, encoding them itself (as ``matchbot ask`` does) and with them encoded
-ahead (as the bot does whenever its index opens or changes).
+whole path with ``MATCHBOT_WORD_LOOKUP`` off, on without the glossary (``index.glossary``) and on,
+interleaved question by question so that a busy machine slows them alike, after the articles' words
+are encoded. Timed apart first: the first question that needs the articles' words, encoding them
+itself (as ``matchbot ask`` does) and with them encoded ahead (as the bot does whenever its index
+opens or changes).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def main() -> int:
     ahead.search(questions[0])
     answered = time.perf_counter() - started
     print(f"the same, the words encoded ahead as the bot does ({encoded:.3f} s): {answered:.3f} s")
-    times = interleaved({"off": off, "on": on}, questions, rounds=args.rounds)
+    no_glossary = on.with_pipeline(replace(pipeline, glossary=False))
+    no_glossary.search(questions[0])  # its own lookup: the articles' words read back
+    variants = {"off": off, "on, without the glossary": no_glossary, "on": on}
+    times = interleaved(variants, questions, rounds=args.rounds)
     print(f"{len(questions)} questions x {args.rounds}, one at a time, interleaved:")
     print(f"  {'MATCHBOT_WORD_LOOKUP':26} {'p50 ms':>8} {'p95 ms':>8} {'added p50':>10}")
     base = np.median(times["off"]) * 1000

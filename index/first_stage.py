@@ -97,7 +97,8 @@ class FirstStage:
         self.language_of_row = store.row_languages()  # each row's language (its article's)
         self._held: dict[int, frozenset[str]] = {}  # per row: the kinds of answer it holds
         self._terms = store.lexical.terms  # each row's terms, synonyms too
-        self.lookups: dict[str, WordLookup] = {}  # by encoder: kept by every retriever over it
+        # by encoder and use of the glossary: kept by every retriever over it
+        self.lookups: dict[tuple[str, bool], WordLookup] = {}
 
     def names_in(self, question: str) -> frozenset[str]:
         """The question's words (folded) that are the articles' proper nouns or misspell one: words that

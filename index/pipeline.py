@@ -42,6 +42,7 @@ class Pipeline:
     other_encoders: tuple[Encoder, ...] = ()  # whose vectors the index holds as well, for more scores
     languages: LanguageDetector | None = None  # tells a question's language; None: every one is English
     look_up_words: bool = True  # look a question's words up among the articles' (index.word_lookup)
+    glossary: bool = True  # … in the glossary first (index.glossary); off only to measure what it brings
 
     @property
     def encoders(self) -> tuple[Encoder, ...]:

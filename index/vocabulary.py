@@ -6,7 +6,7 @@ looks for "coach", "manager" and "boss"), for BM25 and for ``coverage``. ``asked
 kinds of answer a question asks for (a score, a date, a place, a club, a coach, a number, an age, a
 time of day or a minute of the game, a sum of money, a count of what a "how many" question names, a
 post on social media, who scored, a stadium's name, a birthplace, a substitution, who a person is, the
-weather: thirty-seven kinds, ``SPECIFIC_FIRST``), in any of the languages the bot reads well;
+weather: forty-four kinds, ``SPECIFIC_FIRST``), in any of the languages the bot reads well;
 ``held_types`` which of them a passage holds, by pattern (``2-0``, ``December 14``, ``in Qatar``,
 ``the 79th minute``), by the words that carry them (``club``, ``head coach``, ``social media``) or by
 being an embedded tweet, and ``holds_count`` whether it gives the count asked for. ``plain`` puts a

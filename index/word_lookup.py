@@ -51,6 +51,7 @@ import numpy as np
 
 from index import arrays
 from index.encoder import Encoder
+from index.glossary import GLOSSARY, Glossary
 from index.lexical import Analyzer, fold
 from index.store import Store
 from index.transliteration import is_latin, keys
@@ -100,8 +101,10 @@ class WordLookup:
         row_languages: np.ndarray | None = None,
         folder: Path | None = None,
         names: frozenset[str] = frozenset(),
+        glossary: Glossary | None = GLOSSARY,
     ) -> None:
         self._store = store
+        self._glossary = glossary  # football's words across languages, asked before the encoder
         self._encoder = encoder
         self._folder = folder  # where each language's encoded words are saved (None: nowhere)
         self._reads = languages  # the encoder's languages (None: all)
@@ -126,7 +129,8 @@ class WordLookup:
         asked = []  # per question: (the articles' language, the question's words looked up there)
         for question, language in zip(questions, languages, strict=True):
             words = self._question_words(question, language) if self._reads_language(language) else []
-            unknown = [word for word in words if not self._known(fold(word))]
+            stop = self._stop(language) if words else frozenset()
+            unknown = [word for word in words if not self._known(fold(word)) and fold(word) not in stop]
             asked.append(
                 [(other, words) for other in self._languages if other != language and words]
                 + [(language, unknown)] * (language in self._languages and bool(unknown))
@@ -146,6 +150,13 @@ class WordLookup:
                 gloss: list[str] = []
                 named = self._names_by_key(other)
                 for word, row in zip(words, cosines, strict=True):
+                    told = self._told(word, language, other)
+                    if told:  # the glossary's: the gloss reads two, BM25 and coverage those written
+                        extra += [t for t in told if t != word and self._known(t)][:PER_WORD]
+                        gloss += told[:PER_WORD]
+                        continue
+                    if fold(word) in self._stop(language):
+                        continue  # a small word the glossary has in no language of the articles
                     best = np.argsort(-row, kind="stable")[: PER_WORD + 1]  # ties: the more frequent word
                     near = [targets[i] for i in best if row[i] >= MIN_COSINE]
                     latin, word_keys = read[word]
@@ -189,9 +200,22 @@ class WordLookup:
     def _reads_language(self, language: str) -> bool:
         return self._reads is None or language in self._reads
 
+    def _told(self, word: str, language: str, into: str) -> list[str]:
+        """The glossary's words of ``into`` for ``word`` (none within one language)."""
+        if self._glossary is None or into == language:
+            return []
+        return list(self._glossary.translate(word, language, into))
+
     def _question_words(self, question: str, language: str) -> list[str]:
+        """The question's words but its language's small words, except those the glossary knows
+        ("quand", "كم": what a question asks)."""
         stop = self._stop(language)
-        return list(dict.fromkeys(w for w in _WORD.findall(question.lower()) if fold(w) not in stop))
+        known = self._glossary.knows if self._glossary is not None else lambda *_: False
+        return list(
+            dict.fromkeys(
+                w for w in _WORD.findall(question.lower()) if fold(w) not in stop or known(w, language)
+            )
+        )
 
     def _stop(self, language: str) -> frozenset[str]:
         if language not in self._stopwords:
@@ -292,14 +316,15 @@ def hubness(vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray
 
 def word_lookup(first_stage: FirstStage, pipeline: Pipeline, folder: Path | None = None) -> WordLookup | None:
     """The word lookup of ``first_stage``'s index by ``pipeline``'s multilingual encoder (the first
-    other encoder reading several languages whose vectors the index holds), made once per index and
-    encoder, its encoded words saved in ``folder`` (``FOLDER`` in the data folder, for ``Library``);
-    None when there is no such encoder."""
+    other encoder reading several languages whose vectors the index holds), made once per index,
+    encoder and use of the glossary (``Pipeline.glossary``), its encoded words saved in ``folder``
+    (``FOLDER`` in the data folder, for ``Library``); None when there is no such encoder."""
     for encoder in pipeline.other_encoders:
         languages = getattr(encoder, "languages", None)
         if encoder.name in first_stage.store.encoders and (languages is None or len(languages) > 1):
-            if encoder.name not in first_stage.lookups:
-                first_stage.lookups[encoder.name] = WordLookup(
+            key = (encoder.name, pipeline.glossary)
+            if key not in first_stage.lookups:
+                first_stage.lookups[key] = WordLookup(
                     first_stage.store,
                     encoder,
                     frozenset(languages) if languages else None,
@@ -307,6 +332,7 @@ def word_lookup(first_stage: FirstStage, pipeline: Pipeline, folder: Path | None
                     names=first_stage.names,
                     row_languages=first_stage.language_of_row,
                     folder=folder,
+                    glossary=GLOSSARY if pipeline.glossary else None,
                 )
-            return first_stage.lookups[encoder.name]
+            return first_stage.lookups[key]
     return None

@@ -13,12 +13,12 @@ from index.retriever import Retriever
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "data" / "multilingual" / "seed_questions.jsonl"
 # Measured with `python scripts/cpu_spread.py --questions tests/data/multilingual/seed_questions.jsonl`
-# (every split), the lowest of its variants: 198 of the 264 answerable questions first (199 with the
-# int8 models, 198 with both in fp32), 248 in the top three; 73 of the 93 off-topic ones declined, and
-# 8 answerable ones, in every variant. Floors (and the ceiling of wrong declines): two questions from
-# each.
-MEASURED_HIT_AT_1, MEASURED_HIT_AT_3, ANSWERABLE, MARGIN = 198, 248, 264, 2
-MEASURED_DECLINED, MEASURED_WRONGLY_DECLINED, OFF_TOPIC = 73, 8, 93
+# (every split), the lowest of its variants: 222 of the 264 answerable questions first (222 with the
+# int8 models, 226 with both in fp32), 254 in the top three; 68 of the 93 off-topic ones declined, and
+# 4 answerable ones, in every variant. Floors (and the ceiling of wrong declines): four questions from
+# each, the widest spread measured between the variants.
+MEASURED_HIT_AT_1, MEASURED_HIT_AT_3, ANSWERABLE, MARGIN = 222, 254, 264, 4
+MEASURED_DECLINED, MEASURED_WRONGLY_DECLINED, OFF_TOPIC = 68, 4, 93
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_names_written_in_arabic_letters_are_read_as_the_names_the_article_write
     0.45) and "الركراكي" near neither "regragui" nor any other name it is (measured); read by their
     consonants, the gloss names them, and BM25 finds them."""
     mbappe, regragui = retriever.first_scores(["ماذا كتب مبابي لحكيمي", "ماذا قال الركراكي"])
-    assert mbappe.glosses["en"].split()[:2] == ["mbappe", "hakimi"]
+    assert mbappe.glosses["en"].split() == ["what", "wrote", "posted", "mbappe", "hakimi"]  # the glossary's
     assert "regragui" in regragui.glosses["en"].split()
     best = regragui.rows[np.nanargmax(regragui.column("lexical"))]
     assert "Regragui" in retriever.store.chunks[best].text
