@@ -95,6 +95,8 @@ DECLINE = (
     "best:cross_logit",
     "best:late",
     "best:sentence",
+    "best:gloss_cross_logit",
+    "best:gloss_late",
     "best:use_sentence",
     "best:use_context",
     "top:lexical",
