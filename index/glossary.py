@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from index.lexical import fold
+from index.transliteration import ARABIC_PREFIXES
 
 # One meaning a row: its words in each language, space-separated, the reporters' word first.
 ENTRIES: tuple[Mapping[str, str], ...] = (
@@ -879,9 +880,10 @@ ENTRIES: tuple[Mapping[str, str], ...] = (
     },
 )
 
-# The particles Arabic writes onto a word ("و" and, "ف" so, "ب" with, "ل" to, "ك" like, "ال" the),
-# the longest first.
-_ARABIC_PARTICLES = ("وبال", "وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+# The particles Arabic writes onto a word, the longest first: those ``index.transliteration`` takes off a
+# name, and two more it leaves on, since a name may begin with them ("كولو" is Kolo): "ك" like, "وبال" and
+# with the. A word is looked up whole first.
+_ARABIC_PARTICLES = ("وبال", *ARABIC_PREFIXES, "ك")
 
 
 class Glossary:

@@ -126,19 +126,26 @@ class WordLookup:
         """For each question in its language, the articles' words found for its words, and the question
         glossed into each of the articles' other languages. The words of every question are encoded in
         one call."""
-        asked = []  # per question: (the articles' language, the question's words looked up there)
+        # per question: (the articles' language, the question's words looked up there, each with the
+        # glossary's words for it there); the encoder reads only the words the glossary gives nothing for
+        asked: list[list[tuple[str, list[tuple[str, list[str]]]]]] = []
         for question, language in zip(questions, languages, strict=True):
             words = self._question_words(question, language) if self._reads_language(language) else []
             stop = self._stop(language) if words else frozenset()
-            unknown = [word for word in words if not self._known(fold(word)) and fold(word) not in stop]
-            asked.append(
-                [(other, words) for other in self._languages if other != language and words]
-                + [(language, unknown)] * (language in self._languages and bool(unknown))
-            )
-        distinct = list(dict.fromkeys(word for pairs in asked for _, words in pairs for word in words))
-        if not distinct:
+            pairs = []
+            for other in self._languages:
+                # a small word the glossary has nothing for in that language is not looked up
+                told = [(w, self._told(w, language, other)) for w in words] if other != language else []
+                pairs += [(other, [(w, t) for w, t in told if t or fold(w) not in stop])] if told else []
+            unknown = [(w, []) for w in words if not self._known(fold(w)) and fold(w) not in stop]
+            pairs += [(language, unknown)] if language in self._languages and unknown else []
+            asked.append(pairs)
+        if not any(words for pairs in asked for _, words in pairs):
             return [LookedUp() for _ in questions]
-        vectors = dict(zip(distinct, self._encoder.encode(distinct), strict=True))
+        distinct = list(
+            dict.fromkeys(w for pairs in asked for _, words in pairs for w, told in words if not told)
+        )
+        vectors = dict(zip(distinct, self._encoder.encode(distinct), strict=True)) if distinct else {}
         read = {word: (is_latin(word), keys(word)) for word in distinct}  # as a name: its script, keys
         found = []
         for pairs, language in zip(asked, languages, strict=True):
@@ -146,17 +153,19 @@ class WordLookup:
             glosses: dict[str, str] = {}
             for other, words in pairs:
                 targets, matrix, hubs = self._words(other)
-                cosines = np.stack([vectors[word] for word in words]) @ matrix.T - HUB_PENALTY * hubs
+                encoded = [word for word, told in words if not told]
+                rows = (
+                    np.stack([vectors[w] for w in encoded]) @ matrix.T - HUB_PENALTY * hubs if encoded else []
+                )
+                cosines = dict(zip(encoded, rows, strict=True))
                 gloss: list[str] = []
                 named = self._names_by_key(other)
-                for word, row in zip(words, cosines, strict=True):
-                    told = self._told(word, language, other)
+                for word, told in words:
                     if told:  # the glossary's: the gloss reads two, BM25 and coverage those written
                         extra += [t for t in told if t != word and self._known(t)][:PER_WORD]
                         gloss += told[:PER_WORD]
                         continue
-                    if fold(word) in self._stop(language):
-                        continue  # a small word the glossary has in no language of the articles
+                    row = cosines[word]
                     best = np.argsort(-row, kind="stable")[: PER_WORD + 1]  # ties: the more frequent word
                     near = [targets[i] for i in best if row[i] >= MIN_COSINE]
                     latin, word_keys = read[word]
