@@ -317,6 +317,8 @@ def _calibrate(
     print(
         f"threshold {found.threshold:.3f}: declines {_percent(found.declined_off_topic)} of off-topic and "
         f"{_percent(found.declined_answerable)} of answerable questions (Youden's J {found.j:.2f});\n"
+        f"  the confidence separates answerable from off-topic questions with an area under the ROC curve "
+        f"of {found.separation:.3f};\n"
         + (
             f"  it lies between {found.below!r} and {found.above!r}"
             if found.below

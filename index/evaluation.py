@@ -203,6 +203,9 @@ class Calibration:
     declined_answerable: float
     below: str  # the questions whose confidences the threshold lies between ("": below them all)
     above: str
+    # how well the confidence tells answerable from off-topic questions, whatever the cut: the area under
+    # the ROC curve, the chance that an answerable question is more confident than an off-topic one
+    separation: float = float("nan")
 
     @property
     def j(self) -> float:
@@ -254,7 +257,17 @@ def calibrate_confidences(
     for cut in cuts[1:]:
         if gain(cut) > gain(best) + 1e-9:  # a tie keeps the lower cut
             best = cut
-    return best
+    return replace(best, separation=separation(questions, confidences))
+
+
+def separation(questions: Sequence[EvalQuestion], confidences: Sequence[float]) -> float:
+    """The area under the ROC curve of ``confidences`` as a test of which questions are answerable: the
+    chance that an answerable question is more confident than an off-topic one, ties counting half (1:
+    some threshold separates them all; 0.5: the confidence tells nothing)."""
+    from sklearn.metrics import roc_auc_score
+
+    answerable = [not question.off_topic for question in questions]
+    return float(roc_auc_score(answerable, np.asarray(confidences, dtype=np.float64)))
 
 
 def baseline(retriever: Retriever, name: str) -> Retriever:

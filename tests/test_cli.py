@@ -346,6 +346,7 @@ def test_eval_calibrate_prints_the_threshold_and_what_it_declines(
     found = json.loads(out)
     assert 0 < found["threshold"] < 1
     assert found["j"] == pytest.approx(found["declined_off_topic"] - found["declined_answerable"])
+    assert 0.5 < found["separation"] <= 1  # the seed's confidence tells its off-topic questions apart
 
 
 def test_an_interrupted_index_leaves_the_saved_index_unchanged(

@@ -283,6 +283,24 @@ def test_when_any_decline_would_be_wrong_too_often_the_cut_declines_nothing() ->
     assert (found.below, found.above) == ("", "right 1")
 
 
+def test_calibration_says_how_well_the_confidence_separates_the_two_kinds_of_question() -> None:
+    questions = [
+        EvalQuestion("off 1"),
+        EvalQuestion("right 1", ("x",)),
+        EvalQuestion("off 2"),
+        EvalQuestion("right 2", ("x",)),
+        EvalQuestion("right 3", ("x",)),
+    ]
+    apart = [confident(q, c) for q, c in zip(questions, [0.1, 0.6, 0.2, 0.7, 0.8], strict=True)]
+    # "off 2" above "right 1": of the six (answerable, off-topic) pairs, five are ordered right
+    crossed = [confident(q, c) for q, c in zip(questions, [0.1, 0.3, 0.4, 0.7, 0.8], strict=True)]
+    tied = [confident(q, 0.5) for q in questions]
+
+    assert calibrate(questions, apart).separation == 1.0
+    assert calibrate(questions, crossed).separation == pytest.approx(5 / 6)
+    assert calibrate(questions, tied).separation == 0.5  # a confidence that tells nothing
+
+
 def test_calibration_needs_both_kinds_of_question() -> None:
     answerable = [EvalQuestion("right", ("x",)), EvalQuestion("also right", ("x",))]
     with pytest.raises(MatchbotError, match="both answerable and off-topic"):
