@@ -205,6 +205,7 @@ class Calibration:
     above: str
     # how well the confidence tells answerable from off-topic questions, whatever the cut: the area under
     # the ROC curve, the chance that an answerable question is more confident than an off-topic one
+    # (``calibrate`` measures it; NaN where only a cut was placed, as ``index.learning`` places them)
     separation: float = float("nan")
 
     @property
@@ -218,14 +219,17 @@ def calibrate(
     """A cut between two neighbouring confidences, placed midway between them: the one that declines
     the most off-topic questions while wrongly declining at most ``max_wrong`` of the answerable ones,
     or, with no ``max_wrong``, the one that maximises declined off-topic minus wrongly declined
-    answerable (Youden's J). Ties go to the lower cut."""
-    return calibrate_confidences(questions, [a.confidence for a in answers], max_wrong=max_wrong)
+    answerable (Youden's J). Ties go to the lower cut. With it, how well the confidence separates the two
+    kinds whatever the cut (``separation``)."""
+    confidences = [answer.confidence for answer in answers]
+    found = calibrate_confidences(questions, confidences, max_wrong=max_wrong)
+    return replace(found, separation=separation(questions, confidences))
 
 
 def calibrate_confidences(
     questions: Sequence[EvalQuestion], confidences: Sequence[float], *, max_wrong: float | None = None
 ) -> Calibration:
-    """``calibrate`` over each question's confidence."""
+    """``calibrate``'s cut over each question's confidence, without its ``separation``."""
     ranked = sorted(zip(confidences, questions, strict=True), key=lambda p: p[0])
     off_topic = sum(q.off_topic for q in questions)
     answerable = len(questions) - off_topic
@@ -257,7 +261,7 @@ def calibrate_confidences(
     for cut in cuts[1:]:
         if gain(cut) > gain(best) + 1e-9:  # a tie keeps the lower cut
             best = cut
-    return replace(best, separation=separation(questions, confidences))
+    return best
 
 
 def separation(questions: Sequence[EvalQuestion], confidences: Sequence[float]) -> float:

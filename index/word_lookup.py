@@ -210,8 +210,8 @@ class WordLookup:
         return self._reads is None or language in self._reads
 
     def _told(self, word: str, language: str, into: str) -> list[str]:
-        """The glossary's words of ``into`` for ``word`` (none within one language)."""
-        if self._glossary is None or into == language:
+        """The glossary's words of ``into``, another language, for ``word`` of ``language``."""
+        if self._glossary is None:
             return []
         return list(self._glossary.translate(word, language, into))
 
