@@ -29,19 +29,25 @@ MEANINGS = {"valeurs": 0, "values": 0, "triste": 1, "sad": 1, "upset": 1, "tunne
 
 class WordSpace:
     """An encoder that places the words of ``MEANINGS`` on their meaning's axis and any other text
-    on an axis of its own; "roi" (king) is near "values", below the cosine a translation needs."""
+    on an axis of its own, the same on every run (two texts never share one, as they could by ``hash``,
+    which differs from process to process); "roi" (king) is near "values", below the cosine a
+    translation needs."""
 
     name = "word-space"
-    dimension = 16
+    dimension = 64
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self._axes: dict[str, int] = {}  # each other text's axis, in the order they were first encoded
 
     def encode(self, texts: Sequence[str], **_: object) -> np.ndarray:
         self.calls.append(list(texts))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
-            axis = MEANINGS.get(text, 4 + hash(text) % (self.dimension - 4))
+            axis = MEANINGS.get(text)
+            if axis is None:
+                axis = self._axes.setdefault(text, 4 + len(self._axes))
+                assert axis < self.dimension, "more texts than the stand-in has axes"
             vectors[row, axis] = 1.0
             if text == "roi":
                 vectors[row, 0] = MIN_COSINE - 0.1
