@@ -104,7 +104,8 @@ class WordLookup:
         glossary: Glossary | None = GLOSSARY,
     ) -> None:
         self._store = store
-        self._glossary = glossary  # football's words across languages, asked before the encoder
+        # football's words across languages, asked before the encoder (None: an empty table)
+        self._glossary = glossary if glossary is not None else Glossary(())
         self._encoder = encoder
         self._folder = folder  # where each language's encoded words are saved (None: nowhere)
         self._reads = languages  # the encoder's languages (None: all)
@@ -134,9 +135,13 @@ class WordLookup:
             stop = self._stop(language) if words else frozenset()
             pairs = []
             for other in self._languages:
+                if other == language:
+                    continue
+                told = [(w, list(self._glossary.translate(w, language, other))) for w in words]
                 # a small word the glossary has nothing for in that language is not looked up
-                told = [(w, self._told(w, language, other)) for w in words] if other != language else []
-                pairs += [(other, [(w, t) for w, t in told if t or fold(w) not in stop])] if told else []
+                kept = [(w, t) for w, t in told if t or fold(w) not in stop]
+                if kept:
+                    pairs.append((other, kept))
             unknown = [(w, []) for w in words if not self._known(fold(w)) and fold(w) not in stop]
             pairs += [(language, unknown)] if language in self._languages and unknown else []
             asked.append(pairs)
@@ -209,17 +214,11 @@ class WordLookup:
     def _reads_language(self, language: str) -> bool:
         return self._reads is None or language in self._reads
 
-    def _told(self, word: str, language: str, into: str) -> list[str]:
-        """The glossary's words of ``into``, another language, for ``word`` of ``language``."""
-        if self._glossary is None:
-            return []
-        return list(self._glossary.translate(word, language, into))
-
     def _question_words(self, question: str, language: str) -> list[str]:
         """The question's words but its language's small words, except those the glossary knows
         ("quand", "كم": what a question asks)."""
         stop = self._stop(language)
-        known = self._glossary.knows if self._glossary is not None else lambda *_: False
+        known = self._glossary.knows
         return list(
             dict.fromkeys(
                 w for w in _WORD.findall(question.lower()) if fold(w) not in stop or known(w, language)
